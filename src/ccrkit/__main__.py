@@ -1,0 +1,5 @@
+"""`python -m ccrkit` is the same as the `ccrkit` command."""
+
+from ccrkit.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The `ccrkit` command line: argument parsing and dispatch only; the work lives in the stages."""

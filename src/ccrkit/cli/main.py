@@ -1,0 +1,53 @@
+"""`ccrkit COMMAND ...`: every module in `ccrkit.cli` (but this one) adds a subcommand.
+
+A subcommand module defines `add_parser(commands)`, which adds its parser and sets `run=` to a
+function `run(args) -> int`; it imports heavy libraries inside `run` so `ccrkit --help` stays fast.
+
+User errors (bad input, bad config) end as one line on stderr and exit status 2, never a traceback;
+set CCRKIT_DEBUG=1 to see the traceback anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from ccrkit import __version__, cli
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ccrkit",
+        description="Cross-lingual cross-modal retrieval: translate, train, evaluate, serve.",
+    )
+    parser.add_argument("--version", action="version", version=f"ccrkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in sorted(m.name for m in pkgutil.iter_modules(cli.__path__)):
+        if module != "main":
+            importlib.import_module(f"ccrkit.cli.{module}").add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except USER_ERRORS as err:
+        if os.environ.get("CCRKIT_DEBUG"):
+            raise
+        message = " ".join(str(err).split("\n")[0].split()) or type(err).__name__
+        print(f"ccrkit {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ccrkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Evaluation: the papers' retrieval metrics, fusion, MRV and the evaluation protocol."""

@@ -1,0 +1,184 @@
+"""Ranks of the relevant items, block by block and vectorised (methods.md §1.4, §5.3–5.5).
+
+t2v: every caption is a query with exactly one relevant item. v2t: an item's rank is the rank of
+its first caption in the item's ordering of all captions; its average precision treats all of its
+captions as relevant. Ties are broken *against* the relevant entries ("pessimistic", the default:
+rank = 1 + number of non-relevant candidates scoring >= the relevant one), *in their favour*
+("optimistic": only strictly higher scores count), or by candidate index ("stable": the order a
+stable argsort of the negated scores gives, which reproduces published numpy code on tied scores).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+import numpy as np
+
+from ccrkit.evaluate.scores import DEFAULT_BLOCK_BYTES, ScoreSource, block_rows
+
+Ties = Literal["pessimistic", "optimistic", "stable"]
+TIE_POLICIES: tuple[str, ...] = get_args(Ties)
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """Per-query and per-item results from which every metric is computed."""
+
+    t2v: np.ndarray  # (n_queries,) 1-based rank of each query's item
+    v2t: np.ndarray  # (n_items,) 1-based rank of each item's best caption
+    v2t_ap: np.ndarray  # (n_items,) average precision, all of the item's captions relevant
+
+    def save(self, directory: str | Path, prefix: str = "") -> list[Path]:
+        """Write `<prefix>t2v_ranks.npy`, `<prefix>v2t_ranks.npy`, `<prefix>v2t_ap.npy`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name in ("t2v", "v2t", "v2t_ap"):
+            path = directory / f"{prefix}{name}{'' if name.endswith('ap') else '_ranks'}.npy"
+            np.save(path, getattr(self, name))
+            paths.append(path)
+        return paths
+
+
+def compute_ranks(
+    source: ScoreSource,
+    query_item: np.ndarray,
+    ties: Ties = "pessimistic",
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> Ranks:
+    """Rank every query (t2v) and every item (v2t) without holding more than a few score blocks."""
+    if ties not in TIE_POLICIES:
+        raise ValueError(f"ties must be one of {', '.join(TIE_POLICIES)}; got {ties!r}")
+    query_item = check_query_item(query_item, source.n_queries, source.n_items)
+    positives = caption_table(query_item, source.n_items)
+
+    def t2v(start: int, stop: int) -> np.ndarray:
+        return _t2v_block(source.query_block(start, stop), query_item[start:stop], ties)
+
+    def v2t(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        return _v2t_block(source.item_block(start, stop), positives[start:stop], ties)
+
+    t2v_parts = _map_blocks(t2v, source.n_queries, block_rows(source.n_items, block_bytes))
+    v2t_parts = _map_blocks(v2t, source.n_items, block_rows(source.n_queries, block_bytes))
+    return Ranks(
+        t2v=np.concatenate(t2v_parts),
+        v2t=np.concatenate([rank for rank, _ in v2t_parts]),
+        v2t_ap=np.concatenate([ap for _, ap in v2t_parts]),
+    )
+
+
+def check_query_item(query_item: np.ndarray, n_queries: int, n_items: int) -> np.ndarray:
+    """The item index of every query: integers in [0, n_items), every item named at least once."""
+    query_item = np.asarray(query_item)
+    whole = query_item.dtype.kind == "f" and np.all(np.isfinite(query_item))
+    if whole and np.all(query_item == np.round(query_item)):  # integers saved as floats
+        query_item = query_item.astype(np.int64)
+    if query_item.dtype.kind not in "iu":
+        raise ValueError(f"query_item must hold integer item indices, got dtype {query_item.dtype}")
+    if query_item.shape != (n_queries,):
+        raise ValueError(
+            f"query_item has shape {query_item.shape}; expected ({n_queries},), one item index "
+            "per query (row of the similarity matrix)"
+        )
+    query_item = query_item.astype(np.int64, copy=False)
+    outside = (query_item < 0) | (query_item >= n_items)
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"query_item[{first}] = {query_item[first]} is out of range; expected item indices "
+            f"0..{n_items - 1} (one per column of the similarity matrix)"
+        )
+    counts = np.bincount(query_item, minlength=n_items)
+    if (counts == 0).any():
+        empty = np.flatnonzero(counts == 0)
+        shown = ", ".join(str(i) for i in empty[:10]) + (" ..." if len(empty) > 10 else "")
+        raise ValueError(
+            f"{len(empty)} item(s) have no query/caption in query_item (items {shown}); "
+            "every gallery item needs at least one caption"
+        )
+    return query_item
+
+
+def caption_table(query_item: np.ndarray, n_items: int) -> np.ndarray:
+    """(n_items, max captions) caption indices of each item in ascending order, padded with -1."""
+    order = np.argsort(query_item, kind="stable")
+    counts = np.bincount(query_item, minlength=n_items)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.arange(len(order)) - np.repeat(starts, counts)
+    table = np.full((n_items, int(counts.max())), -1, dtype=np.int64)
+    table[query_item[order], slot] = order
+    return table
+
+
+def _before(
+    values: np.ndarray, value_index: np.ndarray, score: np.ndarray, index: np.ndarray, ties: str
+) -> np.ndarray:
+    """Whether each candidate (value, value_index) is ordered before an entry (score, index).
+
+    For "pessimistic" an entry counts as being before itself, for the others it does not; callers
+    subtract the same predicate evaluated over the relevant entries, so that cancels out.
+    """
+    if ties == "pessimistic":
+        return values >= score
+    if ties == "optimistic":
+        return values > score
+    return (values > score) | ((values == score) & (value_index < index))
+
+
+def _t2v_block(block: np.ndarray, targets: np.ndarray, ties: str) -> np.ndarray:
+    rows = np.arange(len(targets))
+    score = block[rows, targets][:, None]
+    items = np.arange(block.shape[1])[None, :]
+    before = np.count_nonzero(_before(block, items, score, targets[:, None], ties), axis=1)
+    return before - (ties == "pessimistic") + 1
+
+
+def _v2t_block(
+    block: np.ndarray, positives: np.ndarray, ties: str
+) -> tuple[np.ndarray, np.ndarray]:
+    n_items, width = positives.shape
+    valid = positives >= 0
+    safe = np.where(valid, positives, 0)
+    scores = block[safe, np.arange(n_items)[:, None]]  # (items, slots)
+    captions = np.arange(block.shape[0])[:, None]
+    before_all = np.zeros((n_items, width), dtype=np.int64)
+    for slot in range(width):
+        cols = np.flatnonzero(valid[:, slot])
+        sub = block if len(cols) == n_items else block[:, cols]
+        hits = _before(sub, captions, scores[cols, slot], positives[cols, slot], ties)
+        before_all[cols, slot] = np.count_nonzero(hits, axis=0)
+    pos_pairs = (
+        _before(
+            scores[:, None, :],
+            positives[:, None, :],
+            scores[:, :, None],
+            positives[:, :, None],
+            ties,
+        )
+        & valid[:, None, :]
+    )
+    negatives_before = before_all - np.count_nonzero(pos_pairs, axis=2)
+    positives_before = np.count_nonzero(
+        _before(scores[:, None, :], positives[:, None, :], scores[:, :, None],
+                positives[:, :, None], "stable") & valid[:, None, :],
+        axis=2,
+    )  # fmt: skip
+    position = np.where(valid, positives_before + negatives_before + 1, 1)  # 1-based, in the list
+    ap = np.where(valid, (positives_before + 1) / position, 0.0).sum(axis=1) / valid.sum(axis=1)
+    rank = np.where(valid, negatives_before, np.iinfo(np.int64).max).min(axis=1) + 1
+    return rank, ap
+
+
+def _map_blocks(fn: Callable[[int, int], object], total: int, step: int) -> list:
+    """Apply `fn(start, stop)` to consecutive blocks; numpy releases the GIL, so threads help."""
+    spans = [(start, min(start + step, total)) for start in range(0, total, step)]
+    workers = min(len(spans), os.cpu_count() or 1)
+    if workers <= 1:
+        return [fn(*span) for span in spans]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda span: fn(*span), spans))

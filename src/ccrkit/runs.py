@@ -1,0 +1,148 @@
+"""Run records and atomic files: every command that produces results writes `<run_dir>/run.json`.
+
+The record holds the resolved config, the seed, package versions, the git commit when there is one,
+start/end times, the status and the metrics, so any number can be traced back to what produced it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ccrkit import __version__
+from ccrkit.config import to_dict
+
+RUN_RECORD = "run.json"
+TRACKED_PACKAGES = (
+    "torch", "numpy", "transformers", "tokenizers", "safetensors", "faiss-cpu", "omegaconf",
+    "sacrebleu",
+)  # fmt: skip
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    write_atomic(path, text.encode("utf-8"))
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "ccrkit": __version__}
+    for name in TRACKED_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+def git_commit(start: Path | None = None) -> str | None:
+    """The commit of the source checkout ccrkit runs from (with '-dirty' when modified), if any."""
+    where = start or Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where, capture_output=True, text=True, timeout=5,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class RunRecord:
+    """What one command did; `save()` writes it as `run.json` in `run_dir`."""
+
+    run_dir: Path
+    command: str
+    config: dict[str, Any]
+    seed: int | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"
+    started: str = field(default_factory=now_iso)
+    ended: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "argv": sys.argv,
+            "status": self.status,
+            "started": self.started,
+            "ended": self.ended,
+            "seed": self.seed,
+            "config": self.config,
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "metrics": self.metrics,
+            **self.extra,
+        }
+
+    def save(self) -> Path:
+        path = Path(self.run_dir) / RUN_RECORD
+        write_json_atomic(path, self.as_dict())
+        return path
+
+
+@contextlib.contextmanager
+def run_record(
+    run_dir: str | Path, command: str, config: Any, seed: int | None = None
+) -> Iterator[RunRecord]:
+    """Record a run: written when it starts, and again with status 'ok' or 'failed' when it ends."""
+    record = RunRecord(Path(run_dir), command, to_dict(config) if config is not None else {}, seed)
+    record.save()
+    try:
+        yield record
+    except BaseException:
+        record.status, record.ended = "failed", now_iso()
+        record.save()
+        raise
+    record.status, record.ended = "ok", now_iso()
+    record.save()
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):  # numpy / torch scalars and arrays
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def default_run_dir(command: str, root: str | Path = "runs") -> Path:
+    """`runs/<command>-<UTC timestamp>`: a fresh folder name for a command's outputs."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{command}-{stamp}"
