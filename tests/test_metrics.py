@@ -7,7 +7,7 @@ import pytest
 
 from ccrkit.evaluate.metrics import METRIC_KEYS, fuse, metrics_from_ranks, mrv, retrieval_metrics
 from ccrkit.evaluate.ranking import TIE_POLICIES, Ranks, compute_ranks
-from ccrkit.evaluate.scores import EmbeddingScores, FusedScores, MatrixScores
+from ccrkit.evaluate.scores import EmbeddingScores, FusedScores, MatrixScores, top_k
 
 # ---------------------------------------------------------------- brute-force reference (plain loops)
 
@@ -264,3 +264,15 @@ def test_bad_input_names_the_problem(sim, query_item, message):
 def test_unknown_tie_policy():
     with pytest.raises(ValueError, match="pessimistic, optimistic, stable"):
         retrieval_metrics(np.eye(2), np.arange(2), ties="random")
+
+
+def test_top_k_matches_a_full_sort():
+    rng = np.random.default_rng(6)
+    queries, items = rng.standard_normal((50, 8)), rng.standard_normal((300, 8))
+    scores, indices = top_k(EmbeddingScores(queries, items), 5, block_bytes=4 * 300 * 7)
+    full = queries @ items.T
+    expected = np.argsort(-full, axis=1)[:, :5]
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_allclose(scores, np.take_along_axis(full, expected, 1), rtol=1e-5)
+    with pytest.raises(ValueError, match="k must be between 1"):
+        top_k(MatrixScores(full), 0)

@@ -135,3 +135,26 @@ def _value_range(source: ScoreSource) -> tuple[float, float]:
         block = source.query_block(start, min(start + step, source.n_queries))
         low, high = min(low, float(block.min())), max(high, float(block.max()))
     return low, high
+
+
+def top_k(
+    source: ScoreSource, k: int, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k best items of every query, best first: (scores, item indices), each (n_queries, k).
+
+    Scores are produced one block of queries at a time, so memory stays bounded by the block size
+    whatever the number of items; torch.topk reads each block in place (no copy).
+    """
+    import torch
+
+    if not 1 <= k <= source.n_items:
+        raise ValueError(f"k must be between 1 and the number of items ({source.n_items}), got {k}")
+    scores = np.empty((source.n_queries, k), dtype=np.float32)
+    indices = np.empty((source.n_queries, k), dtype=np.int64)
+    step = block_rows(source.n_items, block_bytes)
+    for start in range(0, source.n_queries, step):
+        stop = min(start + step, source.n_queries)
+        block = torch.from_numpy(np.ascontiguousarray(source.query_block(start, stop)))
+        best = torch.topk(block, k, dim=1)
+        scores[start:stop], indices[start:stop] = best.values.numpy(), best.indices.numpy()
+    return scores, indices
