@@ -276,3 +276,19 @@ def test_top_k_matches_a_full_sort():
     np.testing.assert_allclose(scores, np.take_along_axis(full, expected, 1), rtol=1e-5)
     with pytest.raises(ValueError, match="k must be between 1"):
         top_k(MatrixScores(full), 0)
+
+
+@pytest.mark.parametrize("ties", TIE_POLICIES)
+def test_good_model_takes_the_sparse_path_and_matches_brute_force(ties):
+    """With a useful model few captions outrank an item's captions: the candidate-gathering path."""
+    rng = np.random.default_rng(7)
+    query_item = rng.permutation(np.concatenate([np.repeat(np.arange(30), 3), np.arange(10)]))
+    sim = np.eye(30)[query_item] * 2 + rng.random((len(query_item), 30))
+    sim = np.floor(sim * 4) / 4  # ties among the top scores
+    lowest = np.array([sim[query_item == i, i].min() for i in range(30)])
+    assert (sim >= lowest).sum() <= sim.size // 8  # the sparse path really is taken
+    expected, _ = _reference_metrics(sim, query_item, ties)
+    ranks = compute_ranks(MatrixScores(sim), query_item, ties)
+    np.testing.assert_array_equal(ranks.v2t, expected.v2t)
+    np.testing.assert_allclose(ranks.v2t_ap, expected.v2t_ap)
+    np.testing.assert_array_equal(ranks.t2v, expected.t2v)

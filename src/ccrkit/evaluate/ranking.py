@@ -116,7 +116,11 @@ def caption_table(query_item: np.ndarray, n_items: int) -> np.ndarray:
 
 
 def _before(
-    values: np.ndarray, value_index: np.ndarray, score: np.ndarray, index: np.ndarray, ties: str
+    values: np.ndarray,
+    value_index: np.ndarray,
+    score: np.ndarray,
+    index: np.ndarray | None,
+    ties: str,
 ) -> np.ndarray:
     """Whether each candidate (value, value_index) is ordered before an entry (score, index).
 
@@ -134,51 +138,74 @@ def _t2v_block(block: np.ndarray, targets: np.ndarray, ties: str) -> np.ndarray:
     rows = np.arange(len(targets))
     score = block[rows, targets][:, None]
     items = np.arange(block.shape[1])[None, :]
-    before = np.count_nonzero(_before(block, items, score, targets[:, None], ties), axis=1)
+    before = _count_true(_before(block, items, score, targets[:, None], ties), axis=1)
     return before - (ties == "pessimistic") + 1
 
 
 def _v2t_block(
     block: np.ndarray, positives: np.ndarray, ties: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    n_items, width = positives.shape
+    n_items = positives.shape[0]
     valid = positives >= 0
-    safe = np.where(valid, positives, 0)
-    scores = block[safe, np.arange(n_items)[:, None]]  # (items, slots)
-    captions = np.arange(block.shape[0])[:, None]
-    before_all = np.zeros((n_items, width), dtype=np.int64)
-    for slot in range(width):
-        cols = np.flatnonzero(valid[:, slot])
-        sub = block if len(cols) == n_items else block[:, cols]
-        hits = _before(sub, captions, scores[cols, slot], positives[cols, slot], ties)
-        before_all[cols, slot] = np.count_nonzero(hits, axis=0)
-    pos_pairs = (
-        _before(
-            scores[:, None, :],
-            positives[:, None, :],
-            scores[:, :, None],
-            positives[:, :, None],
-            ties,
-        )
-        & valid[:, None, :]
+    scores = block[np.where(valid, positives, 0), np.arange(n_items)[:, None]]  # (items, slots)
+    before_all = _captions_before(block, scores, positives, valid, ties)
+    pairs = (scores[:, None, :], positives[:, None, :], scores[:, :, None], positives[:, :, None])
+    negatives_before = before_all - np.count_nonzero(
+        _before(*pairs, ties) & valid[:, None, :], axis=2
     )
-    negatives_before = before_all - np.count_nonzero(pos_pairs, axis=2)
-    positives_before = np.count_nonzero(
-        _before(scores[:, None, :], positives[:, None, :], scores[:, :, None],
-                positives[:, :, None], "stable") & valid[:, None, :],
-        axis=2,
-    )  # fmt: skip
+    positives_before = np.count_nonzero(_before(*pairs, "stable") & valid[:, None, :], axis=2)
     position = np.where(valid, positives_before + negatives_before + 1, 1)  # 1-based, in the list
     ap = np.where(valid, (positives_before + 1) / position, 0.0).sum(axis=1) / valid.sum(axis=1)
     rank = np.where(valid, negatives_before, np.iinfo(np.int64).max).min(axis=1) + 1
     return rank, ap
 
 
+def _captions_before(
+    block: np.ndarray, scores: np.ndarray, positives: np.ndarray, valid: np.ndarray, ties: str
+) -> np.ndarray:
+    """(items, slots): how many captions each relevant caption's item column orders before it.
+
+    Only captions scoring at least an item's lowest relevant score can precede any of its relevant
+    captions; with a useful model they are few, so they are gathered once and compared slot by
+    slot (sparse path). When they are many, every slot is compared against the whole column.
+    """
+    n_items, width = positives.shape
+    lowest = np.where(valid, scores, np.inf).min(axis=1)
+    candidates = np.flatnonzero(block >= lowest[None, :])
+    counts = np.zeros((n_items, width), dtype=np.int64)
+    if len(candidates) > block.size // 8:
+        captions = np.arange(block.shape[0])[:, None]
+        for slot in range(width):
+            cols = np.flatnonzero(valid[:, slot])
+            sub = block if len(cols) == n_items else block[:, cols]
+            hits = _before(sub, captions, scores[cols, slot], positives[cols, slot], ties)
+            counts[cols, slot] = _count_true(hits, axis=0)
+        return counts
+    rows, cols = np.divmod(candidates, block.shape[1])
+    values = block.ravel()[candidates] if block.flags.c_contiguous else block[rows, cols]
+    thresholds = np.where(valid, scores, np.inf)[cols]  # (candidates, slots); inf: no such slot
+    index = positives[cols] if ties == "stable" else None  # only the stable order reads indices
+    hits = _before(values[:, None], rows[:, None], thresholds, index, ties)
+    flat = np.flatnonzero(hits)
+    cells = cols[flat // width] * width + flat % width
+    return np.bincount(cells, minlength=n_items * width).reshape(n_items, width)
+
+
+def _count_true(mask: np.ndarray, axis: int) -> np.ndarray:
+    """Number of True values along an axis (summing bytes is faster than count_nonzero)."""
+    return mask.view(np.uint8).sum(axis=axis, dtype=np.int32).astype(np.int64)
+
+
 def _map_blocks(fn: Callable[[int, int], object], total: int, step: int) -> list:
-    """Apply `fn(start, stop)` to consecutive blocks; numpy releases the GIL, so threads help."""
+    """Apply `fn(start, stop)` to consecutive blocks of at most `step` rows, in order.
+
+    numpy releases the GIL in its loops, so the blocks run on a thread per core; work is split
+    into at least one block per core.
+    """
+    workers = os.cpu_count() or 1
+    step = max(1, min(step, -(-total // workers)))
     spans = [(start, min(start + step, total)) for start in range(0, total, step)]
-    workers = min(len(spans), os.cpu_count() or 1)
-    if workers <= 1:
+    if len(spans) == 1 or workers == 1:
         return [fn(*span) for span in spans]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=min(workers, len(spans))) as pool:
         return list(pool.map(lambda span: fn(*span), spans))
