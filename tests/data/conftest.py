@@ -80,3 +80,66 @@ def visual_search(tmp_path_factory) -> Path:
 @pytest.fixture
 def fresh_visual_search(tmp_path) -> Path:
     return build_visual_search(tmp_path / "VisualSearch")
+
+
+# --- a tiny layout following the synthetic world's file contract (world-image, world-video) ---
+LANGS = ("de", "fr", "cs", "zh", "ja")
+
+
+def write_captions(
+    text_dir: Path, prefix: str, split: str, items: list[str], per_item: int
+) -> None:
+    files = {"enc": f"{prefix}{split}_enc"}
+    for xx in LANGS:
+        files |= {f"enc2{xx}": f"{prefix}{split}_synthetic_enc2{xx}", f"enc2{xx}2enc": f"{prefix}{split}_synthetic_enc2{xx}2enc",
+                  xx: f"{prefix}{split}_{xx}", f"{xx}2enc": f"{prefix}{split}_synthetic_{xx}2enc"}  # fmt: skip
+    text_dir.mkdir(parents=True, exist_ok=True)
+    for tag, name in files.items():
+        lines = [
+            f"{item}#{tag}#{n} caption {n} of {item} ({tag})\n"
+            for item in items
+            for n in range(per_item)
+        ]
+        (text_dir / f"{name}.caption.txt").write_text("".join(lines), encoding="utf-8")
+    (text_dir / f"{prefix}{split}_synthetic_enc2de.noise.jsonl").write_text('{"ignored": true}\n')
+
+
+def build_world(root: Path, dim: int = 6) -> Path:
+    rng = np.random.default_rng(0)
+    image, video = root / "worldimage", root / "worldvideo"
+    splits = {"train": 3, "val": 2, "test": 2}
+    start = 0
+    frames: dict[str, list[str]] = {}
+    for split, count in splits.items():
+        items = [f"img{start + i:05d}" for i in range(count)]
+        write_captions(image / "TextData", "worldimage", split, items, 5)
+        feature = image / "FeatureData" / "worldcnn"
+        feature.mkdir(parents=True, exist_ok=True)
+        np.save(feature / f"{split}.npy", rng.standard_normal((count, dim)).astype(np.float32))
+        (feature / f"{split}_id.txt").write_text("".join(f"{i}\n" for i in items))
+        for item in items:
+            (image / "ImageData").mkdir(exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+                image / "ImageData" / f"{item}.png"
+            )
+        videos = [f"vid{start + i:05d}" for i in range(count)]
+        write_captions(video / "TextData", "worldvideo", split, videos, 10)
+        for i, vid in enumerate(videos):
+            frames[vid] = [f"{vid}_{k}" for k in range(2 + i % 2)]
+            for frame in frames[vid]:
+                (video / "FrameData").mkdir(parents=True, exist_ok=True)
+                Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+                    video / "FrameData" / f"{frame}.png"
+                )
+        start += count
+    ids = [frame for frame_ids in frames.values() for frame in frame_ids]
+    folder = video / "FeatureData" / "worldcnn"
+    write_bigfile(folder, ids, rng.standard_normal((len(ids), dim)).astype(np.float32))
+    write_video2frames(folder / "video2frames.txt", frames)
+    (folder / "video2frames.txt").write_text(repr(frames))  # the world writes a Python dict literal
+    return root
+
+
+@pytest.fixture(scope="session")
+def world_root(tmp_path_factory) -> Path:
+    return build_world(tmp_path_factory.mktemp("world"))

@@ -196,11 +196,40 @@ def load_data_spec(
     name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
 ) -> DataSpec:
     """A spec by name (`configs/data/<name>.yaml`) or by path to a YAML file."""
-    from ccrkit.config import load_config
+    from ccrkit.config import ConfigError, load_config, read_yaml, resolve_config_path
 
     if isinstance(name_or_path, DataSpec):
         return name_or_path
-    return load_config(DataSpec, name_or_path, overrides, subdir="data")
+    path = resolve_config_path(name_or_path, "data")
+    _check_split_keys(read_yaml(path, "data"), path)
+    try:
+        return load_config(DataSpec, path, overrides, subdir="data")
+    except (
+        AttributeError,
+        TypeError,
+    ) as err:  # OmegaConf fails this way inside dict-of-dataclass values
+        raise ConfigError(f"{path}: invalid data spec: {err}") from None
+
+
+def _check_split_keys(data: dict, path: Path) -> None:
+    """Name unknown keys inside `splits:` (OmegaConf cannot, for dict-of-dataclass values)."""
+    from dataclasses import fields
+
+    from ccrkit.config import ConfigError
+
+    sections = {"": SplitSpec, "captions": CaptionFiles}
+    for split, body in (data.get("splits") or {}).items():
+        for section, schema in sections.items():
+            values = body.get(section) if section else body
+            if not isinstance(values, dict):
+                continue
+            valid = sorted(f.name for f in fields(schema))
+            for key in values:
+                if key not in valid:
+                    where = ".".join(k for k in ("splits", str(split), section, str(key)) if k)
+                    raise ConfigError(
+                        f"{path}: unknown key '{where}'; valid keys here: {', '.join(valid)}"
+                    )
 
 
 def available_data_specs() -> list[str]:

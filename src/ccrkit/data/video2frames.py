@@ -63,7 +63,9 @@ def _from_python_literal(text: str, path: Path) -> dict[str, list[str]]:
         video = _string(key, path, node)
         if not isinstance(value, ast.List | ast.Tuple):
             raise DataError(
-                f"video '{video}': {EXPECTED}; found {type(value).__name__}", path, value.lineno
+                f"video '{video}': {EXPECTED}; found {type(value).__name__} (code is never run)",
+                path,
+                value.lineno,
             )
         if video in result:
             raise DataError(f"video '{video}' appears twice", path, value.lineno)

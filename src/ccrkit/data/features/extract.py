@@ -130,7 +130,8 @@ def extract_for_spec(
                     f"npy features come from images; the raw store of '{spec.name}' holds {raw.format}"
                 )
             # An id file that already exists (e.g. the official FeatureData/train_id.txt) fixes the row order.
-            order = read_id_list(out.ids) if out.ids is not None and out.ids.is_file() else items
+            fixed = out.ids is not None and out.ids.is_file() and not out.path.exists()
+            order = read_id_list(out.ids) if fixed else items  # type: ignore[arg-type]
             image_path = functools.partial(_image_path, raw)
             results[str(out.path)] = extract_images(
                 order, image_path, encoder, out.path, out.ids, batch_size, force
