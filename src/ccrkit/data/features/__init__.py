@@ -1,0 +1,19 @@
+"""Feature extraction: images -> per-image features (npy + ids), videos -> frames -> per-frame
+features (BigFile + video2frames), written where a data spec expects them.
+
+Encoders come from `FEATURE_ENCODERS` by name (`clip`, `siglip`, `worldcnn`); they use transformers
+(or the synthetic world's backbone) directly, never `ccrkit.models`.
+"""
+
+from ccrkit.data.features.encoders import (
+    FEATURE_ENCODERS,
+    ImageEncoder,
+    load_encoder,
+    resolve_device,
+)
+from ccrkit.data.features.extract import extract_for_spec, extract_images, extract_videos
+
+__all__ = [
+    "FEATURE_ENCODERS", "ImageEncoder", "extract_for_spec", "extract_images", "extract_videos",
+    "load_encoder", "resolve_device",
+]  # fmt: skip
