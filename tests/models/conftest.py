@@ -1,0 +1,8 @@
+"""Tiny on-the-fly models (`tinymodels`) for the encoder tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
