@@ -96,3 +96,14 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     keep = mask.unsqueeze(-1).bool()
     total = tokens.masked_fill(~keep, 0.0).sum(dim=1)  # masked_fill: NaN padding cannot leak
     return total / keep.sum(dim=1).clamp(min=1).to(tokens.dtype)
+
+
+def import_transformers(what: str) -> object:
+    """The `transformers` module, or a config error saying how to install it."""
+    try:
+        import transformers
+    except ImportError:
+        raise ValueError(
+            f"{what} needs the Hugging Face transformers library: pip install 'ccrkit[hf]'"
+        ) from None
+    return transformers

@@ -19,7 +19,13 @@ from typing import Any
 from omegaconf import MISSING
 
 from ccrkit.data.batch import TokenBatch
-from ccrkit.models.base import BuildContext, EncoderOutput, TextEncoder, masked_mean
+from ccrkit.models.base import (
+    BuildContext,
+    EncoderOutput,
+    TextEncoder,
+    import_transformers,
+    masked_mean,
+)
 
 ASSETS_NAME = "text"
 LAYER_INDEX = re.compile(r"(?:^|\.)layers?\.(\d+)\.")
@@ -84,8 +90,8 @@ class HFTextEncoder(TextEncoder):
 
     @classmethod
     def from_config(cls, config: HFTextConfig, context: BuildContext) -> HFTextEncoder:
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
-
+        hf: Any = import_transformers("text encoder 'hf'")
+        AutoConfig, AutoModel, AutoTokenizer = hf.AutoConfig, hf.AutoModel, hf.AutoTokenizer
         saved = context.assets(ASSETS_NAME)
         source = str(saved) if saved is not None else config.path
         try:

@@ -19,7 +19,13 @@ from omegaconf import MISSING
 from torch import nn
 
 from ccrkit.data.batch import VisualBatch
-from ccrkit.models.base import BuildContext, EncoderOutput, VisualEncoder, masked_mean
+from ccrkit.models.base import (
+    BuildContext,
+    EncoderOutput,
+    VisualEncoder,
+    import_transformers,
+    masked_mean,
+)
 
 ASSETS_NAME = "visual"
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -98,13 +104,12 @@ class ClipVisionEncoder(FrozenAware):
 
     @classmethod
     def from_config(cls, config: ClipConfig, context: BuildContext) -> ClipVisionEncoder:
-        from transformers import CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
-
-        model_class = CLIPVisionModelWithProjection if config.projection else CLIPVisionModel
+        hf: Any = import_transformers("visual encoder 'clip'")
+        model_class = hf.CLIPVisionModelWithProjection if config.projection else hf.CLIPVisionModel
         saved = context.assets(ASSETS_NAME)
         try:
             if saved is not None:
-                backbone = model_class(CLIPVisionConfig.from_pretrained(saved))
+                backbone = model_class(hf.CLIPVisionConfig.from_pretrained(saved))
             else:
                 backbone = model_class.from_pretrained(config.path)
         except (OSError, ValueError) as err:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ccrkit.config import to_dict
+from ccrkit.config import build, to_dict
 from ccrkit.evaluate.protocol import evaluate_method, validate, write_results
 from ccrkit.methods.base import Method
 from ccrkit.methods.checkpoint import (
@@ -125,6 +125,23 @@ def run_training(
             record.extra.update(_summary(outcome.progress, resume))
     barrier(env)
     return outcome
+
+
+def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """The config a run was trained with (from its last checkpoint), plus `key=value` overrides."""
+    from omegaconf import OmegaConf
+
+    from ccrkit.config import ConfigError, parse_override
+
+    path = checkpoint_path(run_dir, "last")
+    record, _ = read_checkpoint(path)
+    merged = OmegaConf.create(record.get("config") or {})
+    for override in overrides:
+        merged = OmegaConf.merge(merged, parse_override(override))
+    try:
+        return build(RunConfig, merged, str(path))
+    except ConfigError as err:
+        raise ConfigError(f"resuming {run_dir}: {err}") from None
 
 
 def prepare_run_dir(run_dir: Path, resume: bool, force: bool) -> None:
