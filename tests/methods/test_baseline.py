@@ -80,6 +80,7 @@ def test_learnable_temperature_is_a_clamped_parameter() -> None:
     assert method.temperature().item() == pytest.approx(0.01, rel=1e-5)
     fixed = make(learn_temperature=False)
     assert "log_temperature" not in dict(fixed.named_parameters())
+    assert "log_temperature" not in dict(make(loss="triplet").named_parameters())
 
 
 def test_embeddings_are_unit_vectors() -> None:

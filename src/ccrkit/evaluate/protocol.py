@@ -97,12 +97,16 @@ def selection_score(metrics: dict[str, float], name: str) -> float:
 
 @contextlib.contextmanager
 def eval_mode(module: Any) -> Iterator[None]:
-    """Eval mode and no autograd for the duration; the previous training flag is restored."""
+    """Eval mode and no autograd for the duration; the previous training flag is restored.
+
+    `no_grad`, not `inference_mode`: a module that keeps training after validation must not be
+    left holding inference tensors (e.g. caches some Hugging Face models build lazily).
+    """
     was_training = getattr(module, "training", False)
     if hasattr(module, "eval"):
         module.eval()
     try:
-        with torch.inference_mode():
+        with torch.no_grad():
             yield
     finally:
         if was_training:

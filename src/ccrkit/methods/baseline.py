@@ -71,7 +71,8 @@ class Baseline(Method):
         self.text_head = projection_head(config.head, text.dim, dim, dropout)
         self.visual_head = projection_head(config.head, visual.dim, dim, dropout)
         log_t = torch.tensor(math.log(config.temperature))
-        if config.learn_temperature:
+        # the triplet loss has no temperature: a parameter it never uses would stall DDP
+        if config.learn_temperature and config.loss == "info_nce":
             self.log_temperature = nn.Parameter(log_t)
         else:
             self.register_buffer("log_temperature", log_t)

@@ -42,6 +42,8 @@ from ccrkit.train.state import decode, encode, rng_state, seed_everything, set_r
 
 Validator = Callable[[Method], tuple[dict[str, dict[str, float]], float]]
 EpochCallback = Callable[["Trainer", dict[str, Any]], None]
+# Keys a resumed run may change. A longer train.epochs extends the run, but per-step schedules
+# keep the horizon they started with (their state is restored with the optimiser's).
 RESUMABLE_CHANGES = (
     "train.epochs",
     "train.progress",
@@ -201,6 +203,8 @@ class Trainer:
         with contextlib.nullcontext() if sync else self.model.no_sync():  # type: ignore[operator]
             with self._autocast():
                 terms = self.model(batch)
+                if not terms:
+                    raise ValueError("the method returned no loss terms for this batch")
                 loss = sum(terms.values())
             if not torch.isfinite(loss):
                 raise FloatingPointError(
