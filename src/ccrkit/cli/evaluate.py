@@ -9,10 +9,13 @@ from pathlib import Path
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "evaluate",
-        help="retrieval metrics (R@K, MedR, MeanR, mAP, SumR, mR) of a similarity matrix",
+        help="retrieval metrics (R@K, MedR, MeanR, mAP, SumR, mR) of a similarity matrix "
+        "or of a trained run",
         description="Compute the CCR papers' metrics from a (queries x items) similarity matrix "
         "(higher = better) and the item index of every query. Several matrices given with "
-        "--weights are min-max normalised and fused (NRCCR translate-test).",
+        "--weights are min-max normalised and fused (NRCCR translate-test). With --checkpoint, "
+        "score a trained run on a data split: native human queries and the translate-test fusion "
+        "with each --fusion-weights value, t2v and v2t, labelled.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
@@ -27,6 +30,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="evaluate a built-in example matrix (300 items x 5 captions)",
     )
+    source.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="RUN_DIR",
+        help="a training run folder (ccrkit train) to score on --data/--split",
+    )
+    _add_checkpoint_options(parser)
     parser.add_argument(
         "--query-item",
         type=Path,
@@ -43,7 +53,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--ties",
         choices=("pessimistic", "optimistic", "stable"),
         default="pessimistic",
-        help="how tied scores are ranked (default: %(default)s)",
+        help="how tied scores are ranked (default: %(default)s; with --checkpoint the run's eval.ties)",
     )
     parser.add_argument(
         "--out",
@@ -59,7 +69,31 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("with --checkpoint")
+    group.add_argument("--data", metavar="NAME", help="data spec (default: the run's own)")
+    group.add_argument("--root", metavar="DIR", help="data root (default: the run's own)")
+    group.add_argument("--split", default="test", help="split to score (default: %(default)s)")
+    group.add_argument("--lang", help="query language (default: the run's data.lang)")
+    group.add_argument(
+        "--fusion-weights",
+        type=_weights,
+        metavar="W1,W2,...",
+        help="translate-test fusion weights of the English MT of each query "
+        "(default: the run's eval.fusion_weights; 0 = native only)",
+    )
+    group.add_argument(
+        "--which",
+        choices=("best", "last"),
+        default="best",
+        help="checkpoint (default: %(default)s)",
+    )
+    group.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.checkpoint is not None:
+        return _run_checkpoint(args)
     from ccrkit.evaluate.offline import evaluate_matrices, example_similarity, load_array
     from ccrkit.evaluate.table import metrics_table
     from ccrkit.runs import default_run_dir, run_record
@@ -86,6 +120,21 @@ def run(args: argparse.Namespace) -> int:
         record.metrics[label] = metrics
     print(metrics_table({label: metrics}))
     print(f"\nrun record: {out / 'run.json'}")
+    return 0
+
+
+def _run_checkpoint(args: argparse.Namespace) -> int:
+    from ccrkit.evaluate.run import CheckpointEval, evaluate_checkpoint
+    from ccrkit.evaluate.table import metrics_table
+    from ccrkit.runs import default_run_dir
+
+    out = args.out or default_run_dir("evaluate")
+    request = CheckpointEval(
+        args.checkpoint, out, args.which, args.data, args.root, args.split, args.lang,
+        args.fusion_weights, args.device,
+    )  # fmt: skip
+    print(metrics_table(evaluate_checkpoint(request)))
+    print(f"\nrun record: {out / 'run.json'}  (results.md, ranks/)")
     return 0
 
 

@@ -1,0 +1,95 @@
+"""The method protocol: what every CCR method is to the trainer, the evaluator and the server.
+
+A method is an `nn.Module` that owns its encoders, projections and loss terms:
+
+- `forward(batch: TrainBatch) -> dict[str, Tensor]`: named, already weighted loss terms; the
+  trainer sums them, logs each, and never asks which method it runs;
+- `tokenize(texts) -> TokenBatch`, `encode_text(tokens, lang) -> Tensor` and
+  `encode_visual(visual) -> Tensor`: L2-normalised embeddings for evaluation, indexing, serving;
+- `extra_optimizers()`: optimisers the method steps itself inside `forward` (NRCCR's language
+  discriminator, methods.md §1.2 F). The trainer builds each one and binds an `AuxiliaryStep`
+  (a callable taking that sub-loss) through `bind_auxiliary_steps`; the method calls
+  `self.auxiliary_step(name, loss)` at the right moment — e.g. on detached features before adding
+  its fooling term. The step backpropagates into that optimiser's parameters only, averages their
+  gradients over processes under DDP, and steps it; those parameters are left out of the main
+  optimiser;
+- `save_assets(directory)`: tokenizers and model configs a saved run needs to rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ccrkit.data.batch import TokenBatch, TrainBatch, VisualBatch
+from ccrkit.models.base import TextEncoder, VisualEncoder
+
+AuxiliaryStep = Callable[[torch.Tensor], None]
+ENGLISH_ROLES = ("source", "bt", "human_to_en")  # views written in English whatever their suffix
+
+
+@dataclass
+class AuxiliaryOptimizer:
+    """An optimiser a method steps itself: its parameters and how to build it from them."""
+
+    name: str
+    parameters: list[nn.Parameter]
+    build: Callable[[list[nn.Parameter]], torch.optim.Optimizer]
+
+
+class Method(nn.Module):
+    """Base class of every method; subclasses set `config_class` and implement the four calls."""
+
+    config_class: ClassVar[type]
+
+    def __init__(self, config: Any, text: TextEncoder, visual: VisualEncoder) -> None:
+        super().__init__()
+        self.config, self.text, self.visual = config, text, visual
+        self._auxiliary_steps: dict[str, AuxiliaryStep] = {}
+
+    def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def tokenize(self, texts: list[str]) -> TokenBatch:
+        return self.text.tokenize(texts)
+
+    def encode_text(self, tokens: TokenBatch, lang: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def encode_visual(self, visual: VisualBatch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def extra_optimizers(self) -> list[AuxiliaryOptimizer]:
+        return []
+
+    def bind_auxiliary_steps(self, steps: Mapping[str, AuxiliaryStep]) -> None:
+        self._auxiliary_steps = dict(steps)
+
+    def auxiliary_step(self, name: str, loss: torch.Tensor) -> None:
+        """Backpropagate `loss` into auxiliary optimiser `name`'s parameters and step it."""
+        if name not in self._auxiliary_steps:
+            raise RuntimeError(
+                f"auxiliary optimiser '{name}' is not bound; the trainer binds every optimiser "
+                "that extra_optimizers() returns before training"
+            )
+        self._auxiliary_steps[name](loss)
+
+    def save_assets(self, directory: Path) -> None:
+        self.text.save_assets(directory)
+        self.visual.save_assets(directory)
+
+
+def views_of_role(views: Mapping[str, Any], role: str) -> list[str]:
+    """The view keys of a role in a batch: "source" -> ["source"], "mt" -> ["mt:de", "mt:fr"]."""
+    return sorted(key for key in views if key == role or key.startswith(f"{role}:"))
+
+
+def view_language(view: str) -> str:
+    """The language a view is written in: "mt:de" -> "de", "bt:de" -> "en", "source" -> "en"."""
+    role, _, lang = view.partition(":")
+    return "en" if role in ENGLISH_ROLES or not lang else lang

@@ -1,0 +1,32 @@
+"""Methods by name: the run config's `method:` section (`name` + that method's parameters)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ccrkit.config import build
+from ccrkit.methods.base import Method
+from ccrkit.methods.baseline import Baseline
+from ccrkit.models.base import BuildContext
+from ccrkit.models.registry import build_text_encoder, build_visual_encoder, split_section
+from ccrkit.registry import Registry
+
+METHODS: Registry[type[Method]] = Registry("method")
+METHODS.register("baseline")(Baseline)
+
+
+def build_method(
+    config: Mapping[str, Any], context: BuildContext, source: str = "config"
+) -> Method:
+    """A method from a run config's `text_encoder`, `visual_encoder` and `method` sections.
+
+    The method section is validated against the method's own dataclass first, so a typo there is
+    reported before any encoder (and its weights) is loaded.
+    """
+    name, params = split_section(config["method"], "method", source)
+    entry = METHODS.get(name)
+    method_config = build(entry.config_class, params, source, "method")
+    text = build_text_encoder(config["text_encoder"], context, source)
+    visual = build_visual_encoder(config["visual_encoder"], context, source)
+    return entry(method_config, text, visual)

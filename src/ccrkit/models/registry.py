@@ -1,0 +1,54 @@
+"""Encoders by name: a config section `{name: ..., <that encoder's parameters>}` builds one.
+
+Each entry is an encoder class with a `config_class` dataclass (its parameters, validated with
+`ccrkit.config.build`) and `from_config(config, context)`. Plug-ins register more with
+`@TEXT_ENCODERS.register("name")`; heavy libraries are imported only when an entry is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ccrkit.config import ConfigError, build
+from ccrkit.models.base import BuildContext, TextEncoder, VisualEncoder
+from ccrkit.models.text_builtin import BuiltinTextEncoder
+from ccrkit.models.text_hf import HFTextEncoder
+from ccrkit.models.visual import FeatureEncoder, FrameEncoder
+from ccrkit.models.visual_pixels import ClipVisionEncoder, WorldCnnEncoder
+from ccrkit.registry import Registry
+
+TEXT_ENCODERS: Registry[type[TextEncoder]] = Registry("text encoder")
+VISUAL_ENCODERS: Registry[type[VisualEncoder]] = Registry("visual encoder")
+
+TEXT_ENCODERS.register("builtin")(BuiltinTextEncoder)
+TEXT_ENCODERS.register("hf")(HFTextEncoder)
+VISUAL_ENCODERS.register("feature")(FeatureEncoder)
+VISUAL_ENCODERS.register("frames")(FrameEncoder)
+VISUAL_ENCODERS.register("clip")(ClipVisionEncoder)
+VISUAL_ENCODERS.register("world_cnn")(WorldCnnEncoder)
+
+
+def split_section(section: Mapping[str, Any], prefix: str, source: str) -> tuple[str, dict]:
+    """`{name: x, a: 1}` -> ("x", {a: 1}); a section without a name is a config error."""
+    params = dict(section)
+    name = params.pop("name", None)
+    if not name:
+        raise ConfigError(f"{source}: '{prefix}.name' is required (which {prefix} to use)")
+    return str(name), params
+
+
+def build_text_encoder(
+    section: Mapping[str, Any], context: BuildContext, source: str = "config"
+) -> TextEncoder:
+    name, params = split_section(section, "text_encoder", source)
+    entry = TEXT_ENCODERS.get(name)
+    return entry.from_config(build(entry.config_class, params, source, "text_encoder"), context)
+
+
+def build_visual_encoder(
+    section: Mapping[str, Any], context: BuildContext, source: str = "config"
+) -> VisualEncoder:
+    name, params = split_section(section, "visual_encoder", source)
+    entry = VISUAL_ENCODERS.get(name)
+    return entry.from_config(build(entry.config_class, params, source, "visual_encoder"), context)

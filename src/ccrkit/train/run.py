@@ -1,0 +1,236 @@
+"""A whole training run: data → method → trainer → test evaluation, `results.md` and `run.json`.
+
+`train_from_config` reads the data through the data layer (`load_data_spec`, `TrainDataset`,
+`TrainCollate`, `EvalDataset`); `run_training` does everything else on dataset objects, so tests
+and other front ends can hand it their own.
+
+A run folder holds: `run.json`, `assets/` (tokenizer, model configs), `checkpoints/{best,last}.json`
++ `.safetensors`, `tensorboard/`, `ranks/` (per-query ranks of the test set) and `results.md`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ccrkit.config import build, to_dict
+from ccrkit.evaluate.protocol import evaluate_method, validate, write_results
+from ccrkit.methods.base import Method
+from ccrkit.methods.checkpoint import (
+    ASSETS_DIR,
+    CHECKPOINTS_DIR,
+    checkpoint_path,
+    load_module_state,
+    read_checkpoint,
+)
+from ccrkit.methods.registry import build_method
+from ccrkit.models.base import BuildContext
+from ccrkit.registry import import_plugins
+from ccrkit.runs import run_record
+from ccrkit.train.config import RunConfig
+from ccrkit.train.distributed import DistEnv, barrier, init_process_group, resolve_device
+from ccrkit.train.logger import TENSORBOARD_DIR
+from ccrkit.train.state import seed_everything
+from ccrkit.train.trainer import EpochCallback, Progress, Trainer
+
+RESULTS_FILE = "results.md"
+RANKS_DIR = "ranks"
+OUTPUTS = (CHECKPOINTS_DIR, ASSETS_DIR, TENSORBOARD_DIR, RANKS_DIR, RESULTS_FILE)
+
+
+@dataclass
+class RunOutcome:
+    progress: Progress
+    test: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def train_from_config(
+    config: RunConfig, run_dir: str | Path, resume: bool = False, force: bool = False
+) -> RunOutcome:
+    """`ccrkit train`: open the configured data, then `run_training`."""
+    from ccrkit.data import EvalDataset, TrainCollate, TrainDataset, load_data_spec
+
+    data = config.data
+    spec = load_data_spec(data.name)
+    train_set = TrainDataset(
+        spec, data.root, split=data.train_split, target_langs=list(data.target_langs),
+        roles=tuple(data.roles), feature=data.feature,
+    )  # fmt: skip
+
+    def evaluation(split: str | None) -> Any:
+        return (
+            None
+            if split is None
+            else EvalDataset(spec, data.root, split=split, lang=data.lang, feature=data.feature)
+        )
+
+    return run_training(
+        config, run_dir, train_set, TrainCollate, evaluation(data.val_split),
+        evaluation(data.test_split), resume=resume, force=force,
+    )  # fmt: skip
+
+
+def run_training(
+    config: RunConfig,
+    run_dir: str | Path,
+    train_set: Any,
+    make_collate: Callable[[Callable[[list[str]], Any]], Callable],
+    val_set: Any = None,
+    test_set: Any = None,
+    resume: bool = False,
+    force: bool = False,
+    env: DistEnv | None = None,
+    callbacks: Sequence[EpochCallback] = (),
+) -> RunOutcome:
+    """Train `config`'s method on `train_set`, select on `val_set`, report on `test_set`.
+
+    `make_collate(tokenize)` builds the batch collation from the method's tokenizer
+    (`TrainCollate` of the data layer). `train_set` must offer `texts(role, lang)` when the
+    built-in text encoder has to learn its tokenizer.
+    """
+    env = env or DistEnv.from_environ()
+    run_dir = Path(run_dir)
+    device = resolve_device(config.train.device, env)
+    init_process_group(env, config.train.dist_backend, device)
+    import_plugins(config.plugins)
+    if env.is_main:
+        prepare_run_dir(run_dir, resume, force)
+    barrier(env)
+    seed_everything(config.seed)
+    build_info = {"visual_dim": visual_dim(train_set)}
+    method = build_run_method(config, run_dir, train_set, build_info, env)
+    validator = None
+    if val_set is not None:
+
+        def validator(m: Method) -> tuple[dict[str, dict[str, float]], float]:
+            return validate(m, val_set, config.data.lang, config.eval, device)
+
+    trainer = Trainer(
+        method, train_set, make_collate(method.tokenize), config, run_dir, validator, build_info,
+        env, callbacks,
+    )  # fmt: skip
+    with _record(run_dir, config, env) as record:
+        outcome = RunOutcome(trainer.fit(resume=resume))
+        if env.is_main and test_set is not None:
+            outcome.test = test_best(method, test_set, config, run_dir, device)
+        if record is not None:
+            record.metrics.update(outcome.test)
+            record.extra.update(_summary(outcome.progress, resume))
+    barrier(env)
+    return outcome
+
+
+def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """The config a run was trained with (from its last checkpoint), plus `key=value` overrides."""
+    from omegaconf import OmegaConf
+
+    from ccrkit.config import ConfigError, parse_override
+
+    path = checkpoint_path(run_dir, "last")
+    record, _ = read_checkpoint(path)
+    merged = OmegaConf.create(record.get("config") or {})
+    for override in overrides:
+        merged = OmegaConf.merge(merged, parse_override(override))
+    try:
+        return build(RunConfig, merged, str(path))
+    except ConfigError as err:
+        raise ConfigError(f"resuming {run_dir}: {err}") from None
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, force: bool) -> None:
+    """A fresh run never silently overwrites an earlier one; `--resume` needs a checkpoint."""
+    if resume:
+        if not checkpoint_path(run_dir, "last").is_file():
+            raise FileNotFoundError(f"{run_dir}: no checkpoint to resume (checkpoints/last.json)")
+        return
+    existing = [name for name in OUTPUTS if (run_dir / name).exists()]
+    if existing and not force:
+        raise FileExistsError(
+            f"{run_dir} already holds a run ({', '.join(existing)}); resume it with --resume, "
+            "choose another --out, or pass --force to replace it"
+        )
+    for name in existing:
+        path = run_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def build_run_method(
+    config: RunConfig, run_dir: Path, train_set: Any, build_info: dict[str, Any], env: DistEnv
+) -> Method:
+    """The method, its assets (e.g. the learned tokenizer) saved once into `run_dir/assets`."""
+    assets = run_dir / ASSETS_DIR
+    method = None
+    if env.is_main and not assets.exists():
+        context = BuildContext(build_info["visual_dim"], lambda: caption_corpus(train_set, config))
+        method = build_method(to_dict(config), context, "config")
+        save_assets(method, assets)
+    barrier(env)
+    if method is None:  # other ranks, and resumed runs, rebuild from the saved assets
+        context = BuildContext(build_info["visual_dim"], None, assets)
+        method = build_method(to_dict(config), context, "config")
+    return method
+
+
+def save_assets(method: Method, assets: Path) -> None:
+    """Write the assets into a temporary folder, then rename it: readers never see half of it."""
+    assets.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=assets.parent, prefix=".assets-"))
+    try:
+        method.save_assets(staging)
+        staging.rename(assets)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def caption_corpus(train_set: Any, config: RunConfig) -> Iterator[str]:
+    """Training captions of every loaded view: English sources and each role × target language."""
+    yield from train_set.texts("source", None)
+    for lang in config.data.target_langs:
+        for role in config.data.roles:
+            yield from train_set.texts(role, lang)
+
+
+def visual_dim(train_set: Any) -> int | None:
+    """The last dimension of the first example's visual input (feature width for features/frames)."""
+    visual = np.asarray(train_set[0].visual)
+    return int(visual.shape[-1]) if visual.ndim else None
+
+
+def test_best(
+    method: Method, test_set: Any, config: RunConfig, run_dir: Path, device: Any
+) -> dict[str, dict[str, float]]:
+    """Load the best checkpoint, score the test set (native, each fusion weight, English)."""
+    path = checkpoint_path(run_dir, "best")
+    _, tensors = read_checkpoint(path)
+    load_module_state(method, tensors, str(path))
+    results = evaluate_method(
+        method, test_set, config.data.lang, config.eval.fusion_weights, config.eval, device,
+        ranks_dir=run_dir / RANKS_DIR, progress=config.train.progress,
+    )  # fmt: skip
+    write_results(run_dir / RESULTS_FILE, results, f"{run_dir.name}: test ({config.data.name})")
+    return results
+
+
+@contextlib.contextmanager
+def _record(run_dir: Path, config: RunConfig, env: DistEnv) -> Iterator[Any]:
+    if not env.is_main:
+        yield None
+        return
+    with run_record(run_dir, "train", config, config.seed) as record:
+        yield record
+
+
+def _summary(progress: Progress, resumed: bool) -> dict[str, Any]:
+    return {
+        "resumed": resumed, "epochs": progress.epoch, "best_epoch": progress.best_epoch,
+        "best_score": progress.best_score, "finish_reason": progress.finish_reason,
+        "history": progress.history,
+    }  # fmt: skip
