@@ -2,7 +2,8 @@
 
 Run with `python benchmarks/bench_translate.py [--text FILE] [--sentences N] [--model DIR]`.
 Without `--model` it builds a tiny random MarianMT (`ccrkit.translate.tiny`), so it runs offline;
-the number then measures the pipeline (tokenise, generate, decode, cache), not a real model.
+the number then measures the pipeline (tokenise, generate, decode, cache), not a real model,
+and depends on how long the random model's outputs are (`output_tokens_mean`, re-tokenised).
 `--text` takes a plain-text file, one sentence per line (`.gz` allowed; e.g. the Multi30K
 `task1/raw/val.en.gz`); by default numbered copies of the test fixtures' Multi30K captions.
 
@@ -58,13 +59,15 @@ def run_pass(name, sentences, model, args, cache) -> dict:
     )
     segments = [Segment(f"s{i}#enc#0", text) for i, text in enumerate(sentences)]
     started = time.perf_counter()
-    _, stats = translate_segments(segments, backend, cache, progress=False)
+    outputs, stats = translate_segments(segments, backend, cache, progress=False)
     wall = time.perf_counter() - started
+    lengths = [len(ids) for ids in backend.tokenizer([o.text or "" for o in outputs])["input_ids"]]
     return {
         "pass": name, "sentences": stats.segments, "cached": stats.cached,
         "translated": stats.translated, "batches": stats.batches,
         "load_s": round(stats.load_seconds, 3), "translate_s": round(stats.seconds, 3),
         "wall_s": round(wall, 3), "sentences_per_s": round(stats.sentences_per_s or 0.0, 1),
+        "output_tokens_mean": round(sum(lengths) / max(1, len(lengths)), 1),
     }  # fmt: skip
 
 

@@ -167,3 +167,10 @@ def test_marian_pair_from_the_model_name_and_aliases():
     assert (plan.src_code, plan.tgt_code, warnings) == ("en", "jap", [])
     plan, warnings = plan_languages("marian", tokenizer, "/models/my-marian", "en", "de")
     assert "does not name its languages" in warnings[0]
+
+
+def test_an_unknown_device_is_named(marian_dir):
+    config = hf(marian_dir)
+    config.device = "tpu7"
+    with pytest.raises(TranslationError, match="unknown device 'tpu7'; expected auto, cpu, cuda"):
+        build_backend(config, "en", "de")
