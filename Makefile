@@ -42,6 +42,7 @@ format: install-dev
 bench: install-dev
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_translate.py --sentences 200
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
