@@ -1,0 +1,1 @@
+"""Data: benchmark layouts, safe readers, validation, datasets, and the synthetic world."""
