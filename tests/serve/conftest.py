@@ -130,14 +130,16 @@ def client(make_client) -> AsgiCaller:
 @pytest.fixture
 def live_server(toy_index) -> Iterator[str]:
     """The toy app under a real uvicorn on a free loopback port; yields its base URL."""
-    from ccrkit.serve.server import MAX_REQUEST_HEAD_BYTES
+    from ccrkit.serve.server import HTTP_IMPLEMENTATION, MAX_REQUEST_HEAD_BYTES
 
     model, index_dir = toy_index
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(model, index_dir), log_level="warning", lifespan="on",
-                            h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)  # fmt: skip
+    config = uvicorn.Config(
+        create_app(model, index_dir), log_level="warning", lifespan="on",
+        http=HTTP_IMPLEMENTATION, h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

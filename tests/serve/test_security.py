@@ -175,6 +175,7 @@ def test_serve_reads_the_token_from_the_environment(toy_index, monkeypatch, call
 
     captured = {}
     monkeypatch.setenv(server.TOKEN_ENV, "from-env")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # serve_index sets it when unset
     monkeypatch.setattr("ccrkit.index.search.load_retrieval_model", lambda run_dir: toy_index[0])
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: captured.update(app=app, **kw))
     server.serve_index(toy_index[1], port=8123, checkpoint="any-run")

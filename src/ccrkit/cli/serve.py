@@ -30,6 +30,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--max-k", type=int, default=100, help="largest k a request may ask for")
     parser.add_argument(
+        "--threads", type=int, metavar="N",
+        help="threads for query encoding and FAISS (default: all cores)",
+    )  # fmt: skip
+    parser.add_argument(
         "--mmap",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -41,6 +45,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ccrkit.serve.server import serve_index
 
-    serve_index(args.index, args.host, args.port, args.token, args.checkpoint,
+    serve_index(args.index, args.host, args.port, args.token, args.checkpoint, args.threads,
                 max_k=args.max_k, mmap=args.mmap)  # fmt: skip
     return 0
