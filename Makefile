@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint format bench install install-dev clean
+.PHONY: demo test lint format bench bench-serve install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ format: install-dev
 
 bench: install-dev
 	$(BIN)/python benchmarks/bench_metrics.py
+
+bench-serve: install-dev
+	$(BIN)/python benchmarks/bench_serve.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

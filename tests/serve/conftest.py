@@ -128,27 +128,39 @@ def client(make_client) -> AsgiCaller:
 
 
 @pytest.fixture
-def live_server(toy_index) -> Iterator[str]:
-    """The toy app under a real uvicorn on a free loopback port; yields its base URL."""
-    from ccrkit.serve.server import HTTP_IMPLEMENTATION, MAX_REQUEST_HEAD_BYTES
+def start_server(toy_index) -> Iterator[object]:
+    """start_server(**settings) -> base URL of the toy app under a real uvicorn (loopback)."""
+    running: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
 
-    model, index_dir = toy_index
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(model, index_dir), log_level="warning", lifespan="on",
-        http=HTTP_IMPLEMENTATION, h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    def start(**settings: object) -> str:
+        from ccrkit.serve.server import HTTP_IMPLEMENTATION, MAX_REQUEST_HEAD_BYTES
+
+        model, index_dir = toy_index
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(
+            create_app(model, index_dir, ServeSettings(**settings)), log_level="warning",
+            lifespan="on", http=HTTP_IMPLEMENTATION,
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        )  # fmt: skip
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        running.append((server, thread, sock))
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    yield start
+    for server, thread, sock in running:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def live_server(start_server) -> str:
+    return start_server()

@@ -84,6 +84,21 @@ def test_page_is_readable_on_a_phone(browser, live_server, tmp_path):
     page.screenshot(path=str(tmp_path / "search-phone.png"))
 
 
+def test_page_asks_for_the_token_once(browser, start_server):
+    base = start_server(token="open-sesame")
+    page = browser.new_page()
+    page.goto(base + "/?q=a%20blue%20star")
+    page.wait_for_selector("#token-form:not([hidden])")
+    assert "API token" in page.text_content("#status")
+    page.fill("#token", "open-sesame")
+    page.press("#token", "Enter")
+    page.wait_for_selector("#results li[data-id='blue-star']")
+    assert page.is_hidden("#token-form")
+    _wait_until(
+        page, "[...document.images].slice(0, 4).every(i => i.complete && i.naturalWidth > 0)"
+    )
+
+
 def _wait_until(page, expression: str, timeout: float = 10.0) -> None:
     """Poll a JS expression (wait_for_function would need 'unsafe-eval', which the CSP forbids)."""
     deadline = time.monotonic() + timeout
