@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,6 +113,9 @@ def test_approximate_indexes_report_recall_against_exact(tmp_path):
             [len(set(t) & set(f)) / 10 for t, f in zip(truth.tolist(), found, strict=True)]
         )
         assert manifest.recall_at_10 == pytest.approx(measured, abs=0.01)
+        mapped = SearchIndex(tmp_path / name, mmap=True)  # "more like this" needs stored vectors
+        similar = [h.item.item_id for h in mapped.similar("item7", 5)]
+        assert len(similar) == 5 and "item7" not in similar
     assert read_manifest(tmp_path / "hnsw").recall_at_10 > 0.9
     assert read_manifest(tmp_path / "ivfpq").search_params == {"nprobe": 8}
 
@@ -244,3 +248,30 @@ def _vector_gallery(tmp_path, features: np.ndarray) -> ToyGallery:
     return ToyGallery(
         tmp_path, ids, features, {key: [picture] for key in ids}, {i: [] for i in ids}
     )
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/status").exists(), reason="reads resident memory from /proc"
+)
+def test_mmap_maps_the_vectors_instead_of_reading_them(tmp_path):
+    features = np.random.default_rng(0).standard_normal((40_000, 256), dtype=np.float32)
+    ids = [f"v{i}" for i in range(len(features))]
+    gallery = ToyGallery(tmp_path, ids, features, {i: [] for i in ids}, {i: [] for i in ids})
+    build_index(ToyModel(dim=256), gallery, tmp_path / "index", IndexConfig(batch_size=4096),
+                progress=False)  # fmt: skip
+    size_mb = (tmp_path / "index" / "index.faiss").stat().st_size / 2**20  # ~39 MiB
+
+    def growth_mb(mmap: bool) -> float:
+        before = _resident_mb()
+        index = SearchIndex(tmp_path / "index", mmap=mmap)
+        grown = _resident_mb() - before
+        index.close()
+        return grown
+
+    assert growth_mb(mmap=False) > 0.8 * size_mb
+    assert growth_mb(mmap=True) < 0.2 * size_mb
+
+
+def _resident_mb() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024

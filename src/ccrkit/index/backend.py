@@ -11,7 +11,10 @@ import numpy as np
 from ccrkit.index.config import IndexConfig
 
 MIN_POINTS_PER_CENTROID = 39  # FAISS warns below this many training points per cluster
-MMAP_FLAGS = ("IO_FLAG_MMAP", "IO_FLAG_MMAP_IFC", "IO_FLAG_READ_ONLY")
+# Memory-mapping differs by index kind: flat codes (flat, and HNSW's storage) map with MMAP_IFC,
+# IVF inverted lists with MMAP; the two together fail on IVF files.
+MMAP_FLAGS = {"ivfpq": ("IO_FLAG_MMAP", "IO_FLAG_READ_ONLY")}
+MMAP_FLAT_CODES = ("IO_FLAG_MMAP_IFC", "IO_FLAG_READ_ONLY")
 
 
 def factory_string(config: IndexConfig, count: int, dim: int) -> str:
@@ -86,11 +89,11 @@ def write_faiss(index: faiss.Index, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def read_faiss(path: Path, mmap: bool, params: dict[str, int]) -> faiss.Index:
+def read_faiss(path: Path, mmap: bool, params: dict[str, int], index_type: str) -> faiss.Index:
     """Load an index; `mmap` maps the file instead of reading it (large indexes, many servers)."""
     flags = 0
     if mmap:
-        for name in MMAP_FLAGS:
+        for name in MMAP_FLAGS.get(index_type, MMAP_FLAT_CODES):
             flags |= getattr(faiss, name, 0)
     try:
         index = faiss.read_index(str(path), flags)

@@ -54,7 +54,9 @@ class SearchIndex:
             raise ValueError(f"{faiss_path}: not found; rebuild the index")
         if mmap is None:
             mmap = faiss_path.stat().st_size >= MMAP_THRESHOLD_BYTES
-        self.faiss = read_faiss(faiss_path, mmap, self.manifest.search_params)
+        self.faiss = read_faiss(
+            faiss_path, mmap, self.manifest.search_params, self.manifest.index_type
+        )
         self.items = ItemStore(self.dir / ITEMS_FILE)
         self.media_root = Path(self.manifest.media_root).resolve()
         self._check_consistent()
