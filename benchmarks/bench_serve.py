@@ -3,14 +3,15 @@
 Run with `make bench-serve` (or `python benchmarks/bench_serve.py [--quick]`). Prints a Markdown
 report and writes it with the raw figures to `runs/bench-serve/`.
 
-- Index: `--items` (100k) random unit vectors of `--dim` (256) in an exact `IndexFlatIP`, built
-  through `ccrkit.index.build_index` (item metadata in SQLite, as in production).
+- Index: `--items` (100k) random unit vectors of `--dim` (256) in an exact `IndexFlatIP` (or
+  `--index hnsw|ivfpq` with the defaults of configs/index), built through
+  `ccrkit.index.build_index` (item metadata in SQLite, as in production).
 - Query encoder: the trained encoder is not available to a benchmark, so queries go through a
   randomly initialised Transformer of the built-in text encoder's size (8k-word vocabulary, 256
   wide, 2 layers, 4 heads, FFN 1024, masked mean pooling, a projection to `--dim`, L2 norm) with
   a hashing word tokenizer: the same arithmetic per query as the real one.
 - Measured: the parts (encoder, FAISS) one query at a time and in batches of 16; search
-  in-process one query at a time and with `--clients` threads through the server's micro-batcher;
+  in-process one query at a time and with `--clients` threads through the server's batching;
   and `ccrkit serve`'s app under uvicorn in a separate process with `--clients` concurrent
   keep-alive HTTP clients on loopback, for `--requests` requests (after a warm-up).
 """
@@ -43,8 +44,8 @@ from ccrkit.data.batch import VisualBatch
 from ccrkit.index import IndexConfig, SearchIndex, TextSearcher, build_index
 from ccrkit.index.search import Query
 from ccrkit.runs import write_json_atomic
-from ccrkit.serve.batching import MicroBatcher
 from ccrkit.serve.server import HTTP_IMPLEMENTATION, MAX_REQUEST_HEAD_BYTES, OPENMP_ENV
+from ccrkit.serve.service import SearchService, ServeSettings
 
 OUT_DIR = Path("runs/bench-serve")
 VOCAB, WIDTH, LAYERS, HEADS, FFN, MAX_LEN = 8000, 256, 2, 4, 1024, 64
@@ -137,12 +138,13 @@ class VectorGallery:
         return [f"random item {item_id}"]
 
 
-def build_bench_index(out: Path, items: int, dim: int) -> float:
+def build_bench_index(out: Path, items: int, dim: int, kind: str) -> tuple[float, float | None]:
+    """Build the index; returns (seconds, recall@10 against exact search or None if exact)."""
     features = np.random.default_rng(0).standard_normal((items, dim), dtype=np.float32)
     start = time.perf_counter()
-    build_index(BenchModel(dim), VectorGallery(out.parent, features), out,
-                IndexConfig(batch_size=4096), progress=False)  # fmt: skip
-    return time.perf_counter() - start
+    manifest = build_index(BenchModel(dim), VectorGallery(out.parent, features), out,
+                           IndexConfig(type=kind, batch_size=4096), progress=False)  # fmt: skip
+    return time.perf_counter() - start, manifest.recall_at_10
 
 
 def random_queries(count: int, seed: int = 1) -> list[str]:
@@ -196,14 +198,14 @@ def bench_sequential(searcher: TextSearcher, queries: list[str]) -> dict[str, fl
 
 
 def bench_in_process(searcher: TextSearcher, queries: list[str], clients: int) -> dict[str, float]:
-    """`clients` threads, each one query at a time, through the server's micro-batcher."""
-    batcher = MicroBatcher(searcher.search_many, max_batch=32)
+    """`clients` threads, each one query at a time, through the server's batching pipeline."""
+    service = SearchService(searcher, ServeSettings())
     latencies: list[float] = []
     lock = threading.Lock()
 
     def one(text: str) -> None:
         start = time.perf_counter()
-        batcher.submit(Query(text, None, 10)).result()
+        service.submit(Query(text, None, 10)).result()
         with lock:
             latencies.append(time.perf_counter() - start)
 
@@ -213,14 +215,14 @@ def bench_in_process(searcher: TextSearcher, queries: list[str], clients: int) -
         start = time.perf_counter()
         list(pool.map(one, queries))
         wall = time.perf_counter() - start
-    batches = batcher.batches
-    batcher.close()
+    batches = service.encoder.batches
+    service.encoder.close()
+    service.finder.close()
     return {**summary(latencies, wall), "mean_batch": (len(queries) + 100) / batches}
 
 
-async def http_load(port: int, queries: list[str], clients: int) -> dict[str, float]:
-    """`clients` keep-alive connections, each sending its next query when the last one returned."""
-    targets = [f"/api/search?q={quote(q)}&k=10".encode() for q in queries]
+async def http_load(port: int, targets: list[bytes], clients: int) -> dict[str, float]:
+    """`clients` keep-alive connections, each sending its next request when the last returned."""
     latencies: list[float] = []
     position = 0
 
@@ -260,7 +262,8 @@ def serve_child(index_dir: str, port: int, dim: int, threads: int) -> None:
 
 def bench_http(
     index_dir: Path, dim: int, queries: list[str], clients: int, threads: int
-) -> dict[str, float]:
+) -> dict[str, dict[str, float]]:
+    """`/api/search` under load, and `/api/health` (no model, no FAISS): the HTTP stack alone."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -268,8 +271,12 @@ def bench_http(
                               "--port", str(port), "--dim", str(dim), "--threads", str(threads)])  # fmt: skip
     try:
         _wait_until_up(port, child)
-        asyncio.run(http_load(port, queries[:100], clients))  # warm-up
-        return asyncio.run(http_load(port, queries, clients))
+        searches = [f"/api/search?q={quote(q)}&k=10".encode() for q in queries]
+        asyncio.run(http_load(port, searches[:100], clients))  # warm-up
+        return {
+            "search": asyncio.run(http_load(port, searches, clients)),
+            "health": asyncio.run(http_load(port, [b"/api/health"] * len(searches), clients)),
+        }
     finally:
         child.terminate()
         child.wait(30)
@@ -290,20 +297,27 @@ def report(results: dict) -> str:
     p, rows = results["parts"], []
     for name, r in (("in-process, 1 query at a time", results["sequential"]),
                     (f"in-process, {results['clients']} threads, micro-batched", results["in_process"]),
-                    (f"HTTP, {results['clients']} clients, loopback", results["http"])):  # fmt: skip
+                    (f"HTTP, {results['clients']} clients, loopback", results["http"]["search"]),
+                    ("HTTP, same, /api/health only (no model)", results["http"]["health"])):  # fmt: skip
         rows.append(f"| {name} | {r['qps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
                     f"{r['p99_ms']:.1f} |")  # fmt: skip
     return "\n".join([
-        f"# bench-serve: {results['items']:,} items x {results['dim']}-d, exact IndexFlatIP, k=10",
+        f"# bench-serve: {results['items']:,} items x {results['dim']}-d, {_index_label(results)}, k=10",
         f"{results['machine']}; in-process: torch threads {results['torch_threads']}, FAISS "
         f"threads {results['faiss_threads']}; server process: {results['server_threads']} of each; "
         f"OMP_WAIT_POLICY={results['omp_wait_policy']}; index built in {results['build_s']:.1f} s\n",
         "| path | q/s | p50 ms | p95 ms | p99 ms |", "|---|---:|---:|---:|---:|", *rows,
-        f"\nmean micro-batch in-process: {results['in_process']['mean_batch']:.1f} queries\n",
+        f"\nmean encoder batch in-process: {results['in_process']['mean_batch']:.1f} queries\n",
         "| part (per query) | batch 1 | batch 16 |", "|---|---:|---:|",
         f"| text encoder | {p['encode_ms_batch1']:.2f} ms | {p['encode_ms_batch16']:.2f} ms |",
-        f"| FAISS flat search | {p['faiss_ms_batch1']:.2f} ms | {p['faiss_ms_batch16']:.2f} ms |",
+        f"| FAISS search | {p['faiss_ms_batch1']:.2f} ms | {p['faiss_ms_batch16']:.2f} ms |",
     ])  # fmt: skip
+
+
+def _index_label(results: dict) -> str:
+    if results["recall_at_10"] is None:
+        return "exact IndexFlatIP"
+    return f"{results['index']} index (recall@10 {results['recall_at_10']:.3f} vs exact)"
 
 
 def main() -> None:
@@ -323,6 +337,12 @@ def main() -> None:
         default=1,
         help="torch and FAISS threads of the server process (default: %(default)s)",
     )
+    parser.add_argument(
+        "--index",
+        choices=("flat", "hnsw", "ivfpq"),
+        default="flat",
+        help="index type, with the defaults of configs/index (default: flat)",
+    )
     parser.add_argument("--quick", action="store_true", help="20k items, 600 requests")
     parser.add_argument("--serve-child", metavar="INDEX_DIR", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -335,7 +355,7 @@ def main() -> None:
     queries = random_queries(args.requests)
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         index_dir = Path(tmp) / "index"
-        build_s = build_bench_index(index_dir, args.items, args.dim)
+        build_s, recall = build_bench_index(index_dir, args.items, args.dim, args.index)
         searcher = TextSearcher(BenchModel(args.dim), SearchIndex(index_dir))
         parts = bench_parts(searcher, queries)
         seq = bench_sequential(searcher, queries[:300])
@@ -343,7 +363,7 @@ def main() -> None:
         searcher.index.close()
         http = bench_http(index_dir, args.dim, queries, args.clients, args.threads)
     results = {
-        "items": args.items, "dim": args.dim, "clients": args.clients, "build_s": build_s,
+        "items": args.items, "dim": args.dim, "index": args.index, "recall_at_10": recall, "clients": args.clients, "build_s": build_s,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "torch_threads": torch.get_num_threads(), "faiss_threads": faiss.omp_get_max_threads(),
         "server_threads": args.threads,

@@ -70,7 +70,11 @@ class AsgiCaller:
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 done.set()
 
-        await self.app(scope, receive, send)  # type: ignore[operator]
+        try:
+            await self.app(scope, receive, send)  # type: ignore[operator]
+        except Exception:
+            if not sent:  # Starlette re-raises after sending its 500; a server would log it
+                raise
         start = next(m for m in sent if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}

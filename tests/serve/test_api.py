@@ -9,6 +9,7 @@ import threading
 import pytest
 from PIL import Image
 
+from ccrkit.index.search import Query
 from ccrkit.index.toy import bag_vector
 from ccrkit.serve.batching import MicroBatcher
 
@@ -93,14 +94,14 @@ def test_page_and_static_files_are_served(client):
 def test_concurrent_queries_share_model_calls(client):
     service = client.app.state.service
     gate = threading.Event()
-    original = service.searcher.search_many
+    original = service.encoder.process
 
     def slow_first_batch(queries):
-        gate.wait(5)  # hold the worker so the other requests queue up behind the first
+        gate.wait(5)  # hold the encoder so the other requests queue up behind the first
         return original(queries)
 
-    service.batcher.process = slow_first_batch
-    before = service.batcher.batches
+    service.encoder.process = slow_first_batch
+    before = service.encoder.batches
 
     async def many():
         tasks = [asyncio.ensure_future(_search(client, f"{c} star")) for c in
@@ -111,7 +112,24 @@ def test_concurrent_queries_share_model_calls(client):
 
     tops = client.loop.run_until_complete(many())
     assert tops == [f"{c}-star" for c in ("red", "blue", "green", "yellow", "purple", "orange") * 3]
-    assert service.batcher.batches - before <= 3  # 18 requests, at most a few batches
+    assert service.encoder.batches - before <= 3  # 18 requests, at most a few encoder calls
+
+
+def test_a_model_failure_is_a_500_and_the_server_recovers(client):
+    service = client.app.state.service
+    original = service.encoder.process
+
+    def broken(queries):
+        raise RuntimeError("model broke")
+
+    service.encoder.process = broken
+    reply = client.get("/api/search?q=star")
+    assert reply.status == 500 and reply.json() == {"error": "internal server error"}
+    service.encoder.process = original
+    cancelled = service.submit(Query("blue star", None, 1))
+    cancelled.cancel()  # a client that went away must not break the pipeline
+    assert client.get("/api/search?q=red%20star&k=1").json()["results"][0]["id"] == "red-star"
+    assert service.submit(Query("blue star", None, 1)).result(5)[0].item.item_id == "blue-star"
 
 
 async def _search(client, text):

@@ -128,13 +128,21 @@ class TextSearcher:
         """Queries with their own language and k: one encoder call per language, one FAISS call."""
         if not queries:
             return []
+        return self.search_encoded(self.encode(queries), [q.k for q in queries])
+
+    def encode(self, queries: Sequence[Query]) -> np.ndarray:
+        """(n, dim) query vectors, one encoder call per language among `queries`."""
         vectors = np.empty((len(queries), self.model.dim), dtype=np.float32)
         for lang in dict.fromkeys(q.lang for q in queries):
             rows = [i for i, q in enumerate(queries) if q.lang == lang]
             encoded = self.model.encode_texts([queries[i].text for i in rows], lang)
             vectors[rows] = check_embeddings(encoded, len(rows), self.model.dim, "encode_texts")
-        hits = self.index.search_vectors(vectors, max(q.k for q in queries))
-        return [found[: q.k] for found, q in zip(hits, queries, strict=True)]
+        return vectors
+
+    def search_encoded(self, vectors: np.ndarray, ks: Sequence[int]) -> list[list[Hit]]:
+        """The top `ks[i]` items of each query vector, in one FAISS call."""
+        hits = self.index.search_vectors(vectors, max(ks))
+        return [found[:k] for found, k in zip(hits, ks, strict=True)]
 
 
 def language_hint(lang: str | None, languages: list[str]) -> str | None:

@@ -65,7 +65,7 @@ def _api_routes(service: SearchService) -> APIRouter:
     @api.get("/search")
     async def search(q: str | None = None, k: int | None = None, lang: str | None = None):
         query = service.query(q, k, lang)
-        hits = await asyncio.wrap_future(service.batcher.submit(query))
+        hits = await asyncio.wrap_future(service.submit(query))
         results = [hit_json(hit) for hit in hits]
         return JSONResponse({"query": query.text, "lang": query.lang, "k": query.k,
                              "results": results})  # fmt: skip

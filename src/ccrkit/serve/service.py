@@ -1,15 +1,20 @@
 """What the HTTP routes do, without HTTP: check a request's inputs, search, describe hits.
 
-Every user mistake becomes a `RequestError` with a status and a message (never a 500); the model
-is called only from the micro-batcher's worker thread.
+Every user mistake becomes a `RequestError` with a status and a message (never a 500). Queries
+go through a two-stage pipeline of micro-batchers: one thread runs the text encoder over every
+query waiting, another runs FAISS over every vector waiting. Both libraries release the GIL, so
+the encoder of one batch and the index search of the previous one run on two cores at once.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+import numpy as np
 
 from ccrkit.index.build import MAX_ID_LENGTH
 from ccrkit.index.search import Hit, Query, TextSearcher, language_hint
@@ -50,8 +55,12 @@ class SearchService:
     def __init__(self, searcher: TextSearcher, settings: ServeSettings) -> None:
         self.searcher, self.settings = searcher, settings
         self.index = searcher.index
-        self.batcher: MicroBatcher[Query, list[Hit]] = MicroBatcher(
-            searcher.search_many, settings.max_batch, settings.max_wait_ms / 1000, "query-encoder"
+        wait_s = settings.max_wait_ms / 1000
+        self.encoder: MicroBatcher[Query, np.ndarray] = MicroBatcher(
+            lambda queries: list(searcher.encode(queries)), settings.max_batch, wait_s, "encoder"
+        )
+        self.finder: MicroBatcher[tuple[np.ndarray, int], list[Hit]] = MicroBatcher(
+            self._find, settings.max_batch, 0.0, "index-search"
         )
         self.previews = PreviewCache(settings.preview_cache)
 
@@ -69,6 +78,24 @@ class SearchService:
         except ValueError as err:
             raise RequestError(400, str(err)) from None
         return Query(text, hint, self.check_k(k))
+
+    def submit(self, query: Query) -> Future[list[Hit]]:
+        """Encode `query` (batched with others), then search the index (batched with others)."""
+        done: Future[list[Hit]] = Future()
+
+        def encoded(vector: Future[np.ndarray]) -> None:
+            if done.done():  # cancelled: the client went away
+                return
+            if vector.exception() is not None:
+                done.set_exception(vector.exception())  # type: ignore[arg-type]
+                return
+            _forward(self.finder.submit((vector.result(), query.k)), done)
+
+        self.encoder.submit(query).add_done_callback(encoded)
+        return done
+
+    def _find(self, items: list[tuple[np.ndarray, int]]) -> list[list[Hit]]:
+        return self.searcher.search_encoded(np.stack([v for v, _ in items]), [k for _, k in items])
 
     def check_k(self, k: int | None) -> int:
         if k is None:
@@ -111,8 +138,22 @@ class SearchService:
         }  # fmt: skip
 
     def close(self) -> None:
-        self.batcher.close()
+        self.encoder.close()
+        self.finder.close()
         self.index.close()
+
+
+def _forward(source: Future, target: Future) -> None:
+    def copy(finished: Future) -> None:
+        if target.done():  # cancelled: the client went away
+            return
+        error = finished.exception()
+        if error is not None:
+            target.set_exception(error)
+        else:
+            target.set_result(finished.result())
+
+    source.add_done_callback(copy)
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
