@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+
+# torch and faiss each bundle an OpenMP runtime whose idle threads spin by default; on 2 shared
+# cores they slow each other (and other processes) several-fold. Set before either is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 import torch
