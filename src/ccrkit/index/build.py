@@ -84,7 +84,8 @@ def build_from_checkpoint(
 ) -> Manifest:
     """`ccrkit index build`: load the run's model and the split's gallery, build, record the run."""
     model = load_retrieval_model(checkpoint)
-    gallery = open_gallery(data, data_root, split)
+    trained = getattr(model, "data_config", {})  # the run's own data settings, when it has them
+    gallery = open_gallery(data, data_root or trained.get("root"), split, trained.get("feature"))
     manifest = build_index(model, gallery, out, config, checkpoint=Path(checkpoint).resolve(),
                            data=data, split=split, force=force)  # fmt: skip
     record = RunRecord(Path(out), "index build", to_dict(config), seed=config.seed)

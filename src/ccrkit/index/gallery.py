@@ -38,15 +38,13 @@ class Gallery(Protocol):
     def captions(self, item_id: str) -> list[str]: ...
 
 
-def open_gallery(data: str, root: str | Path | None, split: str) -> Gallery:
-    """The items of split `split` of data set `data` (a spec name in configs/data or a path).
+def open_gallery(
+    data: str, root: str | Path | None, split: str, feature: str | None = None
+) -> Gallery:
+    """The items of split `split` of data set `data` (a spec name in configs/data or a path),
+    with the visual input `feature` (the spec's default when None)."""
+    from ccrkit.index.trained import DataGallery
 
-    SEAM: the data stage implements this over its `EvalDataset` and data spec (visual batches
-    from the dataset's collate, media paths from the spec's image/frame folders, captions from its
-    caption files). Until then it refuses clearly.
-    """
-    raise ValueError(
-        f"cannot open split '{split}' of data set '{data}' for indexing: galleries over data "
-        "specs are not wired yet (ccrkit.index.gallery.open_gallery); use the library API "
-        "(ccrkit.index.build_index) with a Gallery object meanwhile"
-    )
+    if root is None:
+        raise ValueError(f"opening data set '{data}' needs its root folder (--data-root DIR)")
+    return DataGallery(data, root, split, feature)

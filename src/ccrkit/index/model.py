@@ -44,18 +44,11 @@ class IndexMismatchError(ValueError):
     """An index was built by another model (or another embedding width) than the one loaded."""
 
 
-def load_retrieval_model(run_dir: str | Path) -> RetrievalModel:
-    """Load the trained model of a training run directory (config + safetensors) for search.
+def load_retrieval_model(run_dir: str | Path, which: str = "best") -> RetrievalModel:
+    """Load the trained model of a training run directory (config + safetensors) for search."""
+    from ccrkit.index.trained import TrainedModel
 
-    SEAM: the trainer/methods stage implements this (read the run's resolved config, build the
-    method from the registry, load the safetensors weights, wrap `encode_text`/`encode_visual` so
-    they return L2-normalised float32 numpy arrays). Until then it refuses clearly.
-    """
-    raise ValueError(
-        f"cannot load a trained model from {run_dir}: loading checkpoints for search is not "
-        "wired yet (ccrkit.index.model.load_retrieval_model); use the library API "
-        "(ccrkit.index.build_index / ccrkit.serve.create_app) with a model object meanwhile"
-    )
+    return TrainedModel(run_dir, which)
 
 
 def check_compatible(model: RetrievalModel, model_id: str, dim: int, where: str | Path) -> None:
