@@ -23,17 +23,21 @@ def seams(monkeypatch, tmp_path):
 
     monkeypatch.setattr("ccrkit.index.build.load_retrieval_model", load)
     monkeypatch.setattr("ccrkit.index.search.load_retrieval_model", load)
-    monkeypatch.setattr("ccrkit.index.build.open_gallery", lambda data, root, split: gallery)
+    monkeypatch.setattr(
+        "ccrkit.index.build.open_gallery", lambda data, root, split, feature=None: gallery
+    )
     return loaded
 
 
-def test_without_the_seams_wired_the_commands_say_so(tmp_path, capsys):
+def test_a_folder_without_a_training_run_is_a_clear_error(tmp_path, capsys):
     argv = ["index", "build", "--checkpoint", str(tmp_path), "--data", "world", "--out",
             str(tmp_path / "index")]  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert (
-        err.startswith("ccrkit index: error: cannot load a trained model") and err.count("\n") == 1
+        err.startswith("ccrkit index: error:")
+        and "no checkpoint here" in err
+        and err.count("\n") == 1
     )
 
 
