@@ -32,7 +32,7 @@ class Backbone(nn.Module):
         self.config = {"dim": dim, "width": width, "image_size": image_size}
         w = width
         self.convs = nn.Sequential(
-            nn.Conv2d(3, w, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(5, w, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         )  # fmt: skip
@@ -40,12 +40,18 @@ class Backbone(nn.Module):
         self.project = nn.Linear(4 * w * grid * grid, dim)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        x = self.convs((pixels - 0.5) / 0.25)
+        """Two coordinate channels are appended to the pixels (CoordConv), so that where a thing
+        is becomes as easy to read as what colour it is."""
+        b, _, h, w = pixels.shape
+        ys = torch.linspace(-1, 1, h, device=pixels.device).view(1, 1, h, 1).expand(b, 1, h, w)
+        xs = torch.linspace(-1, 1, w, device=pixels.device).view(1, 1, 1, w).expand(b, 1, h, w)
+        x = self.convs(torch.cat([(pixels - 0.5) / 0.25, xs, ys], dim=1))
         return self.project(x.flatten(1))
 
 
 class NgramText(nn.Module):
-    """The throwaway text side: mean of hashed word 1-3-gram embeddings, then a linear map."""
+    """The throwaway text side: mean of hashed word 1-3-gram embeddings, then a linear map. The
+    longer n-grams ('circle left of', 'left of a') carry some of which object is where."""
 
     def __init__(self, dim: int, buckets: int = 1 << 15, hidden: int = 256) -> None:
         super().__init__()
@@ -53,17 +59,15 @@ class NgramText(nn.Module):
         self.bag = nn.EmbeddingBag(buckets, hidden, mode="mean")
         self.out = nn.Linear(hidden, dim)
 
-    def encode_ids(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        ids, offsets = [], []
+    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+        ids: list[int] = []
+        offsets = []
         for text in texts:
             offsets.append(len(ids))
             ids += ngram_ids(text, self.buckets)
-        return torch.tensor(ids), torch.tensor(offsets)
-
-    def forward(self, texts: Sequence[str]) -> torch.Tensor:
-        ids, offsets = self.encode_ids(texts)
         device = self.out.weight.device
-        return self.out(self.bag(ids.to(device), offsets.to(device)))
+        bag = self.bag(torch.tensor(ids, device=device), torch.tensor(offsets, device=device))
+        return self.out(bag)
 
 
 def ngram_ids(text: str, buckets: int) -> list[int]:
@@ -85,22 +89,26 @@ def train_contrastive(
     captions: Sequence[Sequence[str]],
     cfg: Any,
     seed: int,
+    group: int = 1,
     progress: Any = None,
 ) -> NgramText:
     """Train `visual` (and a fresh text side, returned) on (input, one of its captions) pairs.
 
-    `inputs[i]` is item i's visual input, `captions[i]` its English captions; every epoch pairs
-    each item with one of its captions, in a seeded random order."""
+    `inputs[i]` is item i's visual input, `captions[i]` its English captions. Items come in
+    families of `group` consecutive near-duplicates, kept together in a batch so that every batch
+    holds the hard negatives (mirror images, swapped colours) a relation-blind model confuses."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     device = torch.device(cfg.device)
     text = NgramText(cfg.dim).to(device)
     visual.to(device).train()
-    params = [*visual.parameters(), *text.parameters()]
-    optimiser = torch.optim.Adam(params, lr=cfg.lr)
+    optimiser = torch.optim.Adam([*visual.parameters(), *text.parameters()], lr=cfg.lr)
     n = len(inputs)
+    n_groups = (n + group - 1) // group
     for _epoch in range(cfg.epochs):
-        order = torch.randperm(n, generator=generator)
+        families = torch.randperm(n_groups, generator=generator)
+        order = (families[:, None] * group + torch.arange(group)).flatten()
+        order = order[order < n]
         pick = torch.randint(0, 1 << 30, (n,), generator=generator)
         for start in range(0, n, cfg.batch_size):
             batch = order[start : start + cfg.batch_size]

@@ -90,7 +90,7 @@ class BackboneWorld:
 
     dim: int = 256
     width: int = 16
-    epochs: int = 12
+    epochs: int = 10
     batch_size: int = 256
     lr: float = 2e-3
     temperature: float = 0.07

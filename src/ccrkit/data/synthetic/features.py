@@ -33,11 +33,12 @@ def train_backbone(
     captions: Sequence[Sequence[str]],
     cfg: BackboneWorld,
     seed: int,
+    group: int = 1,
     progress: Any = None,
 ) -> tuple[Backbone, NgramText]:
     torch.manual_seed(seed)
     model = Backbone(cfg.dim, cfg.width, pixels.shape[-1])
-    text = train_contrastive(model, pixels, captions, cfg, seed, progress)
+    text = train_contrastive(model, pixels, captions, cfg, seed, group, progress)
     model.eval()
     for param in model.parameters():
         param.requires_grad_(False)
@@ -45,11 +46,11 @@ def train_backbone(
 
 
 def train_bag_of_colours(
-    pixels: torch.Tensor, captions: Sequence[Sequence[str]], cfg: BackboneWorld, seed: int
+    pixels: torch.Tensor, captions: Sequence[Sequence[str]], cfg: BackboneWorld, seed: int, group: int = 1
 ) -> tuple[nn.Module, NgramText]:
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(64, 512), nn.ReLU(), nn.Linear(512, cfg.dim))
-    text = train_contrastive(model, colour_histogram(pixels), captions, cfg, seed)
+    text = train_contrastive(model, colour_histogram(pixels), captions, cfg, seed, group)
     return model.eval(), text
 
 

@@ -68,10 +68,10 @@ def first_captions(captions: Captions) -> tuple[list[str], list[str]]:
 def mt_quality(
     text: CollectionText, languages: Sequence[str], split: str, per_item: int
 ) -> dict[str, Any]:
-    """Per language: en->xx and xx->en BLEU/chrF vs the clean translation of the same caption
-    (every caption, one reference) and vs the item's independent human captions (caption #0 of
-    every item against all `per_item` human captions of that item, multi-reference), and the
-    round trip (back-translation vs the English source)."""
+    """Per language, on caption #0 of every item of `split`: en->xx and xx->en BLEU/chrF vs the
+    clean translation of the same caption (one reference) and vs the item's independent human
+    captions (all `per_item` of them, multi-reference), and the round trip (back-translation vs
+    the English source caption)."""
     english = text.captions[(split, "enc")]
     out: dict[str, Any] = {}
     for lang in languages:
@@ -79,19 +79,24 @@ def mt_quality(
         forward, back, test = (text.captions[(split, t)] for t in (forward_tag, back_tag, test_tag))
         forward_ids, forward_first = first_captions(forward)
         test_ids, test_first = first_captions(test)
+        first = [cid.endswith("#0") for cid in english.ids]
+        clean_forward = [t for t, keep in zip(text.clean[(split, forward_tag)], first, strict=True) if keep]
+        clean_test = [t for t, keep in zip(text.clean[(split, test_tag)], first, strict=True) if keep]
+        _, back_first = first_captions(back)
+        _, english_first = first_captions(english)
         human = text.captions[(split, lang)]
         out[lang] = {
             forward_tag: {
-                "vs_clean": score(forward.texts, [text.clean[(split, forward_tag)]], lang),
+                "vs_clean": score(forward_first, [clean_forward], lang),
                 "vs_human": score(
                     forward_first, item_references(forward_ids, human, per_item), lang
                 ),
             },
             test_tag: {
-                "vs_clean": score(test.texts, [text.clean[(split, test_tag)]], "en"),
+                "vs_clean": score(test_first, [clean_test], "en"),
                 "vs_human": score(test_first, item_references(test_ids, english, per_item), "en"),
             },
-            back_tag: {"vs_source": score(back.texts, [english.texts], "en")},
+            back_tag: {"vs_source": score(back_first, [english_first], "en")},
         }
     return out
 

@@ -45,8 +45,9 @@ def backbone_stage(
             total=cfg.backbone.epochs, desc="backbone", unit="epoch", disable=not show_progress
         ) as bar:
             model, text = train_backbone(
-                train_pixels, grouped(english[("train", "enc")], k), cfg.backbone, cfg.seed, bar
-            )
+                train_pixels, grouped(english[("train", "enc")], k), cfg.backbone, cfg.seed,
+                cfg.family_size, bar,
+            )  # fmt: skip
         lap("backbone_training")
         image_features = {
             s: encode(model, pixels_from_uint8(pictures[IMAGE_COLLECTION][s])) for s in SPLITS
@@ -61,8 +62,9 @@ def backbone_stage(
             save_backbone(model, layout.feature_dir(root, collection), meta)
         lap("features")
         colours = train_bag_of_colours(
-            train_pixels, grouped(english[("train", "enc")], k), cfg.backbone, cfg.seed
-        )
+            train_pixels, grouped(english[("train", "enc")], k), cfg.backbone, cfg.seed,
+            cfg.family_size,
+        )  # fmt: skip
         test = english[("test", "enc")]
         test_pixels = pixels_from_uint8(pictures[IMAGE_COLLECTION]["test"])
         query_item = np.repeat(np.arange(len(test_pixels)), k)

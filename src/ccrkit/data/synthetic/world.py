@@ -232,3 +232,24 @@ def _collections_info(cfg: WorldConfig, items: dict[str, Items]) -> dict[str, An
             "feature_dim": cfg.backbone.dim,
         }
     return out
+
+
+def summary(info: dict[str, Any]) -> str:
+    """A few lines for the terminal: sizes, MT quality, backbone retrieval, time."""
+    lines = [f"world {info['config_hash']} (seed {info['seed']}) in {info['timings_s']['total']:.1f} s"]
+    for name, c in info["collections"].items():
+        sizes = " / ".join(f"{s} {n}" for s, n in c["items"].items())
+        lines.append(f"  {name}: {sizes} items, {c['captions_per_item']} captions per item and language")
+    for name, by_lang in info["mt"]["quality"].items():
+        cells = []
+        for lang, q in by_lang.items():
+            forward = q[f"enc2{lang}"]
+            cells.append(f"{lang} {forward['vs_clean']['bleu']:.1f}/{forward['vs_human']['bleu']:.1f}")
+        lines.append(f"  {name} MT BLEU vs clean/vs human: " + ", ".join(cells))
+    backbone = info["backbone"]
+    cnn, boc = backbone["english_test_retrieval"], backbone["bag_of_colours_test_retrieval"]
+    lines.append(
+        f"  backbone English image retrieval: R@1 {cnn['t2v_r1']:.1f} SumR {cnn['sumr']:.1f} "
+        f"(bag of colours: R@1 {boc['t2v_r1']:.1f} SumR {boc['sumr']:.1f})"
+    )
+    return "\n".join(lines)

@@ -50,7 +50,7 @@ FILLERS = ("very", "also", "shiny", "old", "nice")
 
 def noun_phrase(m: Mention, rng: random.Random | None, det: str = "a") -> list[Tok]:
     """'a small striped red circle' or 'a red circle with stripes'."""
-    words = [Tok(det)]
+    words = [Tok(det, bad_agreement="an")]
     if m.size:
         words.append(Tok(pick(rng, SIZE[m.size]), f"size:{m.size}"))
     with_phrase = m.texture is not None and pick(rng, (False, True))
@@ -66,7 +66,7 @@ def noun_phrase(m: Mention, rng: random.Random | None, det: str = "a") -> list[T
 
 def _a_an(words: list[Tok]) -> list[Tok]:
     if words[0].text == "a" and len(words) > 1 and words[1].text[:1] in "aeiou":
-        return [Tok("an"), *words[1:]]
+        return [Tok("an", bad_agreement="a"), *words[1:]]
     return words
 
 
