@@ -67,7 +67,17 @@ def test_german_has_compounds_and_verb_second_after_dann() -> None:
     for text in captions:
         if ", dann " in text:  # 'dann' is followed by the finite verb
             word = text.split(", dann ")[1].split()[0]
-            assert word in {"bewegt", "gleitet", "wandert", "wird", "färbt", "wächst", "schrumpft", "erscheint", "taucht"}, text
+            assert word in {
+                "bewegt",
+                "gleitet",
+                "wandert",
+                "wird",
+                "färbt",
+                "wächst",
+                "schrumpft",
+                "erscheint",
+                "taucht",
+            }, text
 
 
 def test_french_adjectives_agree_in_gender_and_colours_follow_the_noun() -> None:
@@ -93,7 +103,9 @@ def test_czech_case_endings_follow_the_preposition() -> None:
         for i, word in enumerate(words):
             if word.lower() not in ("nad", "pod", "od"):
                 continue
-            nouns, endings = (genitive, ("ého", "é")) if word == "od" else (instrumental, ("ým", "ou"))
+            nouns, endings = (
+                (genitive, ("ého", "é")) if word == "od" else (instrumental, ("ým", "ou"))
+            )
             phrase = words[i + 1 : i + 5]
             end = next(j for j, w in enumerate(phrase) if w in nouns)
             assert all(adjective.endswith(endings) for adjective in phrase[:end]), text
@@ -114,15 +126,24 @@ def test_chinese_uses_measure_words_and_japanese_particles() -> None:
 
 @pytest.mark.parametrize("lang", sorted(GRAMMARS))
 def test_every_language_paraphrases_the_same_frame(lang: str) -> None:
-    frame = Frame((Mention("circle", "red", "small", "striped"), Mention("square", "blue")), "left_of")
+    frame = Frame(
+        (Mention("circle", "red", "small", "striped"), Mention("square", "blue")), "left_of"
+    )
     texts = {render_text(frame, lang, random.Random(seed)) for seed in range(40)}
     assert len(texts) >= 3
 
 
 def test_video_captions_keep_temporal_order() -> None:
-    move_then_turn = Frame((Mention("star", "green"),), None, (Event(0, "move", "up"), Event(0, "turn", "red")))
-    turn_then_move = Frame((Mention("star", "green"),), None, (Event(0, "turn", "red"), Event(0, "move", "up")))
+    move_then_turn = Frame(
+        (Mention("star", "green"),), None, (Event(0, "move", "up"), Event(0, "turn", "red"))
+    )
+    turn_then_move = Frame(
+        (Mention("star", "green"),), None, (Event(0, "turn", "red"), Event(0, "move", "up"))
+    )
     assert render_text(move_then_turn, "en") == "A green star moves up, then it turns red."
     assert render_text(turn_then_move, "en") == "A green star turns red, then it moves up."
     assert render_text(move_then_turn, "ja") == "緑の星が上に動いて、それから赤くなる。"
-    assert render_text(move_then_turn, "de") == "Ein grüner Stern bewegt sich nach oben, dann wird er rot."
+    assert (
+        render_text(move_then_turn, "de")
+        == "Ein grüner Stern bewegt sich nach oben, dann wird er rot."
+    )

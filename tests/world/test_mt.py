@@ -28,12 +28,18 @@ def _frames(n_families: int = 250) -> list[Frame]:
 def test_noise_zero_is_the_literal_rendering_and_records_nothing() -> None:
     frames = _frames(20)
     for result, frame in zip(translate_frames(frames, "en", "de", 0.0, 1), frames, strict=True):
-        assert result.text == render_text(frame, "de") and result.noise_types == () and result.frame == frame
+        assert (
+            result.text == render_text(frame, "de")
+            and result.noise_types == ()
+            and result.frame == frame
+        )
 
 
 @pytest.mark.parametrize(("src", "tgt"), [("en", "de"), ("en", "zh"), ("ja", "en")])
 def test_every_noise_type_hits_at_the_configured_rate(src: str, tgt: str) -> None:
-    frames = list(dict.fromkeys(_frames()))  # the MT is deterministic per frame: count distinct ones
+    frames = list(
+        dict.fromkeys(_frames())
+    )  # the MT is deterministic per frame: count distinct ones
     noise = 0.2
     results = translate_frames(frames, src, tgt, noise, seed=5)
     for kind in NOISE_TYPES:

@@ -54,7 +54,9 @@ def test_caption_files_round_trip_with_ids_per_item(tiny_world: Path, collection
         items = [f"{prefix}{start[split] + i:05d}" for i in range(n)]
         for tag in tags():
             rows = read_captions(caption_path(tiny_world, collection, split, tag))
-            assert [cid for cid, _ in rows] == [f"{item}#{tag}#{j}" for item in items for j in range(k)]
+            assert [cid for cid, _ in rows] == [
+                f"{item}#{tag}#{j}" for item in items for j in range(k)
+            ]
             if "2" in tag:  # a noise side file with the same ids
                 side = caption_path(tiny_world, collection, split, tag).with_name(
                     f"{collection}{split}_synthetic_{tag}.noise.jsonl"
@@ -71,7 +73,9 @@ def test_image_features_and_pictures(tiny_world: Path) -> None:
         assert features.shape == (n, 256) and features.dtype == np.float32 and len(ids) == n
     ids = (folder / "test_id.txt").read_text().split()[:8]
     pixels = load_pixels([tiny_world / "worldimage" / "ImageData" / f"{i}.png" for i in ids])
-    assert pixels.shape == (8, 3, 64, 64) and 0.0 <= float(pixels.min()) and float(pixels.max()) <= 1.0
+    assert (
+        pixels.shape == (8, 3, 64, 64) and float(pixels.min()) >= 0.0 and float(pixels.max()) <= 1.0
+    )
     backbone = load_backbone(folder)
     with torch.no_grad():
         again = backbone(pixels).numpy()
@@ -83,7 +87,9 @@ def test_video_bigfile_and_frame_map(tiny_world: Path) -> None:
     n, d = map(int, (folder / "shape.txt").read_text().split())
     ids = (folder / "id.txt").read_text(encoding="iso-8859-1").split()
     data = np.fromfile(folder / "feature.bin", dtype="<f4")
-    assert n == sum(SIZES["worldvideo"][:3]) * 8 and d == 256 and len(ids) == n and data.size == n * d
+    assert (
+        n == sum(SIZES["worldvideo"][:3]) * 8 and d == 256 and len(ids) == n and data.size == n * d
+    )
     video2frames = ast.literal_eval((folder / "video2frames.txt").read_text())
     assert video2frames["vid00000"] == [f"vid00000_{k}" for k in range(8)]
     row = ids.index("vid00003_5")
@@ -133,7 +139,7 @@ def test_same_world_is_cached_and_a_different_one_needs_force(tiny_world: Path) 
     cfg = load_config(WorldConfig, "world-tiny")
     assert generate_world(cfg, tiny_world, show_progress=False).status == "cached"
     other = load_config(WorldConfig, "world-tiny", ["seed=1"])
-    with pytest.raises(FileExistsError, match="holds a different world.*--force"):
+    with pytest.raises(FileExistsError, match=r"holds a different world.*--force"):
         generate_world(other, tiny_world, show_progress=False)
 
 
@@ -163,13 +169,17 @@ def test_bad_config_names_the_field_and_the_allowed_values(override: str, messag
         load_config(WorldConfig, "world-tiny", [override])
 
 
-def test_cli_reports_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_bad_input_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["world", "--config", "world-tiny", "--out", str(tmp_path), "mt.noise=2"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "mt.noise must be in [0, 1], got 2" in err
 
 
-def test_cli_says_when_the_world_is_already_there(tiny_world: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_says_when_the_world_is_already_there(
+    tiny_world: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["world", "--config", "world-tiny", "--out", str(tiny_world), "--quiet"]) == 0
     assert "already holds this world" in capsys.readouterr().out
 

@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(WorldConfig, args.config, args.overrides)
     result = generate_world(cfg, args.out, force=args.force, show_progress=not args.quiet)
     if result.status == "cached":
-        print(f"{args.out} already holds this world (config hash {result.info['config_hash']}); nothing to do")
+        print(
+            f"{args.out} already holds this world (config hash {result.info['config_hash']}); nothing to do"
+        )
     else:
         print(summary(result.info))
     if args.preview:

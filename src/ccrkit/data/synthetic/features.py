@@ -46,7 +46,11 @@ def train_backbone(
 
 
 def train_bag_of_colours(
-    pixels: torch.Tensor, captions: Sequence[Sequence[str]], cfg: BackboneWorld, seed: int, group: int = 1
+    pixels: torch.Tensor,
+    captions: Sequence[Sequence[str]],
+    cfg: BackboneWorld,
+    seed: int,
+    group: int = 1,
 ) -> tuple[nn.Module, NgramText]:
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(64, 512), nn.ReLU(), nn.Linear(512, cfg.dim))

@@ -18,11 +18,13 @@ with probability `noise * weights[type]` when it can apply:
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
 
 from ccrkit.data.synthetic.concepts import (
     COLOURS,
@@ -34,6 +36,8 @@ from ccrkit.data.synthetic.concepts import (
 )
 from ccrkit.data.synthetic.config import NOISE_TYPES
 from ccrkit.data.synthetic.lang import GRAMMARS, Tok, join
+
+Source = tuple[str, Frame]  # the source language and what the source caption says
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,9 @@ def _word_positions(tokens: Sequence[Tok]) -> list[int]:
     return [i for i, t in enumerate(tokens) if not t.is_punct]
 
 
-def _wrong_sense(tokens, rng, grammar, source):  # noqa: ANN001, ANN202
+def _wrong_sense(
+    tokens: list[Tok], rng: random.Random, grammar: ModuleType, source: Source
+) -> list[Tok] | None:
     spots = [i for i, t in enumerate(tokens) if t.concept in grammar.WRONG_SENSE]
     if not spots:
         return None
@@ -203,7 +209,9 @@ def _wrong_sense(tokens, rng, grammar, source):  # noqa: ANN001, ANN202
     return [*tokens[:i], Tok(grammar.WRONG_SENSE[tokens[i].concept]), *tokens[i + 1 :]]
 
 
-def _untranslated(tokens, rng, grammar, source):  # noqa: ANN001, ANN202
+def _untranslated(
+    tokens: list[Tok], rng: random.Random, grammar: ModuleType, source: Source
+) -> list[Tok] | None:
     src, frame = source
     source_words = {t.concept: t.text for t in GRAMMARS[src].render(frame, None) if t.concept}
     spots = [i for i, t in enumerate(tokens) if t.concept in source_words]
@@ -213,7 +221,9 @@ def _untranslated(tokens, rng, grammar, source):  # noqa: ANN001, ANN202
     return [*tokens[:i], Tok(source_words[tokens[i].concept]), *tokens[i + 1 :]]
 
 
-def _agreement(tokens, rng, grammar, source):  # noqa: ANN001, ANN202
+def _agreement(
+    tokens: list[Tok], rng: random.Random, grammar: ModuleType, source: Source
+) -> list[Tok] | None:
     spots = [i for i, t in enumerate(tokens) if t.bad_agreement]
     if not spots:
         return None
@@ -221,12 +231,16 @@ def _agreement(tokens, rng, grammar, source):  # noqa: ANN001, ANN202
     return [*tokens[:i], Tok(tokens[i].bad_agreement), *tokens[i + 1 :]]
 
 
-def _hallucination(tokens, rng, grammar, source):  # noqa: ANN001, ANN202
+def _hallucination(
+    tokens: list[Tok], rng: random.Random, grammar: ModuleType, source: Source
+) -> list[Tok] | None:
     i = rng.randrange(len(tokens))  # anywhere before the final punctuation
     return [*tokens[:i], Tok(rng.choice(grammar.FILLERS)), *tokens[i:]]
 
 
-def _dropped_word(tokens, rng, grammar, source):  # noqa: ANN001, ANN202
+def _dropped_word(
+    tokens: list[Tok], rng: random.Random, grammar: ModuleType, source: Source
+) -> list[Tok] | None:
     spots = _word_positions(tokens)
     if len(spots) < 3:
         return None
@@ -234,9 +248,11 @@ def _dropped_word(tokens, rng, grammar, source):  # noqa: ANN001, ANN202
     return [*tokens[:i], *tokens[i + 1 :]]
 
 
-def _word_order(tokens, rng, grammar, source):  # noqa: ANN001, ANN202
+def _word_order(
+    tokens: list[Tok], rng: random.Random, grammar: ModuleType, source: Source
+) -> list[Tok] | None:
     spots = _word_positions(tokens)
-    pairs = [(a, b) for a, b in zip(spots, spots[1:], strict=False) if b == a + 1]
+    pairs = [(a, b) for a, b in itertools.pairwise(spots) if b == a + 1]
     if not pairs:
         return None
     a, b = rng.choice(pairs)

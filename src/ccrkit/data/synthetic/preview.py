@@ -26,11 +26,18 @@ def font_path(lang: str, probe: str) -> str | None:
         return None
     try:
         found = subprocess.run(
-            ["fc-match", "-f", "%{file}", f":lang={lang}"], capture_output=True, text=True, timeout=10
+            ["fc-match", "-f", "%{file}", f":lang={lang}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    if found and Path(found).is_file() and ImageFont.truetype(found, FONT_SIZE).getbbox(probe)[2] > 0:
+    if (
+        found
+        and Path(found).is_file()
+        and ImageFont.truetype(found, FONT_SIZE).getbbox(probe)[2] > 0
+    ):
         return found
     return None
 
@@ -66,14 +73,20 @@ def read_noise(path: Path) -> dict[str, list[str]]:
 
 def item_lines(root: Path, collection: str, item: str, languages: list[str]) -> list[str]:
     def caption(tag: str) -> str:
-        return read_captions(layout.caption_file(root, collection, "test", tag)).get(f"{item}#{tag}#0", "")
+        return read_captions(layout.caption_file(root, collection, "test", tag)).get(
+            f"{item}#{tag}#0", ""
+        )
 
     lines = [f"{item}   en: {caption('enc')}"]
     for lang in languages:
         mt_tag = f"enc2{lang}"
-        noise = read_noise(layout.noise_file(root, collection, "test", mt_tag)).get(f"{item}#{mt_tag}#0", [])
+        noise = read_noise(layout.noise_file(root, collection, "test", mt_tag)).get(
+            f"{item}#{mt_tag}#0", []
+        )
         lines.append(f"  {lang} human: {caption(lang)}")
-        lines.append(f"  {lang} MT:    {caption(mt_tag)}" + (f"   [{', '.join(noise)}]" if noise else ""))
+        lines.append(
+            f"  {lang} MT:    {caption(mt_tag)}" + (f"   [{', '.join(noise)}]" if noise else "")
+        )
     return lines
 
 
@@ -82,7 +95,10 @@ def picture(root: Path, collection: str, item: str, frames: int) -> Image.Image:
     if collection == layout.IMAGE_COLLECTION:
         img = Image.open(folder / f"{item}.png").convert("RGB")
     else:  # every other frame of the video, side by side
-        shown = [Image.open(folder / f"{layout.frame_id(item, k)}.png").convert("RGB") for k in range(0, frames, 2)]
+        shown = [
+            Image.open(folder / f"{layout.frame_id(item, k)}.png").convert("RGB")
+            for k in range(0, frames, 2)
+        ]
         img = Image.new("RGB", (sum(f.width for f in shown), shown[0].height))
         for i, f in enumerate(shown):
             img.paste(f, (i * f.width, 0))

@@ -28,7 +28,7 @@ def tokenizer(lang: str) -> str:
 
         BLEU(tokenize="ja-mecab").corpus_score(["テスト"], [["テスト"]])
         return "ja-mecab"
-    except Exception:  # noqa: BLE001 - any missing piece of MeCab means: fall back
+    except Exception:
         warnings.warn(
             "MeCab for sacrebleu's 'ja-mecab' tokeniser is not installed (pip install 'sacrebleu[ja]'); "
             "Japanese BLEU uses the 'char' tokeniser",
@@ -80,8 +80,12 @@ def mt_quality(
         forward_ids, forward_first = first_captions(forward)
         test_ids, test_first = first_captions(test)
         first = [cid.endswith("#0") for cid in english.ids]
-        clean_forward = [t for t, keep in zip(text.clean[(split, forward_tag)], first, strict=True) if keep]
-        clean_test = [t for t, keep in zip(text.clean[(split, test_tag)], first, strict=True) if keep]
+        clean_forward = [
+            t for t, keep in zip(text.clean[(split, forward_tag)], first, strict=True) if keep
+        ]
+        clean_test = [
+            t for t, keep in zip(text.clean[(split, test_tag)], first, strict=True) if keep
+        ]
         _, back_first = first_captions(back)
         _, english_first = first_captions(english)
         human = text.captions[(split, lang)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import colorsys
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -101,7 +101,7 @@ def _draw_shape(pen: ImageDraw.ImageDraw, item: Drawn, big: int, left: int, top:
     pen.polygon(points, fill=255)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _outline(shape: str) -> tuple[tuple[float, float], ...]:
     """Unit outline of a shape (radius 1), y pointing down."""
     if shape == "square":

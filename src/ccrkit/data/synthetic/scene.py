@@ -87,10 +87,8 @@ def _video_base(rng: random.Random) -> Scene:
     subjects = [0] * n_events if n == 1 or n_events == 1 else rng.choice(([0, 0], [0, 1]))
     events: list[Event] = []
     for subject in subjects:
-        kinds = ["move", "grow", "shrink", "turn"] + (
-            ["appear"] if not events and n == 2 and subject == 1 else []
-        )
-        if subjects == [0, 1] and len(events) == 1:
+        kinds = ["move", "grow", "shrink", "turn"]
+        if subjects == [0, 1] and len(events) == 1:  # a second object may come into view
             kinds.append("appear")
         done = {e.kind for e in events if e.subject == subject}
         kind = rng.choice([k for k in kinds if k not in done])

@@ -150,19 +150,10 @@ def generate_world(
     lap("scenes")
     with make_executor(cfg.workers) as pool:
         futures = {
-            c: {
-                split: submit_collection(
-                    pool,
-                    items[c][split],
-                    layout.picture_dir(root, c),
-                    cfg.video.size if c == VIDEO_COLLECTION else cfg.image.size,
-                    cfg.video.frames,
-                    cfg.video.supersample if c == VIDEO_COLLECTION else cfg.image.supersample,
-                )  # fmt: skip
-                for split in SPLITS
-            }
+            c: {split: submit_collection(pool, items[c][split], layout.picture_dir(root, c), *_drawing(cfg, c))
+                for split in SPLITS}
             for c in items
-        }
+        }  # fmt: skip
         texts = {
             IMAGE_COLLECTION: collection_text(items[IMAGE_COLLECTION], cfg.image.captions, cfg),
             VIDEO_COLLECTION: collection_text(items[VIDEO_COLLECTION], cfg.video.captions, cfg),
@@ -217,6 +208,13 @@ def generate_world(
     return WorldResult(root, "generated", info)
 
 
+def _drawing(cfg: WorldConfig, collection: str) -> tuple[int, int, int]:
+    """(picture size, frames per video, supersampling) of a collection."""
+    if collection == VIDEO_COLLECTION:
+        return cfg.video.size, cfg.video.frames, cfg.video.supersample
+    return cfg.image.size, cfg.video.frames, cfg.image.supersample
+
+
 def _collections_info(cfg: WorldConfig, items: dict[str, Items]) -> dict[str, Any]:
     out = {}
     for c, by_split in items.items():
@@ -236,15 +234,21 @@ def _collections_info(cfg: WorldConfig, items: dict[str, Items]) -> dict[str, An
 
 def summary(info: dict[str, Any]) -> str:
     """A few lines for the terminal: sizes, MT quality, backbone retrieval, time."""
-    lines = [f"world {info['config_hash']} (seed {info['seed']}) in {info['timings_s']['total']:.1f} s"]
+    lines = [
+        f"world {info['config_hash']} (seed {info['seed']}) in {info['timings_s']['total']:.1f} s"
+    ]
     for name, c in info["collections"].items():
         sizes = " / ".join(f"{s} {n}" for s, n in c["items"].items())
-        lines.append(f"  {name}: {sizes} items, {c['captions_per_item']} captions per item and language")
+        lines.append(
+            f"  {name}: {sizes} items, {c['captions_per_item']} captions per item and language"
+        )
     for name, by_lang in info["mt"]["quality"].items():
         cells = []
         for lang, q in by_lang.items():
             forward = q[f"enc2{lang}"]
-            cells.append(f"{lang} {forward['vs_clean']['bleu']:.1f}/{forward['vs_human']['bleu']:.1f}")
+            cells.append(
+                f"{lang} {forward['vs_clean']['bleu']:.1f}/{forward['vs_human']['bleu']:.1f}"
+            )
         lines.append(f"  {name} MT BLEU vs clean/vs human: " + ", ".join(cells))
     backbone = info["backbone"]
     cnn, boc = backbone["english_test_retrieval"], backbone["bag_of_colours_test_retrieval"]

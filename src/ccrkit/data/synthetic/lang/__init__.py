@@ -3,8 +3,10 @@ and FILLERS. English is the source language; the others are the configurable tar
 
 from __future__ import annotations
 
+import random
 from types import ModuleType
 
+from ccrkit.data.synthetic.concepts import Frame
 from ccrkit.data.synthetic.lang import cs, de, en, fr, ja, zh
 from ccrkit.data.synthetic.lang.base import Tok, join, pick
 
@@ -15,7 +17,7 @@ TARGETS = ("de", "fr", "cs", "zh", "ja")
 __all__ = ["GRAMMARS", "SOURCE", "TARGETS", "Tok", "join", "pick", "render_text"]
 
 
-def render_text(frame, lang: str, rng=None) -> str:  # noqa: ANN001 - thin convenience wrapper
+def render_text(frame: Frame, lang: str, rng: random.Random | None = None) -> str:
     """The caption text of `frame` in `lang` (a paraphrase when `rng` is given)."""
     grammar = GRAMMARS[lang]
     return join(grammar.render(frame, rng), grammar.SPACED)
