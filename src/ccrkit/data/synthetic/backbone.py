@@ -125,14 +125,19 @@ def train_contrastive(
 
 
 @torch.no_grad()
-def encode(model: nn.Module, inputs: torch.Tensor, batch_size: int = 512) -> np.ndarray:
-    """Features of many inputs, in batches, as float32 numpy (on the model's device)."""
+def encode(
+    model: nn.Module, inputs: torch.Tensor | np.ndarray, batch_size: int = 512
+) -> np.ndarray:
+    """Features of many inputs, in batches, as float32 numpy (on the model's device). A uint8
+    (N, H, W, 3) array of pictures is converted batch by batch, never all at once."""
     model.eval()
     device = next(model.parameters()).device
-    parts = [
-        model(inputs[i : i + batch_size].to(device)).cpu()
-        for i in range(0, len(inputs), batch_size)
-    ]
+    parts = []
+    for i in range(0, len(inputs), batch_size):
+        batch = inputs[i : i + batch_size]
+        if isinstance(batch, np.ndarray):
+            batch = pixels_from_uint8(batch)
+        parts.append(model(batch.to(device)).cpu())
     return torch.cat(parts).numpy().astype(np.float32)
 
 

@@ -79,13 +79,7 @@ def mt_quality(
         forward, back, test = (text.captions[(split, t)] for t in (forward_tag, back_tag, test_tag))
         forward_ids, forward_first = first_captions(forward)
         test_ids, test_first = first_captions(test)
-        first = [cid.endswith("#0") for cid in english.ids]
-        clean_forward = [
-            t for t, keep in zip(text.clean[(split, forward_tag)], first, strict=True) if keep
-        ]
-        clean_test = [
-            t for t, keep in zip(text.clean[(split, test_tag)], first, strict=True) if keep
-        ]
+        clean_forward, clean_test = text.clean[(split, forward_tag)], text.clean[(split, test_tag)]
         _, back_first = first_captions(back)
         _, english_first = first_captions(english)
         human = text.captions[(split, lang)]

@@ -29,7 +29,7 @@ class Captions:
 @dataclass
 class CollectionText:
     captions: dict[tuple[str, str], Captions]  # (split, tag)
-    clean: dict[tuple[str, str], list[str]]  # (split, machine tag) -> the noise-free translation
+    clean: dict[tuple[str, str], list[str]]  # (split, machine tag) -> clean MT of captions #0
     index: FrameIndex
 
 
@@ -57,11 +57,12 @@ def machine_captions(
     noise: float,
     weights: dict[str, float],
     seed: int,
+    with_clean: bool,
 ) -> tuple[Captions, list[str]]:
-    """MT of every source caption (same ids with the new tag) and the clean translations."""
+    """MT of every source caption (same ids with the new tag), and, when `with_clean`, the clean
+    translation of caption #0 of every item (the reference the noise is measured against)."""
     unique = list(dict.fromkeys(source.frames))
     noisy = dict(zip(unique, translate_frames(unique, src, tgt, noise, seed, weights), strict=True))
-    clean = dict(zip(unique, translate_frames(unique, src, tgt, 0.0, seed), strict=True))
     out = Captions(noise=[])
     for cid, frame in zip(source.ids, source.frames, strict=True):
         result: MTResult = noisy[frame]
@@ -70,7 +71,10 @@ def machine_captions(
         out.texts.append(result.text)
         out.frames.append(result.frame)
         out.noise.append(result.noise_types)  # type: ignore[union-attr]
-    return out, [clean[f].text for f in source.frames]
+    if not with_clean:
+        return out, []
+    firsts = [f for cid, f in zip(source.ids, source.frames, strict=True) if cid.endswith("#0")]
+    return out, [r.text for r in translate_frames(firsts, src, tgt, 0.0, seed)]
 
 
 def collection_text(
@@ -82,18 +86,19 @@ def collection_text(
     weights = dict(cfg.mt.weights)
     for split, items in splits.items():
         english = human_captions(items, SOURCE, per_item, cfg.seed)
+        measured = split == cfg.mt.bleu_split
         captions[(split, "enc")] = english
         for lang in cfg.languages:
             human = human_captions(items, lang, per_item, cfg.seed)
             forward_tag, back_tag, test_tag = mt_tags(lang)
             forward, clean[(split, forward_tag)] = machine_captions(
-                english, SOURCE, lang, forward_tag, cfg.mt.noise, weights, cfg.seed
+                english, SOURCE, lang, forward_tag, cfg.mt.noise, weights, cfg.seed, measured
             )
             back, clean[(split, back_tag)] = machine_captions(
-                forward, lang, SOURCE, back_tag, cfg.mt.back_noise, weights, cfg.seed
+                forward, lang, SOURCE, back_tag, cfg.mt.back_noise, weights, cfg.seed, measured
             )
             test, clean[(split, test_tag)] = machine_captions(
-                human, lang, SOURCE, test_tag, cfg.mt.back_noise, weights, cfg.seed
+                human, lang, SOURCE, test_tag, cfg.mt.back_noise, weights, cfg.seed, measured
             )
             captions.update({(split, lang): human, (split, forward_tag): forward,
                              (split, back_tag): back, (split, test_tag): test})  # fmt: skip

@@ -49,12 +49,10 @@ def backbone_stage(
                 cfg.family_size, bar,
             )  # fmt: skip
         lap("backbone_training")
-        image_features = {
-            s: encode(model, pixels_from_uint8(pictures[IMAGE_COLLECTION][s])) for s in SPLITS
-        }
+        image_features = {s: encode(model, pictures[IMAGE_COLLECTION][s]) for s in SPLITS}
         write_image_features(root, items[IMAGE_COLLECTION], image_features)
         frames = np.concatenate([pictures[VIDEO_COLLECTION][s] for s in SPLITS])
-        frame_features = encode(model, pixels_from_uint8(frames.reshape(-1, *frames.shape[2:])))
+        frame_features = encode(model, frames.reshape(-1, *frames.shape[2:]))
         write_video_features(root, items[VIDEO_COLLECTION], frame_features, cfg.video.frames)
         meta = {"trained_on": "worldimage train split, English captions only (enc)", "train_items": len(train_pixels),
                 "epochs": cfg.backbone.epochs, "seed": cfg.seed}  # fmt: skip

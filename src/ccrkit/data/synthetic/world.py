@@ -149,6 +149,9 @@ def generate_world(
     items = {c: sample_items(cfg, c) for c in (IMAGE_COLLECTION, VIDEO_COLLECTION)}
     lap("scenes")
     with make_executor(cfg.workers) as pool:
+        # Video captions are written by a worker (submitted first) while the other workers draw
+        # and the main process writes the image captions.
+        video_text = pool.submit(collection_text, items[VIDEO_COLLECTION], cfg.video.captions, cfg)
         futures = {
             c: {split: submit_collection(pool, items[c][split], layout.picture_dir(root, c), *_drawing(cfg, c))
                 for split in SPLITS}
@@ -156,7 +159,7 @@ def generate_world(
         }  # fmt: skip
         texts = {
             IMAGE_COLLECTION: collection_text(items[IMAGE_COLLECTION], cfg.image.captions, cfg),
-            VIDEO_COLLECTION: collection_text(items[VIDEO_COLLECTION], cfg.video.captions, cfg),
+            VIDEO_COLLECTION: video_text.result(),
         }
         for collection, text in texts.items():
             write_text(root, collection, text)
