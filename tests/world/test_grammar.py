@@ -147,3 +147,12 @@ def test_video_captions_keep_temporal_order() -> None:
         render_text(move_then_turn, "de")
         == "Ein grüner Stern bewegt sich nach oben, dann wird er rot."
     )
+
+
+def test_no_scene_turns_an_object_into_the_colour_it_already_has() -> None:
+    rng = random.Random(11)
+    for _ in range(300):
+        for scene in sample_family(rng, True, 4):
+            for event in scene.events:
+                if event.kind == "turn":
+                    assert event.arg != scene.objects[event.subject].colour

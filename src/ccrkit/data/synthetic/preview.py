@@ -114,8 +114,8 @@ def write_preview(root: str | Path, items_per_collection: int = 4) -> Path:
     for collection, meta in info["collections"].items():
         first = info["collections"][collection]["items"]
         start = first["train"] + first["val"]
-        count = min(items_per_collection, first["test"])
-        for n in range(start, start + count):
+        step = info["config"]["family_size"]  # one item per family: different scenes
+        for n in range(start, start + first["test"], step)[:items_per_collection]:
             item = layout.item_id(collection, n)
             pic = picture(root, collection, item, meta.get("frames_per_video", 1))
             blocks.append((pic, item_lines(root, collection, item, languages)))

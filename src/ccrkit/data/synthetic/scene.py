@@ -126,7 +126,13 @@ def _swap_colours(scene: Scene) -> Scene:
             ),
         )
     a, b, *rest = scene.objects
-    return replace(scene, objects=(replace(a, colour=b.colour), replace(b, colour=a.colour), *rest))
+    swap = {a.colour: b.colour, b.colour: a.colour}
+    events = tuple(  # a colour change follows the swap, so nothing turns into its own colour
+        replace(e, arg=swap.get(e.arg or "", e.arg)) if e.kind == "turn" else e
+        for e in scene.events
+    )
+    objects = (replace(a, colour=b.colour), replace(b, colour=a.colour), *rest)
+    return replace(scene, objects=objects, events=events)
 
 
 def _mirror(scene: Scene) -> Scene:
