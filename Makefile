@@ -45,6 +45,7 @@ format: install-dev
 
 bench: install-dev
 	$(BIN)/python benchmarks/bench_metrics.py
+	$(BIN)/python benchmarks/bench_world.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -109,6 +109,8 @@ def test_world_json_reports_sizes_quality_and_backbone(tiny_world: Path) -> None
     assert counts["sentences"] == 5 * 232 and 0 < counts["noisy"] < counts["sentences"]
     assert set(info["backbone"]["english_test_retrieval"]) >= {"t2v_r1", "sumr"}
     assert info["mt"]["tokenizers"]["zh"] == "zh"
+    record = json.loads((tiny_world / "run.json").read_text())
+    assert record["command"] == "world" and record["status"] == "ok" and record["seed"] == 0
 
 
 def test_bag_of_words_retrieval_on_the_test_split_is_far_from_perfect(tiny_world: Path) -> None:

@@ -25,7 +25,7 @@ from ccrkit.data.synthetic.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECT
 from ccrkit.data.synthetic.pictures import gather, make_executor, submit_collection
 from ccrkit.data.synthetic.scene import Scene, sample_family
 from ccrkit.data.synthetic.text import CollectionText, collection_text
-from ccrkit.runs import write_atomic, write_json_atomic
+from ccrkit.runs import run_record, write_atomic, write_json_atomic
 
 Items = dict[str, list[tuple[str, Scene]]]
 
@@ -135,6 +135,14 @@ def generate_world(
         return WorldResult(
             root, "cached", json.loads((root / layout.WORLD_JSON).read_text(encoding="utf-8"))
         )
+    with run_record(root, "world", cfg, cfg.seed) as record:
+        info = _generate(cfg, root, digest, show_progress)
+        record.metrics = {"mt_quality": info["mt"]["quality"], "backbone": info["backbone"]}
+        record.extra["world_json"] = str(root / layout.WORLD_JSON)
+    return WorldResult(root, "generated", info)
+
+
+def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) -> dict[str, Any]:
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -208,7 +216,7 @@ def generate_world(
         "timings_s": timings,
     }
     write_json_atomic(root / layout.WORLD_JSON, info)
-    return WorldResult(root, "generated", info)
+    return info
 
 
 def _drawing(cfg: WorldConfig, collection: str) -> tuple[int, int, int]:
