@@ -108,6 +108,7 @@ def test_world_json_reports_sizes_quality_and_backbone(tiny_world: Path) -> None
     counts = info["mt"]["noise_counts"]["worldimage"]["enc2de"]
     assert counts["sentences"] == 5 * 232 and 0 < counts["noisy"] < counts["sentences"]
     assert set(info["backbone"]["english_test_retrieval"]) >= {"t2v_r1", "sumr"}
+    assert set(info["backbone"]["position_probe"]) == {"backbone_r2", "bag_of_colours_r2"}
     assert info["mt"]["tokenizers"]["zh"] == "zh"
     record = json.loads((tiny_world / "run.json").read_text())
     assert record["command"] == "world" and record["status"] == "ok" and record["seed"] == 0

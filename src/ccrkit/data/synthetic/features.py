@@ -1,6 +1,7 @@
 """Train the English-only backbone, fill FeatureData with its features, and measure what it knows:
 English retrieval on the image test split, against a bag-of-colours model trained the same way,
-and a mirror test (does a left/right caption prefer its picture over the mirrored twin?)."""
+a mirror test (does a left/right caption prefer its picture over the mirrored twin?), and a
+linear probe for where a given colour is (colour-position binding) in the frozen features."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torch import nn
 from ccrkit.data.synthetic.backbone import Backbone, NgramText, encode, train_contrastive
 from ccrkit.data.synthetic.concepts import Frame
 from ccrkit.data.synthetic.config import BackboneWorld
+from ccrkit.data.synthetic.scene import Scene
 from ccrkit.evaluate.metrics import retrieval_metrics
 
 REPORTED = ("t2v_r1", "t2v_r5", "t2v_r10", "v2t_r1", "v2t_r5", "v2t_r10", "t2v_medr", "sumr")
@@ -117,4 +119,37 @@ def evaluate_backbone(
         },
         "test_items": len(test_pixels),
         "test_captions": len(test_captions),
+    }
+
+
+def binding_targets(scenes: Sequence[Scene]) -> np.ndarray:
+    """(x, y) of the object whose colour name comes first: where a *given colour* is, which only
+    features that bind colour to position can tell (a bag of colours cannot)."""
+    return np.array([[o.x, o.y] for o in (min(s.objects, key=lambda o: o.colour) for s in scenes)])
+
+
+def ridge_probe(
+    train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray, alpha: float = 1.0
+) -> float:
+    """R² on the test split of a ridge regression fitted on the train split (features standardised)."""
+    mean, std = train.mean(0), train.std(0) + 1e-6
+    a, b = (train - mean) / std, (test - mean) / std
+    a1, b1 = np.hstack([a, np.ones((len(a), 1))]), np.hstack([b, np.ones((len(b), 1))])
+    weights = np.linalg.solve(a1.T @ a1 + alpha * np.eye(a1.shape[1]), a1.T @ train_y)
+    residual = ((b1 @ weights - test_y) ** 2).sum()
+    return float(1.0 - residual / ((test_y - test_y.mean(0)) ** 2).sum())
+
+
+def position_probe(
+    features: dict[str, np.ndarray],
+    histograms: dict[str, np.ndarray],
+    scenes: dict[str, Sequence[Scene]],
+) -> dict[str, float]:
+    """Linear probe R² for the position of a given colour, backbone features vs colour histograms."""
+    y_train, y_test = binding_targets(scenes["train"]), binding_targets(scenes["test"])
+    return {
+        "backbone_r2": round(ridge_probe(features["train"], y_train, features["test"], y_test), 3),
+        "bag_of_colours_r2": round(
+            ridge_probe(histograms["train"], y_train, histograms["test"], y_test), 3
+        ),
     }

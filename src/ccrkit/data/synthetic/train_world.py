@@ -13,7 +13,13 @@ import torch
 from ccrkit.data.synthetic import layout
 from ccrkit.data.synthetic.backbone import encode, pixels_from_uint8, save_backbone
 from ccrkit.data.synthetic.config import WorldConfig
-from ccrkit.data.synthetic.features import evaluate_backbone, train_backbone, train_bag_of_colours
+from ccrkit.data.synthetic.features import (
+    colour_histogram,
+    evaluate_backbone,
+    position_probe,
+    train_backbone,
+    train_bag_of_colours,
+)
 from ccrkit.data.synthetic.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
 from ccrkit.data.synthetic.text import Captions, CollectionText
 
@@ -69,6 +75,12 @@ def backbone_stage(
         report = evaluate_backbone(
             model, text, test_pixels, test.texts, test.frames, query_item, colours, cfg.family_size
         )
+        scenes = {s: [scene for _, scene in items[IMAGE_COLLECTION][s]] for s in ("train", "test")}
+        histograms = {
+            s: colour_histogram(pixels_from_uint8(pictures[IMAGE_COLLECTION][s])).numpy()
+            for s in ("train", "test")
+        }
+        report["position_probe"] = position_probe(image_features, histograms, scenes)
         lap("backbone_evaluation")
     finally:
         torch.set_num_threads(threads)
