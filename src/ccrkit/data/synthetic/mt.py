@@ -82,13 +82,25 @@ def translate(
 
 
 class FrameIndex:
-    """Caption text -> frame for the human captions of a world (written as `*_frames.jsonl.gz`)."""
+    """Caption text -> frame for every caption of a world, human and machine (written as
+    `*_frames.jsonl.gz`).
+
+    Different frames can render to the same text; the first frame registered for a text wins, and
+    the world itself looks its captions up here before translating them, so the text API and the
+    generator always translate the same meaning.
+    """
 
     def __init__(self) -> None:
         self._frames: dict[tuple[str, str], Frame] = {}
 
     def add(self, lang: str, text: str, frame: Frame) -> None:
-        self._frames[(lang, text)] = frame
+        self._frames.setdefault((lang, text), frame)
+
+    def add_all(self, lang: str, texts: Sequence[str], frames: Sequence[Frame]) -> list[Frame]:
+        """Register captions and return the frame each text now stands for."""
+        for text, frame in zip(texts, frames, strict=True):
+            self.add(lang, text, frame)
+        return [self._frames[(lang, text)] for text in texts]
 
     def frame(self, lang: str, text: str) -> Frame:
         try:

@@ -51,6 +51,7 @@ def human_captions(
 
 def machine_captions(
     source: Captions,
+    index: FrameIndex,
     src: str,
     tgt: str,
     tag: str,
@@ -60,20 +61,24 @@ def machine_captions(
     with_clean: bool,
 ) -> tuple[Captions, list[str]]:
     """MT of every source caption (same ids with the new tag), and, when `with_clean`, the clean
-    translation of caption #0 of every item (the reference the noise is measured against)."""
-    unique = list(dict.fromkeys(source.frames))
+    translation of caption #0 of every item (the reference the noise is measured against).
+    Source captions are translated from the frame their text stands for in `index` (as the text
+    API does), and the output is registered there too."""
+    frames = index.add_all(src, source.texts, source.frames)
+    unique = list(dict.fromkeys(frames))
     noisy = dict(zip(unique, translate_frames(unique, src, tgt, noise, seed, weights), strict=True))
     out = Captions(noise=[])
-    for cid, frame in zip(source.ids, source.frames, strict=True):
+    for cid, frame in zip(source.ids, frames, strict=True):
         result: MTResult = noisy[frame]
         item, _, n = cid.split("#")
         out.ids.append(caption_id(item, tag, int(n)))
         out.texts.append(result.text)
         out.frames.append(result.frame)
         out.noise.append(result.noise_types)  # type: ignore[union-attr]
+    out.frames = index.add_all(tgt, out.texts, out.frames)
     if not with_clean:
         return out, []
-    firsts = [f for cid, f in zip(source.ids, source.frames, strict=True) if cid.endswith("#0")]
+    firsts = [f for cid, f in zip(source.ids, frames, strict=True) if cid.endswith("#0")]
     return out, [r.text for r in translate_frames(firsts, src, tgt, 0.0, seed)]
 
 
@@ -92,18 +97,22 @@ def collection_text(
             human = human_captions(items, lang, per_item, cfg.seed)
             forward_tag, back_tag, test_tag = mt_tags(lang)
             forward, clean[(split, forward_tag)] = machine_captions(
-                english, SOURCE, lang, forward_tag, cfg.mt.noise, weights, cfg.seed, measured
+                english, index, SOURCE, lang, forward_tag, cfg.mt.noise, weights, cfg.seed, measured
             )
             back, clean[(split, back_tag)] = machine_captions(
-                forward, lang, SOURCE, back_tag, cfg.mt.back_noise, weights, cfg.seed, measured
+                forward,
+                index,
+                lang,
+                SOURCE,
+                back_tag,
+                cfg.mt.back_noise,
+                weights,
+                cfg.seed,
+                measured,
             )
             test, clean[(split, test_tag)] = machine_captions(
-                human, lang, SOURCE, test_tag, cfg.mt.back_noise, weights, cfg.seed, measured
+                human, index, lang, SOURCE, test_tag, cfg.mt.back_noise, weights, cfg.seed, measured
             )
             captions.update({(split, lang): human, (split, forward_tag): forward,
                              (split, back_tag): back, (split, test_tag): test})  # fmt: skip
-            for text, frame in zip(human.texts, human.frames, strict=True):
-                index.add(lang, text, frame)
-        for text, frame in zip(english.texts, english.frames, strict=True):
-            index.add(SOURCE, text, frame)
     return CollectionText(captions, clean, index)
