@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint format bench bench-serve install install-dev clean world
+.PHONY: demo demo-video serve test lint format bench bench-serve install install-dev clean world
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,27 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The main job on the embedded default: the synthetic world (generated once, then cached), the
+# translate-train baseline on English + German MT, evaluation with human German queries (native
+# and NRCCR-fused), and a search index ready to serve.
+WORLD ?= data/world
+
 demo: install
-	$(BIN)/ccrkit evaluate --example --out runs/demo-metrics
+	$(BIN)/ccrkit world --config world-default --out $(WORLD)
+	$(BIN)/ccrkit train --config baseline-world data.root=$(WORLD) --out runs/demo --force
+	$(BIN)/ccrkit index build --checkpoint runs/demo --data world-image --data-root $(WORLD) \
+		--split test --out runs/demo-index --force
+	@echo "Search the demo model in a browser:  make serve   (or: $(BIN)/ccrkit serve --index runs/demo-index)"
+
+demo-video: install
+	$(BIN)/ccrkit world --config world-default --out $(WORLD)
+	$(BIN)/ccrkit train --config baseline-world-video data.root=$(WORLD) --out runs/demo-video --force
+	$(BIN)/ccrkit index build --checkpoint runs/demo-video --data world-video --data-root $(WORLD) \
+		--split test --out runs/demo-video-index --force
+	@echo "Search the video model in a browser:  $(BIN)/ccrkit serve --index runs/demo-video-index"
+
+serve: install
+	$(BIN)/ccrkit serve --index runs/demo-index
 
 # The synthetic multilingual world (images, videos, six languages, noisy MT, backbone features).
 world: install
