@@ -77,8 +77,10 @@ def test_real_data_config_passes_data_check_on_the_miniature(
     assert set(config.data.roles) <= roles
 
 
-def test_world_config_is_valid_and_cpu_sized() -> None:
-    config = load_config(RunConfig, "nrccr-world")
+@pytest.mark.parametrize(("name", "spec"), [("nrccr-world", "world-image"),
+                                             ("nrccr-world-video", "world-video")])  # fmt: skip
+def test_world_configs_are_valid_and_cpu_sized(name: str, spec: str) -> None:
+    config = load_config(RunConfig, name)
     sections(config)
-    assert config.data.name == "world-image" and config.text_encoder["name"] == "builtin"
-    assert config.train.device == "cpu"
+    assert config.data.name == spec and config.text_encoder["name"] == "builtin"
+    assert config.train.device == "cpu" and config.data.roles == ["mt", "bt"]

@@ -117,6 +117,18 @@ def test_end_to_end_on_the_world_layout(tmp_path: Path) -> None:
     assert {"de native", "de fused w=0.2", "de fused w=0.5", "en source"} <= set(outcome.test)
 
 
+def test_end_to_end_on_the_world_video_layout(tmp_path: Path) -> None:
+    root = build_world(tmp_path / "world")
+    frames = {"name": "frames", "hidden": 16, "heads": 2, "qk_dim": 8, "max_frames": 4,
+              "positions": 4}  # fmt: skip
+    config = world_config(root, visual_encoder=frames)
+    config.data.name, config.data.lang, config.data.target_langs = "world-video", "zh", ["zh"]
+    config.method = {**config.method, "discriminator": "strong"}
+    outcome = train_from_config(config, tmp_path / "run")
+    assert math.isfinite(outcome.progress.history[0]["loss"]) and "zh native" in outcome.test
+    assert "adversarial/mt:zh" in outcome.progress.history[0]
+
+
 def test_missing_back_translations_name_the_file_and_the_switch(tmp_path: Path) -> None:
     root = build_world(tmp_path / "world")
     missing = root / "worldimage" / "TextData" / "worldimagetrain_synthetic_enc2de2enc.caption.txt"
