@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint format bench install install-dev clean nrccr-world
+.PHONY: demo test lint format bench bench-serve install install-dev clean nrccr-world
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ format: install-dev
 bench: install-dev
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_translate.py --sentences 200
+
+bench-serve: install-dev
+	$(BIN)/python benchmarks/bench_serve.py
 
 # NRCCR vs the baseline on the synthetic world (issue 7): worlds at three MT noise levels, three
 # seeds, the ablation and the compatibility switches -> results/nrccr-world.{md,json,png}. Runs are

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
+# torch and faiss each bundle an OpenMP runtime whose idle threads spin by default; on 2 shared
+# cores they slow each other (and other processes) several-fold. Set before either is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest
 import torch
 
-# Tests run on small, often shared CPUs (2 cores in CI): one torch thread per process is far
-# faster than two that compete with each other and with other processes.
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tests run on small, often shared CPUs (2 cores in CI). Tiny models run fastest on one
+    thread; two OpenMP threads competing with other processes spin-wait and made tests up to 100x
+    slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

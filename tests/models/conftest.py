@@ -1,23 +1,9 @@
-"""Make the tiny models (`tinymodels`) importable; one torch thread per test."""
+"""Make the tiny models (`tinymodels`) importable."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-import torch
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread; two OpenMP threads competing with other processes
-    for two cores spin-wait and made these tests up to 100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

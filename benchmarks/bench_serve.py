@@ -1,0 +1,381 @@
+"""Speed of search: in-process and over HTTP with concurrent clients (issue 8 targets).
+
+Run with `make bench-serve` (or `python benchmarks/bench_serve.py [--quick]`). Prints a Markdown
+report and writes it with the raw figures to `runs/bench-serve/`.
+
+- Index: `--items` (100k) random unit vectors of `--dim` (256) in an exact `IndexFlatIP` (or
+  `--index hnsw|ivfpq` with the defaults of configs/index), built through
+  `ccrkit.index.build_index` (item metadata in SQLite, as in production).
+- Query encoder: the trained encoder is not available to a benchmark, so queries go through a
+  randomly initialised Transformer of the built-in text encoder's size (8k-word vocabulary, 256
+  wide, 2 layers, 4 heads, FFN 1024, masked mean pooling, a projection to `--dim`, L2 norm) with
+  a hashing word tokenizer: the same arithmetic per query as the real one.
+- Measured: the parts (encoder, FAISS) one query at a time and in batches of 16; search
+  in-process one query at a time and with `--clients` threads through the server's batching;
+  and `ccrkit serve`'s app under uvicorn in a separate process with `--clients` concurrent
+  keep-alive HTTP clients on loopback, for `--requests` requests (after a warm-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import faiss
+import numpy as np
+import torch
+from torch import nn
+
+from ccrkit.data.batch import VisualBatch
+from ccrkit.index import IndexConfig, SearchIndex, TextSearcher, build_index
+from ccrkit.index.search import Query
+from ccrkit.runs import write_json_atomic
+from ccrkit.serve.server import HTTP_IMPLEMENTATION, MAX_REQUEST_HEAD_BYTES, OPENMP_ENV
+from ccrkit.serve.service import SearchService, ServeSettings
+
+OUT_DIR = Path("runs/bench-serve")
+VOCAB, WIDTH, LAYERS, HEADS, FFN, MAX_LEN = 8000, 256, 2, 4, 1024, 64
+CAPTION_WORDS = (
+    "a an the two three man woman child boy girl dog cat horse bird people group player team "
+    "red blue green yellow black white small large young old tall wooden stone metal bright dark "
+    "runs walks sits stands jumps plays holds rides looks smiles climbs throws carries watches "
+    "on in at near under over beside behind through across along with without into "
+    "street park beach field road river lake mountain snow grass water building room kitchen "
+    "table car bike bus boat ball hat shirt jacket dress bag camera guitar sign flag tree wall"
+)
+
+
+class BuiltinSizeEncoder(nn.Module):
+    """A Transformer text encoder of the built-in encoder's size, randomly initialised."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(VOCAB, WIDTH, padding_idx=0)
+        self.positions = nn.Embedding(MAX_LEN, WIDTH)
+        layer = nn.TransformerEncoderLayer(WIDTH, HEADS, FFN, dropout=0.0, batch_first=True,
+                                           norm_first=True)  # fmt: skip
+        self.layers = nn.TransformerEncoder(layer, LAYERS, enable_nested_tensor=False)
+        self.project = nn.Linear(WIDTH, dim)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(ids.shape[1]).unsqueeze(0)
+        states = self.layers(
+            self.tokens(ids) + self.positions(positions), src_key_padding_mask=~mask
+        )
+        pooled = (states * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        return nn.functional.normalize(self.project(pooled), dim=-1)
+
+
+def word_ids(text: str) -> list[int]:
+    """[CLS] + hashed lower-cased words + [SEP], truncated to MAX_LEN (ids 0-3 are special)."""
+    words = text.lower().split()[: MAX_LEN - 2]
+    hashed = [4 + int(hashlib.blake2b(w.encode(), digest_size=4).hexdigest(), 16) % (VOCAB - 4)
+              for w in words]  # fmt: skip
+    return [2, *hashed, 3]
+
+
+@dataclass
+class BenchModel:
+    """`RetrievalModel` with a built-in-size text encoder; visual features are used as they are."""
+
+    dim: int
+    seed: int = 0
+    model_id: str = "bench-builtin-size"
+    languages: list[str] = field(default_factory=lambda: ["de", "en", "fr", "ja", "zh"])
+
+    def __post_init__(self) -> None:
+        torch.manual_seed(self.seed)
+        self.encoder = BuiltinSizeEncoder(self.dim).eval()
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str], lang: str | None) -> np.ndarray:
+        rows = [word_ids(t) for t in texts]
+        length = max(map(len, rows))
+        ids = torch.zeros((len(rows), length), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row)
+        return self.encoder(ids, ids != 0).numpy()
+
+    def encode_visual(self, batch: VisualBatch) -> np.ndarray:
+        features = batch.values[:, 0].numpy()
+        return features / np.linalg.norm(features, axis=1, keepdims=True)
+
+
+@dataclass
+class VectorGallery:
+    """`Gallery` of random unit vectors without pictures (the server never opens a file here)."""
+
+    root: Path
+    features: np.ndarray
+    item_ids: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.item_ids = [f"item{i:07d}" for i in range(len(self.features))]
+
+    def visual_batches(self, batch_size: int):
+        for start in range(0, len(self.features), batch_size):
+            values = torch.from_numpy(self.features[start : start + batch_size]).unsqueeze(1)
+            yield VisualBatch(values, torch.ones(values.shape[:2], dtype=torch.bool), "feature")
+
+    def media_paths(self, item_id: str) -> list[Path]:
+        return []
+
+    def captions(self, item_id: str) -> list[str]:
+        return [f"random item {item_id}"]
+
+
+def build_bench_index(out: Path, items: int, dim: int, kind: str) -> tuple[float, float | None]:
+    """Build the index; returns (seconds, recall@10 against exact search or None if exact)."""
+    features = np.random.default_rng(0).standard_normal((items, dim), dtype=np.float32)
+    start = time.perf_counter()
+    manifest = build_index(BenchModel(dim), VectorGallery(out.parent, features), out,
+                           IndexConfig(type=kind, batch_size=4096), progress=False)  # fmt: skip
+    return time.perf_counter() - start, manifest.recall_at_10
+
+
+def random_queries(count: int, seed: int = 1) -> list[str]:
+    rng = np.random.default_rng(seed)
+    words = CAPTION_WORDS.split()
+    return [" ".join(rng.choice(words, rng.integers(6, 15))) for _ in range(count)]
+
+
+def summary(latencies_s: list[float], wall_s: float) -> dict[str, float]:
+    ms = np.asarray(latencies_s) * 1000
+    return {"requests": len(ms), "qps": len(ms) / wall_s, "p50_ms": float(np.percentile(ms, 50)),
+            "p95_ms": float(np.percentile(ms, 95)), "p99_ms": float(np.percentile(ms, 99)),
+            "mean_ms": float(ms.mean())}  # fmt: skip
+
+
+def per_query_ms(fn, batches: list[list[str]]) -> float:
+    fn(batches[0])
+    start = time.perf_counter()
+    for batch in batches:
+        fn(batch)
+    return (time.perf_counter() - start) * 1000 / sum(map(len, batches))
+
+
+def bench_parts(searcher: TextSearcher, queries: list[str]) -> dict[str, float]:
+    """Where the time of one query goes: encoder and FAISS, alone and in batches of 16."""
+    model, index = searcher.model, searcher.index
+    singles, sixteens = (
+        [[q] for q in queries[:200]],
+        [queries[i : i + 16] for i in range(0, 400, 16)],
+    )
+    vectors = model.encode_texts(queries[:400], None)
+    vec1 = [vectors[i : i + 1] for i in range(200)]
+    vec16 = [vectors[i : i + 16] for i in range(0, 400, 16)]
+    return {
+        "encode_ms_batch1": per_query_ms(lambda b: model.encode_texts(b, None), singles),
+        "encode_ms_batch16": per_query_ms(lambda b: model.encode_texts(b, None), sixteens),
+        "faiss_ms_batch1": per_query_ms(lambda v: index.faiss.search(v, 10), vec1),
+        "faiss_ms_batch16": per_query_ms(lambda v: index.faiss.search(v, 10), vec16),
+        "search_ms_sequential": per_query_ms(lambda b: searcher.search(b, None, 10), singles),
+    }
+
+
+def bench_sequential(searcher: TextSearcher, queries: list[str]) -> dict[str, float]:
+    latencies = []
+    start = time.perf_counter()
+    for text in queries:
+        begin = time.perf_counter()
+        searcher.search([text], None, 10)
+        latencies.append(time.perf_counter() - begin)
+    return summary(latencies, time.perf_counter() - start)
+
+
+def bench_in_process(searcher: TextSearcher, queries: list[str], clients: int) -> dict[str, float]:
+    """`clients` threads, each one query at a time, through the server's batching pipeline."""
+    service = SearchService(searcher, ServeSettings())
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def one(text: str) -> None:
+        start = time.perf_counter()
+        service.submit(Query(text, None, 10)).result()
+        with lock:
+            latencies.append(time.perf_counter() - start)
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, queries[:100]))  # warm-up
+        latencies.clear()
+        start = time.perf_counter()
+        list(pool.map(one, queries))
+        wall = time.perf_counter() - start
+    batches = service.encoder.batches
+    service.encoder.close()
+    service.finder.close()
+    return {**summary(latencies, wall), "mean_batch": (len(queries) + 100) / batches}
+
+
+async def http_load(port: int, targets: list[bytes], clients: int) -> dict[str, float]:
+    """`clients` keep-alive connections, each sending its next request when the last returned."""
+    latencies: list[float] = []
+    position = 0
+
+    async def client() -> None:
+        nonlocal position
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while position < len(targets):
+            target, position = targets[position], position + 1
+            start = time.perf_counter()
+            writer.write(b"GET " + target + b" HTTP/1.1\r\nHost: bench\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))  # fmt: skip
+            await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"server answered {head[:40]!r}")
+            latencies.append(time.perf_counter() - start)
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return summary(latencies, time.perf_counter() - start)
+
+
+def serve_child(index_dir: str, port: int, dim: int, threads: int) -> None:
+    """The server process: the app `ccrkit serve` runs, under uvicorn, access log off."""
+    import uvicorn
+
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+    from ccrkit.serve import ServeSettings, create_app
+
+    app = create_app(BenchModel(dim), index_dir, ServeSettings())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                http=HTTP_IMPLEMENTATION, h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)  # fmt: skip
+
+
+def bench_http(
+    index_dir: Path, dim: int, queries: list[str], clients: int, threads: int
+) -> dict[str, dict[str, float]]:
+    """`/api/search` under load, and `/api/health` (no model, no FAISS): the HTTP stack alone."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = subprocess.Popen([sys.executable, __file__, "--serve-child", str(index_dir),
+                              "--port", str(port), "--dim", str(dim), "--threads", str(threads)])  # fmt: skip
+    try:
+        _wait_until_up(port, child)
+        searches = [f"/api/search?q={quote(q)}&k=10".encode() for q in queries]
+        asyncio.run(http_load(port, searches[:100], clients))  # warm-up
+        return {
+            "search": asyncio.run(http_load(port, searches, clients)),
+            "health": asyncio.run(http_load(port, [b"/api/health"] * len(searches), clients)),
+        }
+    finally:
+        child.terminate()
+        child.wait(30)
+
+
+def _wait_until_up(port: int, child: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the benchmark server did not start")
+
+
+def report(results: dict) -> str:
+    p, rows = results["parts"], []
+    for name, r in (("in-process, 1 query at a time", results["sequential"]),
+                    (f"in-process, {results['clients']} threads, micro-batched", results["in_process"]),
+                    (f"HTTP, {results['clients']} clients, loopback", results["http"]["search"]),
+                    ("HTTP, same, /api/health only (no model)", results["http"]["health"])):  # fmt: skip
+        rows.append(f"| {name} | {r['qps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+                    f"{r['p99_ms']:.1f} |")  # fmt: skip
+    return "\n".join([
+        f"# bench-serve: {results['items']:,} items x {results['dim']}-d, {_index_label(results)}, k=10",
+        f"{results['machine']}; in-process: torch threads {results['torch_threads']}, FAISS "
+        f"threads {results['faiss_threads']}; server process: {results['server_threads']} of each; "
+        f"OMP_WAIT_POLICY={results['omp_wait_policy']}; index built in {results['build_s']:.1f} s\n",
+        "| path | q/s | p50 ms | p95 ms | p99 ms |", "|---|---:|---:|---:|---:|", *rows,
+        f"\nmean encoder batch in-process: {results['in_process']['mean_batch']:.1f} queries\n",
+        "| part (per query) | batch 1 | batch 16 |", "|---|---:|---:|",
+        f"| text encoder | {p['encode_ms_batch1']:.2f} ms | {p['encode_ms_batch16']:.2f} ms |",
+        f"| FAISS search | {p['faiss_ms_batch1']:.2f} ms | {p['faiss_ms_batch16']:.2f} ms |",
+    ])  # fmt: skip
+
+
+def _index_label(results: dict) -> str:
+    if results["recall_at_10"] is None:
+        return "exact IndexFlatIP"
+    return f"{results['index']} index (recall@10 {results['recall_at_10']:.3f} vs exact)"
+
+
+def main() -> None:
+    if (
+        os.environ.get("OMP_WAIT_POLICY") is None
+    ):  # as `ccrkit serve` runs (see ccrkit.serve.server)
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  {**os.environ, **OPENMP_ENV})  # fmt: skip
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch and FAISS threads of the server process (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--index",
+        choices=("flat", "hnsw", "ivfpq"),
+        default="flat",
+        help="index type, with the defaults of configs/index (default: flat)",
+    )
+    parser.add_argument("--quick", action="store_true", help="20k items, 600 requests")
+    parser.add_argument("--serve-child", metavar="INDEX_DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_child:
+        serve_child(args.serve_child, args.port, args.dim, args.threads)
+        return
+    if args.quick:
+        args.items, args.requests = 20_000, 600
+    queries = random_queries(args.requests)
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        index_dir = Path(tmp) / "index"
+        build_s, recall = build_bench_index(index_dir, args.items, args.dim, args.index)
+        searcher = TextSearcher(BenchModel(args.dim), SearchIndex(index_dir))
+        parts = bench_parts(searcher, queries)
+        seq = bench_sequential(searcher, queries[:300])
+        in_process = bench_in_process(searcher, queries, args.clients)
+        searcher.index.close()
+        http = bench_http(index_dir, args.dim, queries, args.clients, args.threads)
+    results = {
+        "items": args.items, "dim": args.dim, "index": args.index, "recall_at_10": recall, "clients": args.clients, "build_s": build_s,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "torch_threads": torch.get_num_threads(), "faiss_threads": faiss.omp_get_max_threads(),
+        "server_threads": args.threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "parts": parts, "sequential": seq, "in_process": in_process, "http": http,
+    }  # fmt: skip
+    text = report(results)
+    print(text)
+    write_json_atomic(OUT_DIR / "results.json", results)
+    (OUT_DIR / "report.md").write_text(text + "\n", encoding="utf-8")
+    print(f"\nwritten: {OUT_DIR}/report.md, results.json")
+
+
+if __name__ == "__main__":
+    main()

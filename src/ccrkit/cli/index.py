@@ -1,0 +1,111 @@
+"""`ccrkit index build|search`: a FAISS index of a gallery encoded by a trained model, and search."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "index",
+        help="build or search a FAISS index of a gallery",
+        description="Encode a data set split with a trained model into a FAISS index (plus item "
+        "metadata and a manifest), or search one from the command line.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _add_build(actions)
+    _add_search(actions)
+
+
+def _add_build(actions: argparse._SubParsersAction) -> None:
+    build = actions.add_parser(
+        "build", help="encode a gallery and write an index folder",
+        description="Encode every item of a split with the run's visual encoder and write "
+        "index.faiss, items.sqlite, manifest.json and run.json into --out (atomically).",
+    )  # fmt: skip
+    build.add_argument(
+        "--checkpoint",
+        required=True,
+        type=Path,
+        metavar="RUN_DIR",
+        help="training run directory (config + safetensors)",
+    )
+    build.add_argument("--data", required=True, metavar="NAME", help="data spec name or path")
+    build.add_argument("--data-root", type=Path, metavar="DIR", help="root folder of the data")
+    build.add_argument("--split", default="test", help="split to index (default: %(default)s)")
+    build.add_argument("--out", required=True, type=Path, metavar="INDEX_DIR")
+    build.add_argument(
+        "--config",
+        default="flat",
+        metavar="NAME",
+        help="index config in configs/index (flat, ivfpq, hnsw) or a YAML path",
+    )
+    build.add_argument("--force", action="store_true", help="replace an existing index at --out")
+    build.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="config overrides, e.g. type=hnsw ef_search=128",
+    )
+    build.set_defaults(run=run_build)  # fmt: skip
+
+
+def _add_search(actions: argparse._SubParsersAction) -> None:
+    search = actions.add_parser("search", help="print the top-k items for text queries")
+    search.add_argument("--index", required=True, type=Path, metavar="INDEX_DIR")
+    what = search.add_mutually_exclusive_group(required=True)
+    what.add_argument("--query", help="one query")
+    what.add_argument("--queries", type=Path, metavar="FILE", help="UTF-8 file, one query a line")
+    search.add_argument("--lang", help="language hint of the queries (default: none)")
+    search.add_argument(
+        "--k", type=int, default=10, help="results per query (default: %(default)s)"
+    )
+    search.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="RUN_DIR",
+        help="model run directory (default: the one the manifest records)",
+    )
+    search.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    search.set_defaults(run=run_search)  # fmt: skip
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from ccrkit.config import load_config
+    from ccrkit.index.build import build_from_checkpoint
+    from ccrkit.index.config import IndexConfig
+
+    config = load_config(IndexConfig, args.config, args.overrides, subdir="index")
+    m = build_from_checkpoint(
+        args.checkpoint, args.data, args.data_root, args.split, args.out, config, args.force
+    )
+    recall = "exact" if m.recall_at_10 is None else f"recall@10 {m.recall_at_10:.4f} vs exact"
+    print(f"indexed {m.count} items ({m.dim}-d, {m.factory}, {recall}) in {m.build_seconds:.1f} s")
+    print(f"index: {args.out}\nserve it: ccrkit serve --index {args.out}")
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from ccrkit.index.search import Query, format_hits, language_hint, open_searcher, read_queries
+
+    if args.k < 1:
+        raise ValueError(f"--k must be >= 1, got {args.k}")
+    texts = [args.query] if args.query is not None else read_queries(args.queries)
+    if not all(text.strip() for text in texts):
+        raise ValueError("--query is empty")
+    searcher = open_searcher(args.index, args.checkpoint)
+    lang = language_hint(args.lang, searcher.model.languages)
+    for start in range(0, len(texts), 64):
+        chunk = texts[start : start + 64]
+        for text, hits in zip(
+            chunk, searcher.search_many([Query(t, lang, args.k) for t in chunk]), strict=True
+        ):
+            if args.json:
+                found = [{"id": h.item.item_id, "score": round(h.score, 6)} for h in hits]
+                print(json.dumps({"query": text, "results": found}, ensure_ascii=False))
+            else:
+                print(format_hits(text, hits) + "\n")
+    searcher.index.close()
+    return 0

@@ -1,0 +1,187 @@
+"""`ccrkit index build`: encode a gallery, write FAISS index + item metadata + manifest atomically.
+
+Everything is written into a fresh staging folder beside the destination and renamed into place
+at the end, so a crash or an error mid-build leaves the previous index (if any) untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ccrkit.config import to_dict
+from ccrkit.index.backend import build_faiss, recall_at_k, search_parameters, write_faiss
+from ccrkit.index.config import IndexConfig
+from ccrkit.index.gallery import Gallery, open_gallery
+from ccrkit.index.manifest import FAISS_FILE, ITEMS_FILE, MANIFEST, Manifest
+from ccrkit.index.model import RetrievalModel, check_embeddings, load_retrieval_model
+from ccrkit.index.store import ItemRecord, write_items
+from ccrkit.runs import RunRecord, now_iso
+
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
+MAX_ID_LENGTH = 1024
+
+
+def build_index(
+    model: RetrievalModel,
+    gallery: Gallery,
+    out: str | Path,
+    config: IndexConfig | None = None,
+    *,
+    checkpoint: str | Path | None = None,
+    data: str | None = None,
+    split: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Manifest:
+    """Build the index of `gallery` with `model` in folder `out` and return its manifest.
+
+    An existing `out` is replaced only with `force` (and only if it is a ccrkit index or empty).
+    """
+    config = config or IndexConfig()
+    out = Path(out)
+    _check_destination(out, force)
+    ids = _checked_ids(gallery.item_ids)
+    root = Path(gallery.root).resolve()
+    started = time.perf_counter()
+    with _staging_folder(out) as staging:
+        records = [_item_record(gallery, root, row, item_id) for row, item_id in enumerate(ids)]
+        vectors = encode_gallery(model, gallery, config.batch_size, progress)
+        index, factory = build_faiss(vectors, config)
+        recall = None if config.type == "flat" else recall_at_k(index, vectors, config)
+        write_faiss(index, staging / FAISS_FILE)
+        write_items(staging / ITEMS_FILE, records)
+        manifest = Manifest(
+            model_id=model.model_id, dim=model.dim, count=len(ids), index_type=config.type,
+            factory=factory, media_root=str(root), languages=list(model.languages),
+            search_params=search_parameters(config),
+            checkpoint=None if checkpoint is None else str(checkpoint), data=data, split=split,
+            recall_at_10=recall, built=now_iso(),
+            build_seconds=round(time.perf_counter() - started, 3),
+        )  # fmt: skip
+        manifest.save(staging)
+        _replace_folder(staging, out)
+    return manifest
+
+
+def build_from_checkpoint(
+    checkpoint: str | Path,
+    data: str,
+    data_root: str | Path | None,
+    split: str,
+    out: str | Path,
+    config: IndexConfig,
+    force: bool = False,
+) -> Manifest:
+    """`ccrkit index build`: load the run's model and the split's gallery, build, record the run."""
+    model = load_retrieval_model(checkpoint)
+    trained = getattr(model, "data_config", {})  # the run's own data settings, when it has them
+    gallery = open_gallery(data, data_root or trained.get("root"), split, trained.get("feature"))
+    manifest = build_index(model, gallery, out, config, checkpoint=Path(checkpoint).resolve(),
+                           data=data, split=split, force=force)  # fmt: skip
+    record = RunRecord(Path(out), "index build", to_dict(config), seed=config.seed)
+    record.metrics = {"items": manifest.count, "recall_at_10": manifest.recall_at_10,
+                      "build_seconds": manifest.build_seconds}  # fmt: skip
+    record.status, record.ended = "ok", now_iso()
+    record.save()
+    return manifest
+
+
+def encode_gallery(
+    model: RetrievalModel, gallery: Gallery, batch_size: int, progress: bool = True
+) -> np.ndarray:
+    """(n, dim) float32 unit vectors of the gallery's items, in gallery order."""
+    count, dim = len(gallery.item_ids), model.dim
+    vectors = np.empty((count, dim), dtype=np.float32)
+    filled = 0
+    with tqdm(total=count, unit="item", desc="encoding gallery", disable=not progress) as bar:
+        for batch in gallery.visual_batches(batch_size):
+            size = len(batch)
+            if filled + size > count:
+                raise ValueError(f"the gallery yielded more than its {count} items")
+            what = f"encode_visual of items {filled}..{filled + size - 1}"
+            vectors[filled : filled + size] = check_embeddings(
+                model.encode_visual(batch), size, dim, what
+            )
+            filled += size
+            bar.update(size)
+    if filled != count:
+        raise ValueError(f"the gallery yielded {filled} items, its item_ids list {count}")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)  # a no-op for a conforming model
+
+
+def _checked_ids(item_ids: list[str]) -> list[str]:
+    ids = list(item_ids)
+    if not ids:
+        raise ValueError("the gallery is empty: nothing to index")
+    seen: set[str] = set()
+    for row, item_id in enumerate(ids):
+        if not isinstance(item_id, str) or not item_id or len(item_id) > MAX_ID_LENGTH:
+            raise ValueError(f"item #{row}: id must be a non-empty string of at most "
+                             f"{MAX_ID_LENGTH} characters, got {item_id!r}")  # fmt: skip
+        if item_id in seen:
+            raise ValueError(f"item #{row}: duplicate item id {item_id!r}")
+        seen.add(item_id)
+    return ids
+
+
+def _item_record(gallery: Gallery, root: Path, row: int, item_id: str) -> ItemRecord:
+    media = tuple(_relative_media(root, item_id, Path(p)) for p in gallery.media_paths(item_id))
+    captions = tuple(str(c) for c in gallery.captions(item_id))
+    return ItemRecord(row, item_id, media, captions)
+
+
+def _relative_media(root: Path, item_id: str, path: Path) -> str:
+    """`path` as a root-relative POSIX path, after checking it is a picture inside the root."""
+    resolved = (root / path).resolve()  # an absolute `path` replaces root
+    if not resolved.is_relative_to(root):
+        raise ValueError(f"item {item_id!r}: picture {path} lies outside the collection {root}")
+    if resolved.suffix.lower() not in PICTURE_SUFFIXES:
+        raise ValueError(
+            f"item {item_id!r}: {path} is not a picture ({', '.join(PICTURE_SUFFIXES)})"
+        )
+    if not resolved.is_file():
+        raise ValueError(f"item {item_id!r}: picture {path} not found")
+    return resolved.relative_to(root).as_posix()
+
+
+def _check_destination(out: Path, force: bool) -> None:
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not an index folder")
+    if not force:
+        raise FileExistsError(f"{out} already exists; pass --force to replace it")
+    if not (out / MANIFEST).is_file() and any(out.iterdir()):
+        raise FileExistsError(
+            f"{out} is not a ccrkit index (no {MANIFEST}); refusing to replace it"
+        )
+
+
+@contextlib.contextmanager
+def _staging_folder(out: Path) -> Iterator[Path]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful rename
+
+
+def _replace_folder(staging: Path, out: Path) -> None:
+    """Rename the finished build into place; an old index is moved aside first, then deleted."""
+    old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+    if out.exists():
+        os.rename(out, old)
+    os.rename(staging, out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,70 @@
+"""`manifest.json`: which model built an index, over what, how, and when.
+
+The manifest is the index's identity card: search and serve refuse an index whose model or
+dimension differs from the loaded model's, and `checkpoint` tells `ccrkit index search` and
+`ccrkit serve` which run directory to load the query encoder from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ccrkit import __version__
+from ccrkit.runs import write_json_atomic
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+FAISS_FILE = "index.faiss"
+ITEMS_FILE = "items.sqlite"
+
+
+@dataclass
+class Manifest:
+    model_id: str
+    dim: int
+    count: int
+    index_type: str
+    factory: str
+    media_root: str
+    languages: list[str] = field(default_factory=list)
+    search_params: dict[str, int] = field(default_factory=dict)
+    checkpoint: str | None = None
+    data: str | None = None
+    split: str | None = None
+    recall_at_10: float | None = None
+    built: str = ""
+    build_seconds: float = 0.0
+    ccrkit_version: str = __version__
+    format: int = FORMAT_VERSION
+
+    def save(self, index_dir: Path) -> None:
+        write_json_atomic(index_dir / MANIFEST, dataclasses.asdict(self))
+
+
+def read_manifest(index_dir: str | Path) -> Manifest:
+    """The manifest of `index_dir`, or an error that says what is missing or wrong."""
+    path = Path(index_dir) / MANIFEST
+    if not Path(index_dir).is_dir():
+        raise ValueError(f"{index_dir}: index folder not found (build one with ccrkit index build)")
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: not found; {index_dir} is not a ccrkit index") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    if data.get("format") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: index format {data.get('format')!r}, this ccrkit reads format "
+            f"{FORMAT_VERSION}; rebuild the index"
+        )
+    known = {f.name for f in dataclasses.fields(Manifest)}
+    try:
+        return Manifest(**{key: value for key, value in data.items() if key in known})
+    except TypeError as err:
+        raise ValueError(f"{path}: incomplete manifest ({err})") from None

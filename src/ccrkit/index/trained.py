@@ -1,0 +1,95 @@
+"""The seams' implementations: a training run as a `RetrievalModel`, a data split as a `Gallery`.
+
+Kept apart from the protocols so that `ccrkit.index.model`/`gallery` stay import-light; this module
+loads torch, the method registry and the data layer only when a real run is opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ccrkit.data import EvalDataset, load_data_spec
+from ccrkit.data.batch import VisualBatch
+from ccrkit.data.visual import resolve_store
+from ccrkit.methods.checkpoint import load_method
+
+
+class TrainedModel:
+    """A trained method behind the `RetrievalModel` protocol (numpy in, unit float32 rows out)."""
+
+    def __init__(self, run_dir: str | Path, which: str = "best", device: str = "cpu") -> None:
+        self.run_dir = Path(run_dir)
+        self.method, record = load_method(self.run_dir, which, device)
+        self.config: dict[str, Any] = record.get("config") or {}
+        self.device = torch.device(device)
+        data = self.config.get("data") or {}
+        targets = list(data.get("target_langs") or [data.get("lang", "de")])
+        self.languages = [*dict.fromkeys([*targets, "en"])]
+        self.default_lang = targets[0]
+        self.model_id = f"{self.run_dir.resolve().name}@{str(record.get('sha256', ''))[:12]}"
+        self.dim = self.encode_texts(["dimension probe"], None).shape[1]
+
+    @torch.no_grad()
+    def encode_texts(self, texts: list[str], lang: str | None) -> np.ndarray:
+        tokens = self.method.tokenize(list(texts)).to(self.device)
+        vectors = self.method.encode_text(tokens, lang or self.default_lang)
+        return vectors.float().cpu().numpy()
+
+    @torch.no_grad()
+    def encode_visual(self, batch: VisualBatch) -> np.ndarray:
+        return self.method.encode_visual(batch.to(self.device)).float().cpu().numpy()
+
+    @property
+    def data_config(self) -> dict[str, Any]:
+        return self.config.get("data") or {}
+
+
+class DataGallery:
+    """A split of a data spec: gallery order, visual input and captions from `EvalDataset`,
+    pictures from the spec's raw store (image files, or a video's frame images)."""
+
+    def __init__(self, data: str, root: str | Path, split: str, feature: str | None = None) -> None:
+        spec = load_data_spec(data)
+        self.dataset = EvalDataset(spec, root, split, feature=feature)
+        self.item_ids = list(self.dataset.item_ids)
+        self._captions = _captions_by_item(self.dataset)
+        raw = resolve_store(spec, root, split, "raw") if spec.visual.raw else None
+        self.root = raw.path if raw is not None else Path(root)
+        self._frames = None
+        if raw is not None and raw.format == "frames" and raw.video2frames is not None:
+            from ccrkit.data import read_video2frames
+
+            self._frames = read_video2frames(raw.video2frames)
+        self._raw = raw
+
+    def visual_batches(self, batch_size: int) -> Iterator[VisualBatch]:
+        return self.dataset.visual_batches(batch_size)
+
+    def media_paths(self, item_id: str) -> list[Path]:
+        raw = self._raw
+        if raw is None:
+            return []
+        if raw.format == "images":
+            return [raw.path / f"{item_id}{raw.ext}"]
+        if raw.format == "frames" and self._frames is not None:
+            return [raw.path / f"{frame}{raw.ext}" for frame in self._frames.get(item_id, [])]
+        return []  # encoded videos have no still picture to show
+
+    def captions(self, item_id: str) -> list[str]:
+        return self._captions.get(item_id, [])
+
+
+def _captions_by_item(dataset: EvalDataset) -> dict[str, list[str]]:
+    """English captions of each item when the split has them, else its human target captions."""
+    texts, items = dataset.source_texts, dataset.source_item
+    if texts is None or items is None:
+        texts, items = dataset.query_texts, dataset.query_item
+    captions: dict[str, list[str]] = {}
+    for text, index in zip(texts, items, strict=True):
+        captions.setdefault(dataset.item_ids[int(index)], []).append(text)
+    return captions

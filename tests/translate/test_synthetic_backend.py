@@ -1,0 +1,168 @@
+"""The synthetic backend against stand-ins for the world's MT module (`ccrkit.data.synthetic.mt`,
+written on another branch): what it is called with, where its defaults come from, and errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from dataclasses import dataclass
+
+import pytest
+
+from ccrkit.translate import BackendConfig, TranslateConfig, TranslationError, run_translate
+
+WORLD_MT = "ccrkit.data.synthetic.mt"
+
+
+@dataclass(frozen=True)
+class FakeResult:
+    text: str
+    noise_types: tuple[str, ...] = ()
+
+
+def install_world_mt(monkeypatch, translate) -> types.ModuleType:
+    """Put a stand-in world MT module where the backend imports it from."""
+    package = types.ModuleType("ccrkit.data.synthetic")
+    module = types.ModuleType(WORLD_MT)
+    module.translate = translate
+    package.mt = module
+    monkeypatch.setitem(sys.modules, "ccrkit.data.synthetic", package)
+    monkeypatch.setitem(sys.modules, WORLD_MT, module)
+    return module
+
+
+def write_world_json(root, seed=7, noise=0.12, back_noise=0.08):
+    record = {"seed": seed, "mt": {"noise": noise, "back_noise": back_noise},
+              "config": {"mt": {"weights": {"dropped_word": 2.0}}}}  # fmt: skip
+    (root / "world.json").write_text(json.dumps(record))
+
+
+def config(root, **options) -> TranslateConfig:
+    return TranslateConfig(data="world-image", root=str(root), splits=["train"], tgt="de",
+                           forward=BackendConfig(backend="synthetic", options=options),
+                           back_translate=True, cache=str(root / "cache.sqlite"))  # fmt: skip
+
+
+def lines(root, name):
+    return (root / "worldimage" / "TextData" / name).read_text(encoding="utf-8").splitlines()
+
+
+def test_agreed_entry_point_with_the_worlds_recorded_noise_and_seed(world_root, monkeypatch):
+    calls = []
+
+    def translate(captions, src, tgt, noise, seed):
+        calls.append((len(captions), src, tgt, noise, seed))
+        return [FakeResult(f"[{src}>{tgt} {noise}] {text}") for text in captions]
+
+    install_world_mt(monkeypatch, translate)
+    write_world_json(world_root)
+    results, backends = run_translate(config(world_root), progress=False)
+    # one call per job, every caption in file order: en->de with noise, de->en with back_noise
+    assert calls == [(4, "en", "de", 0.12, 7), (4, "de", "en", 0.08, 7), (4, "de", "en", 0.08, 7)]
+    mt = lines(world_root, "worldimagetrain_synthetic_enc2de.caption.txt")
+    assert (
+        mt[0]
+        == "img00000#enc2de#0 [en>de 0.12] Two young, White males are outside near many bushes."
+    )
+    bt = lines(world_root, "worldimagetrain_synthetic_enc2de2enc.caption.txt")
+    assert bt[3].startswith("img00001#enc2de2enc#1 [de>en 0.08] [en>de 0.12] Two young")
+    xx2enc = lines(world_root, "worldimagetrain_synthetic_de2enc.caption.txt")
+    assert (
+        xx2enc[0]
+        == "img00000#de2enc#0 [de>en 0.08] Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche."
+    )
+    assert backends["forward"] == {"backend": "synthetic", "src": "en", "tgt": "de", "noise": 0.12,
+        "seed": 7, "weights": {"dropped_word": 2.0}, "module": WORLD_MT}  # fmt: skip
+    assert [r.stats.cached for r in results] == [0, 0, 0]  # not cached: the world's MT is cheap
+
+
+def test_named_config_runs_the_world_mt_through_the_cli(world_root, monkeypatch):
+    from ccrkit.cli.main import main
+
+    install_world_mt(monkeypatch, lambda texts, *args: [FakeResult(t[::-1]) for t in texts])
+    write_world_json(world_root)
+    args = ["translate", "--config", "world-synthetic", "--root", str(world_root), "--tgt", "de",
+            "--split", "train,val", "--cache", str(world_root / "c"), "--out", str(world_root / "r"),
+            "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    record = json.loads((world_root / "r" / "run.json").read_text())
+    assert sorted(record["metrics"]) == ["train/de2enc", "train/enc2de", "train/enc2de2enc",
+                                         "val/de2enc", "val/enc2de", "val/enc2de2enc"]  # fmt: skip
+    bt = lines(world_root, "worldimageval_synthetic_enc2de2enc.caption.txt")
+    assert bt[0] == "img00002#enc2de2enc#0 Two young, White males are outside near many bushes."
+
+
+def test_weights_and_caption_index_are_passed_when_the_world_takes_them(world_root, monkeypatch):
+    seen = {}
+
+    def translate(captions, src, tgt, noise, seed, index, weights=None):
+        seen.update(index=index, weights=weights)
+        return [FakeResult(text.upper()) for text in captions]
+
+    module = install_world_mt(monkeypatch, translate)
+    module.FrameIndex = types.SimpleNamespace(
+        load=lambda paths: ("index of", [p.name for p in paths])
+    )
+    (world_root / "worldimage" / "TextData" / "worldimage_frames.jsonl.gz").write_bytes(b"")
+    run_translate(config(world_root, noise=0.3, seed=1, weights={"agreement": 0.5}), progress=False)
+    assert seen == {
+        "index": ("index of", ["worldimage_frames.jsonl.gz"]),
+        "weights": {"agreement": 0.5},
+    }
+
+
+def test_without_a_world_record_noise_and_seed_must_be_given(world_root, monkeypatch):
+    install_world_mt(monkeypatch, lambda *args: [])
+    with pytest.raises(
+        TranslationError, match=r"no world.json under .*set options.noise and options.seed"
+    ):
+        run_translate(config(world_root), progress=False)
+
+
+def test_a_missing_world_module_is_named(world_root):
+    write_world_json(world_root)
+    with pytest.raises(TranslationError, match=r"world's MT module 'no_such_world\.mt'"):
+        run_translate(config(world_root, module="no_such_world.mt"), progress=False)
+
+
+def test_world_errors_name_the_direction(world_root, monkeypatch):
+    def translate(captions, src, tgt, noise, seed):
+        raise ValueError("unknown en caption: 'x'")
+
+    install_world_mt(monkeypatch, translate)
+    write_world_json(world_root)
+    with pytest.raises(TranslationError, match=r"synthetic MT en->de: unknown en caption"):
+        run_translate(config(world_root), progress=False)
+
+
+@pytest.mark.skip(
+    reason="LEAD: enable once ccrkit.data.synthetic (issue 4) is merged; adapt the world-generation "
+    "call below to its final API. It is the issue's 'done when': the synthetic backend reproduces "
+    "the world's MT files exactly."
+)
+def test_the_synthetic_backend_reproduces_the_worlds_mt_files_exactly(tmp_path):
+    import shutil
+
+    from ccrkit.data.synthetic.config import WorldConfig
+    from ccrkit.data.synthetic.world import generate_world
+
+    from ccrkit.config import load_config
+
+    world = tmp_path / "world"
+    generate_world(load_config(WorldConfig, "world-tiny"), world, show_progress=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(world, copy)
+    produced = sorted(copy.glob("world*/TextData/*_synthetic_*.caption.txt"))
+    for path in produced:
+        path.unlink()
+    for data in ("world-image", "world-video"):
+        for lang in ("de", "fr", "cs", "zh", "ja"):
+            cfg = TranslateConfig(data=data, root=str(copy), splits=["train", "val", "test"],
+                                  tgt=lang, forward=BackendConfig(backend="synthetic"),
+                                  back_translate=True, cache=str(tmp_path / "cache.sqlite"))  # fmt: skip
+            run_translate(cfg, progress=False)
+    assert produced, "the world wrote no synthetic MT files"
+    for path in produced:
+        original = world / path.relative_to(copy)
+        assert path.read_bytes() == original.read_bytes(), path.name
