@@ -105,3 +105,31 @@ def test_bad_grids(tmp_path: Path) -> None:
                                     "experiments": [{"name": "e", "methods": ["m"], "noise": [0.5]}]}))  # fmt: skip
     with pytest.raises(ValueError, match=r"no world for noise 0\.5: world\.roots lists 0\.1"):
         run_report(load_grid(path), str(path), dry_run=True)
+
+
+def test_the_nrccr_world_grid_resolves_every_run(tmp_path: Path) -> None:
+    """Every run of the shipped grid resolves to a valid run config (a typo in a variant's
+    overrides fails here, not after an hour of training)."""
+    for n in (0.12, 0.3, 0.5):
+        (tmp_path / f"w{n}").mkdir()
+    roots = ",".join(f"{{noise: {n}, root: '{tmp_path / f'w{n}'}'}}" for n in (0.12, 0.3, 0.5))
+    grid = load_grid("nrccr-world", [f"world.roots=[{roots}]"])
+    outcome = run_report(grid, "nrccr-world", dry_run=True)
+    # noise 2 x 2 x 3 x 3 = 36; ablation 7 new variants x 2 seeds; compat 4 new x 2 seeds
+    assert len(outcome.runs) == 36 + 14 + 8
+    assert {r.config.method["name"] for r in outcome.runs} == {"baseline", "nrccr"}
+
+
+def test_resolved_configs_equal_load_config() -> None:
+    from ccrkit.config import load_config
+    from ccrkit.report.plan import resolve_config
+    from ccrkit.train import RunConfig
+
+    overrides = ["seed=3", "data.target_langs=[zh]", "method.adversarial=false", "train.lr=0.01"]
+    assert resolve_config("nrccr-mscoco", overrides, "test") == load_config(
+        RunConfig, "nrccr-mscoco", overrides
+    )
+    with pytest.raises(ConfigError, match=r"method\.bogus"):
+        resolve_config("nrccr-world", ["method.bogus=1"], "test")
+    with pytest.raises(ConfigError, match=r"train\.bogus"):
+        resolve_config("nrccr-world", ["train.bogus=1"], "test")

@@ -4,6 +4,7 @@ and a run shared by two experiments (e.g. the full method at the default noise) 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -11,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ccrkit.config import load_config, to_dict
+from omegaconf import OmegaConf
+
+from ccrkit.config import build, parse_override, read_yaml, resolve_config_path, to_dict
+from ccrkit.methods.registry import required_roles
 from ccrkit.report.spec import ExperimentSpec, GridSpec
 from ccrkit.train.config import RunConfig
 
@@ -61,6 +65,24 @@ def config_digest(config: RunConfig, world_id: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@functools.cache
+def _config_file(name: str) -> dict[str, Any]:
+    return read_yaml(resolve_config_path(name))
+
+
+def resolve_config(name: str, overrides: list[str], source: str) -> RunConfig:
+    """What `load_config(RunConfig, name, overrides)` gives, with the file read once per grid and
+    the overrides merged together before one typed merge (a grid resolves hundreds of configs),
+    and the method section validated too, so a typo in a variant fails before any training."""
+    merged = OmegaConf.merge(
+        OmegaConf.create(_config_file(name)), *(parse_override(o) for o in overrides)
+    )
+    where = f"{source} ({name} + overrides)"
+    config = build(RunConfig, merged, where)
+    required_roles(config.method, where)  # validates the method section against its schema
+    return config
+
+
 def plan_experiment(
     grid: GridSpec, experiment: ExperimentSpec, worlds: dict[float, tuple[Path, str]]
 ) -> list[PlannedRun]:
@@ -71,8 +93,9 @@ def plan_experiment(
     for method, (variant, extra), lang, noise, seed in itertools.product(*axes):
         key = RunKey(method, variant, lang, float(noise), int(seed))
         root, world_id = worlds[float(noise)]
-        config = load_config(
-            RunConfig, grid.methods[method].config, run_overrides(grid, key, extra, root)
+        source = f"grid {grid.name}, experiment {experiment.name}, {method}/{variant}"
+        config = resolve_config(
+            grid.methods[method].config, run_overrides(grid, key, extra, root), source
         )
         digest = config_digest(config, world_id)
         label = "" if variant == PLAIN else f"-{variant}"

@@ -59,7 +59,8 @@ def generate(spec: WorldSpec, noise: float) -> Path:
     from ccrkit.config import load_config
 
     try:
-        from ccrkit.data.synthetic import WorldConfig, generate_world
+        from ccrkit.data.synthetic.config import WorldConfig
+        from ccrkit.data.synthetic.world import generate_world
     except ImportError:
         raise ValueError(
             "generating worlds needs the synthetic world package (ccrkit.data.synthetic); "
@@ -68,5 +69,5 @@ def generate(spec: WorldSpec, noise: float) -> Path:
     root = noise_root(spec, noise)
     overrides = [*spec.overrides, f"{spec.noise_key}={noise}"]
     config = load_config(WorldConfig, spec.config, overrides)
-    generate_world(config, root)
+    generate_world(config, root, show_progress=False)
     return root
