@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint format bench bench-serve install install-dev clean nrccr-world
+.PHONY: demo test lint format bench bench-serve install install-dev clean world nrccr-world
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/ccrkit evaluate --example --out runs/demo-metrics
 
+# The synthetic multilingual world (images, videos, six languages, noisy MT, backbone features).
+world: install
+	$(BIN)/ccrkit world --config world-default --out data/world
+
 test: install-dev lint
 	$(BIN)/python -m pytest -q
 
@@ -43,6 +47,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_translate.py --sentences 200
+	$(BIN)/python benchmarks/bench_world.py
 
 bench-serve: install-dev
 	$(BIN)/python benchmarks/bench_serve.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 # torch and faiss each bundle an OpenMP runtime whose idle threads spin by default; on 2 shared
 # cores they slow each other (and other processes) several-fold. Set before either is imported.
@@ -22,3 +23,15 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DATA_ROOT of the `world-tiny` synthetic world, generated once per test session."""
+    from ccrkit.config import load_config
+    from ccrkit.data.synthetic.config import WorldConfig
+    from ccrkit.data.synthetic.world import generate_world
+
+    root = tmp_path_factory.mktemp("world") / "tiny"
+    generate_world(load_config(WorldConfig, "world-tiny"), root, show_progress=False)
+    return root

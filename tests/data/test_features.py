@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import types
 
@@ -286,10 +287,10 @@ def test_world_cnn_encoder_goes_through_the_backbone_loader(monkeypatch, world_r
     )
 
 
-@pytest.mark.skip(reason="enable when ccrkit.data.synthetic.backbone lands (world helper's branch)")
-def test_world_cnn_features_match_the_world_release(world_root):  # pragma: no cover
+def test_world_cnn_features_match_the_world_release(tiny_world, tmp_path):
     """Re-extract the world's images with its own backbone; rows must equal FeatureData/worldcnn."""
-    root = world_root  # replace with a real generated world once it lands
+    root = tmp_path / "world"
+    shutil.copytree(tiny_world, root)
     spec = load_data_spec("world-image")
     folder = root / "worldimage" / "FeatureData" / "worldcnn"
     assert (

@@ -136,21 +136,11 @@ def test_world_errors_name_the_direction(world_root, monkeypatch):
         run_translate(config(world_root), progress=False)
 
 
-@pytest.mark.skip(
-    reason="LEAD: enable once ccrkit.data.synthetic (issue 4) is merged; adapt the world-generation "
-    "call below to its final API. It is the issue's 'done when': the synthetic backend reproduces "
-    "the world's MT files exactly."
-)
-def test_the_synthetic_backend_reproduces_the_worlds_mt_files_exactly(tmp_path):
+def test_the_synthetic_backend_reproduces_the_worlds_mt_files_exactly(tiny_world, tmp_path):
+    """The issue's 'done when': `ccrkit translate --backend synthetic` rewrites the world's MT."""
     import shutil
 
-    from ccrkit.data.synthetic.config import WorldConfig
-    from ccrkit.data.synthetic.world import generate_world
-
-    from ccrkit.config import load_config
-
-    world = tmp_path / "world"
-    generate_world(load_config(WorldConfig, "world-tiny"), world, show_progress=False)
+    world = tiny_world
     copy = tmp_path / "copy"
     shutil.copytree(world, copy)
     produced = sorted(copy.glob("world*/TextData/*_synthetic_*.caption.txt"))

@@ -1,0 +1,137 @@
+"""`WorldConfig`: everything that decides what `ccrkit world` generates (its hash names the world)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from ccrkit.config import to_dict
+
+# Bump when the generator's output changes for the same config, so old worlds are not reused.
+GENERATOR_VERSION = 1
+TARGET_LANGUAGES = ("de", "fr", "cs", "zh", "ja")
+NOISE_TYPES = (
+    "wrong_sense", "dropped_word", "untranslated", "agreement", "word_order", "hallucination",
+    "wrong_attribute",
+)  # fmt: skip
+
+
+def _check_sizes(section: str, **sizes: int) -> None:
+    for name, value in sizes.items():
+        if value < 1:
+            raise ValueError(f"{section}.{name} must be >= 1, got {value}")
+
+
+@dataclass
+class ImageWorld:
+    train: int = 4000
+    val: int = 500
+    test: int = 1000
+    captions: int = 5  # human captions per image and language (Multi30K task 2, MSCOCO)
+    size: int = 64  # pixels per side
+    max_objects: int = 3
+    supersample: int = 4  # anti-aliasing: draw at size*supersample, then reduce
+
+    def __post_init__(self) -> None:
+        _check_sizes("image", train=self.train, val=self.val, test=self.test,
+                     captions=self.captions, size=self.size, max_objects=self.max_objects,
+                     supersample=self.supersample)  # fmt: skip
+        if self.max_objects > 3:
+            raise ValueError(f"image.max_objects must be 1, 2 or 3, got {self.max_objects}")
+
+
+@dataclass
+class VideoWorld:
+    train: int = 1000
+    val: int = 300
+    test: int = 500
+    captions: int = 10  # human captions per video and language (VATEX)
+    size: int = 64
+    frames: int = 8
+    supersample: int = 3
+
+    def __post_init__(self) -> None:
+        _check_sizes("video", train=self.train, val=self.val, test=self.test,
+                     captions=self.captions, size=self.size, supersample=self.supersample)  # fmt: skip
+        if not 8 <= self.frames <= 16:
+            raise ValueError(f"video.frames must be between 8 and 16, got {self.frames}")
+
+
+@dataclass
+class MTWorld:
+    """The synthetic MT: `noise` is the rate of every noise type for en->xx, `back_noise` for
+    xx->en; `weights` scale single types (rate of type t = noise * weights[t], capped at 1)."""
+
+    noise: float = 0.12
+    back_noise: float = 0.08
+    weights: dict[str, float] = field(default_factory=lambda: dict.fromkeys(NOISE_TYPES, 1.0))
+    bleu_split: str = "test"  # the split whose MT is scored with sacrebleu
+
+    def __post_init__(self) -> None:
+        for name in ("noise", "back_noise"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"mt.{name} must be in [0, 1], got {value}")
+        unknown = sorted(set(self.weights) - set(NOISE_TYPES))
+        if unknown:
+            raise ValueError(
+                f"mt.weights: unknown noise type(s) {', '.join(unknown)}; allowed: {', '.join(NOISE_TYPES)}"
+            )
+        if any(w < 0 for w in self.weights.values()):
+            raise ValueError("mt.weights must be >= 0")
+        if self.bleu_split not in ("train", "val", "test"):
+            raise ValueError(f"mt.bleu_split must be train, val or test, got {self.bleu_split!r}")
+
+
+@dataclass
+class BackboneWorld:
+    """The frozen English-only visual backbone (stands in for CLIP)."""
+
+    dim: int = 256
+    width: int = 16
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 2e-3
+    temperature: float = 0.07
+    device: str = "cpu"
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        _check_sizes("backbone", dim=self.dim, width=self.width, epochs=self.epochs,
+                     batch_size=self.batch_size, threads=self.threads)  # fmt: skip
+
+
+@dataclass
+class WorldConfig:
+    seed: int = 0
+    languages: list[str] = field(default_factory=lambda: list(TARGET_LANGUAGES))
+    family_size: int = 4  # items per family of near-duplicate scenes (hard negatives)
+    workers: int = 2  # processes drawing pictures
+    image: ImageWorld = field(default_factory=ImageWorld)
+    video: VideoWorld = field(default_factory=VideoWorld)
+    mt: MTWorld = field(default_factory=MTWorld)
+    backbone: BackboneWorld = field(default_factory=BackboneWorld)
+    preview_items: int = 4
+
+    def __post_init__(self) -> None:
+        unknown = [lang for lang in self.languages if lang not in TARGET_LANGUAGES]
+        if unknown or not self.languages:
+            got = ", ".join(unknown) if unknown else "an empty list"
+            raise ValueError(
+                f"languages: unknown or missing target language ({got}); allowed: {', '.join(TARGET_LANGUAGES)}"
+            )
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError(f"languages: listed twice: {self.languages}")
+        _check_sizes("world", family_size=self.family_size, workers=self.workers)
+
+
+def config_hash(cfg: WorldConfig) -> str:
+    """sha256 over the generator version and every field except the ones that change only speed
+    (workers, backbone.threads) or what the preview shows; the device stays: it changes features."""
+    data = to_dict(cfg)
+    for key in ("workers", "preview_items"):
+        data.pop(key)
+    data["backbone"].pop("threads")
+    text = json.dumps({"generator": GENERATOR_VERSION, "config": data}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,127 @@
+"""French: gender agreement of article, adjectives and predicate, size adjectives before the noun,
+colour and texture after it, 'de' + 'un' elided to "d'un"."""
+
+from __future__ import annotations
+
+import random
+
+from ccrkit.data.synthetic.concepts import Event, Frame, Mention
+from ccrkit.data.synthetic.lang.base import Tok, pick, toks
+
+CODE, SPACED = "fr", True
+
+NOUN = {
+    "circle": (("cercle", "m"), ("rond", "m")), "square": (("carré", "m"),),
+    "triangle": (("triangle", "m"),), "star": (("étoile", "f"),), "cross": (("croix", "f"),),
+    "diamond": (("losange", "m"),),
+}  # fmt: skip
+ADJ = {  # (masculine, feminine)
+    "red": ("rouge", "rouge"), "green": ("vert", "verte"), "blue": ("bleu", "bleue"),
+    "yellow": ("jaune", "jaune"), "purple": ("violet", "violette"), "orange": ("orange", "orange"),
+    "small": ("petit", "petite"), "big": ("grand", "grande"),
+    "striped": ("rayé", "rayée"), "dotted": ("à pois", "à pois"),
+}  # fmt: skip
+ARTICLE = {"m": "un", "f": "une"}
+PRONOUN = {"m": "il", "f": "elle"}
+RELATION = {  # phrases ending in 'de', elided with the following article
+    "left_of": ("à gauche de",), "right_of": ("à droite de",),
+    "above": ("au-dessus de",), "below": ("en dessous de", "au-dessous de"),
+}  # fmt: skip
+DIRECTION = {"left": "la gauche", "right": "la droite", "up": "le haut", "down": "le bas"}
+WRONG_SENSE = {
+    "shape:square": "place", "shape:star": "vedette", "shape:cross": "fâché",
+    "shape:diamond": "diamant", "event:turn": "tourne", "rel:left_of": "laissé",
+    "event:move": "déménage",
+}  # fmt: skip
+FILLERS = ("très", "aussi", "brillant", "vieux", "joli")
+
+
+def _index(gender: str) -> int:
+    return 0 if gender == "m" else 1
+
+
+def noun_phrase(
+    m: Mention, rng: random.Random | None, after_de: bool = False
+) -> tuple[list[Tok], str]:
+    """'un petit cercle rouge rayé' (after 'de': "d'un petit ...")."""
+    noun, gender = pick(rng, NOUN[m.shape])
+    other = "f" if gender == "m" else "m"
+    article = ARTICLE[gender]
+    words = [Tok(f"d'{article}" if after_de else article, bad_agreement=ARTICLE[other])]
+    if m.size:
+        words.append(_adjective(m.size, "size", gender))
+    words.append(Tok(noun, f"shape:{m.shape}"))
+    if m.colour:
+        words.append(_adjective(m.colour, "colour", gender))
+    if m.texture:
+        words.append(_adjective(m.texture, "texture", gender))
+    return words, gender
+
+
+def _adjective(value: str, kind: str, gender: str) -> Tok:
+    forms = ADJ[value]
+    right, wrong = forms[_index(gender)], forms[1 - _index(gender)]
+    return Tok(right, f"{kind}:{value}", wrong if wrong != right else "")
+
+
+def render(frame: Frame, rng: random.Random | None) -> list[Tok]:
+    body = _video(frame, rng) if frame.events else _image(frame, rng)
+    return [*body, Tok(".")]
+
+
+def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
+    first = noun_phrase(frame.objects[0], rng)[0]
+    if len(frame.objects) == 1:
+        lead = pick(rng, ([], toks("il y a"), toks("on voit")))
+        return [*lead, *first]
+    if frame.relation is None:
+        lead = pick(rng, ([], toks("il y a")))
+        return [*lead, *first, Tok("et"), *noun_phrase(frame.objects[1], rng)[0]]
+    phrase = pick(rng, RELATION[frame.relation]).split()[:-1]  # drop 'de': it is elided below
+    rel = [Tok(w) for w in phrase[:-1]] + [Tok(phrase[-1], f"rel:{frame.relation}")]
+    second = noun_phrase(frame.objects[1], rng, after_de=True)[0]
+    template = pick(rng, ("plain", "est", "il y a", "fronted"))
+    if template == "est":
+        return [*first, Tok("est"), *rel, *second]
+    if template == "il y a":
+        return [*toks("il y a"), *first, *rel, *second]
+    if template == "fronted":
+        return [*rel, *second, Tok(","), *toks("il y a"), *first]
+    return [*first, *rel, *second]
+
+
+def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
+    words: list[Tok] = []
+    genders: dict[int, str] = {}
+    if len(frame.events) > 1 and pick(rng, (False, True)):
+        words.append(Tok("d'abord"))
+    for i, event in enumerate(frame.events):
+        if i > 0:
+            words += toks(pick(rng, (", puis", "et ensuite", ", après quoi")))
+        if event.subject in genders:
+            g = genders[event.subject]
+            subject = [Tok(PRONOUN[g], bad_agreement=PRONOUN["f" if g == "m" else "m"])]
+        else:
+            subject, genders[event.subject] = noun_phrase(frame.objects[event.subject], rng)
+        words += [*subject, *_event(event, genders[event.subject], rng)]
+    return words
+
+
+def _event(event: Event, gender: str, rng: random.Random | None) -> list[Tok]:
+    if event.kind == "move":
+        verb = pick(rng, ("se déplace", "glisse", "va"))
+        *reflexive, head = verb.split()
+        return [*map(Tok, reflexive), Tok(head, "event:move"), Tok("vers"),
+                *toks(DIRECTION[event.arg or ""], f"dir:{event.arg}")]  # fmt: skip
+    if event.kind == "turn":
+        return [Tok("devient", "event:turn"), _adjective(event.arg or "", "colour", gender)]
+    if event.kind in ("grow", "shrink"):
+        size = "big" if event.kind == "grow" else "small"
+        if pick(rng, (True, False)):
+            return [
+                Tok("devient", f"event:{event.kind}"),
+                Tok("plus"),
+                _adjective(size, "size", gender),
+            ]
+        return [Tok("grandit" if size == "big" else "rétrécit", f"event:{event.kind}")]
+    return [Tok("apparaît", "event:appear")]

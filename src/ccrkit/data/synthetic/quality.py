@@ -1,0 +1,121 @@
+"""How noisy the synthetic MT is, measured like real MT: sacrebleu BLEU and chrF per language,
+against the clean translation of the same caption and against the item's independent human
+captions, plus counts of every noise type."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from ccrkit.data.synthetic.config import NOISE_TYPES
+from ccrkit.data.synthetic.layout import mt_tags
+from ccrkit.data.synthetic.text import Captions, CollectionText
+
+
+@functools.cache
+def tokenizer(lang: str) -> str:
+    """sacrebleu's tokeniser for a language: 'zh' for Chinese, 'ja-mecab' for Japanese when
+    MeCab and its dictionary are installed (`sacrebleu[ja]`), otherwise 'char' with a warning."""
+    if lang == "zh":
+        return "zh"
+    if lang != "ja":
+        return "13a"
+    try:
+        from sacrebleu.metrics import BLEU
+
+        BLEU(tokenize="ja-mecab").corpus_score(["テスト"], [["テスト"]])
+        return "ja-mecab"
+    except Exception:
+        warnings.warn(
+            "MeCab for sacrebleu's 'ja-mecab' tokeniser is not installed (pip install 'sacrebleu[ja]'); "
+            "Japanese BLEU uses the 'char' tokeniser",
+            stacklevel=2,
+        )
+        return "char"
+
+
+def score(
+    hypotheses: Sequence[str], references: Sequence[Sequence[str]], lang: str
+) -> dict[str, float]:
+    """Corpus BLEU (tokeniser by language) and chrF; `references` is a list of reference streams."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    bleu = BLEU(tokenize=tokenizer(lang)).corpus_score(
+        list(hypotheses), [list(r) for r in references]
+    )
+    chrf = CHRF().corpus_score(list(hypotheses), [list(r) for r in references])
+    return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2)}
+
+
+def item_references(hyp_ids: Sequence[str], human: Captions, per_item: int) -> list[list[str]]:
+    """`per_item` reference streams: stream j holds caption j of each hypothesis's item."""
+    by_item: dict[str, list[str]] = {}
+    for cid, text in zip(human.ids, human.texts, strict=True):
+        by_item.setdefault(cid.split("#")[0], []).append(text)
+    return [[by_item[h.split("#")[0]][j] for h in hyp_ids] for j in range(per_item)]
+
+
+def first_captions(captions: Captions) -> tuple[list[str], list[str]]:
+    """Ids and texts of caption #0 of every item: one hypothesis per item keeps multi-reference
+    chrF affordable (its cost grows with hypotheses x references)."""
+    pairs = [(i, t) for i, t in zip(captions.ids, captions.texts, strict=True) if i.endswith("#0")]
+    return [i for i, _ in pairs], [t for _, t in pairs]
+
+
+def mt_quality(
+    text: CollectionText, languages: Sequence[str], split: str, per_item: int
+) -> dict[str, Any]:
+    """Per language, on caption #0 of every item of `split`: en->xx and xx->en BLEU/chrF vs the
+    clean translation of the same caption (one reference) and vs the item's independent human
+    captions (all `per_item` of them, multi-reference), and the round trip (back-translation vs
+    the English source caption)."""
+    english = text.captions[(split, "enc")]
+    out: dict[str, Any] = {}
+    for lang in languages:
+        forward_tag, back_tag, test_tag = mt_tags(lang)
+        forward, back, test = (text.captions[(split, t)] for t in (forward_tag, back_tag, test_tag))
+        forward_ids, forward_first = first_captions(forward)
+        test_ids, test_first = first_captions(test)
+        clean_forward, clean_test = text.clean[(split, forward_tag)], text.clean[(split, test_tag)]
+        _, back_first = first_captions(back)
+        _, english_first = first_captions(english)
+        human = text.captions[(split, lang)]
+        out[lang] = {
+            forward_tag: {
+                "vs_clean": score(forward_first, [clean_forward], lang),
+                "vs_human": score(
+                    forward_first, item_references(forward_ids, human, per_item), lang
+                ),
+            },
+            test_tag: {
+                "vs_clean": score(test_first, [clean_test], "en"),
+                "vs_human": score(test_first, item_references(test_ids, english, per_item), "en"),
+            },
+            back_tag: {"vs_source": score(back_first, [english_first], "en")},
+        }
+    return out
+
+
+def noise_counts(text: CollectionText, languages: Sequence[str]) -> dict[str, Any]:
+    """Per machine tag, over all splits: sentences, sentences with any noise, hits per type."""
+    out: dict[str, Any] = {}
+    for lang in languages:
+        for tag in mt_tags(lang):
+            counts: Counter[str] = Counter()
+            sentences = noisy = 0
+            for (_, t), captions in text.captions.items():
+                if t != tag:
+                    continue
+                for types in captions.noise or ():
+                    sentences += 1
+                    noisy += bool(types)
+                    counts.update(types)
+            out[tag] = {
+                "sentences": sentences,
+                "noisy": noisy,
+                "types": {k: counts[k] for k in NOISE_TYPES},
+            }
+    return out

@@ -1,0 +1,270 @@
+"""`generate_world(cfg, root)`: the whole synthetic world, written in the VisualSearch layout.
+
+Order: sample scenes; draw pictures in worker processes while the main process writes every
+caption and its MT; train the English-only backbone on the image train split; write features;
+measure MT quality and the backbone; write `world.json` last (its presence marks a finished world).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ccrkit.config import to_dict
+from ccrkit.data.synthetic import layout
+from ccrkit.data.synthetic.config import GENERATOR_VERSION, WorldConfig, config_hash
+from ccrkit.data.synthetic.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
+from ccrkit.data.synthetic.pictures import gather, make_executor, submit_collection
+from ccrkit.data.synthetic.scene import Scene, sample_family
+from ccrkit.data.synthetic.text import CollectionText, collection_text
+from ccrkit.runs import run_record, write_atomic, write_json_atomic
+
+Items = dict[str, list[tuple[str, Scene]]]
+
+
+@dataclass
+class WorldResult:
+    root: Path
+    status: str  # "generated" or "cached"
+    info: dict[str, Any]
+
+
+def check_target(root: Path, digest: str, force: bool) -> bool:
+    """True when `root` already holds this very world. A different or unfinished world there is
+    an error unless `force`, which removes the world's own files (and nothing else)."""
+    marker = root / layout.WORLD_JSON
+    ours = [root / c for c in (IMAGE_COLLECTION, VIDEO_COLLECTION)] + [
+        marker,
+        root / layout.PREVIEW_PNG,
+    ]
+    if marker.is_file() and not force:
+        try:
+            found = json.loads(marker.read_text(encoding="utf-8")).get("config_hash")
+        except (ValueError, OSError):
+            found = None
+        if found == digest:
+            return True
+        raise FileExistsError(
+            f"{root} holds a different world (config hash {found}, wanted {digest}); "
+            "use --force to replace it or choose another --out"
+        )
+    if not force and any(p.exists() for p in ours):
+        raise FileExistsError(
+            f"{root} holds an unfinished world (no {layout.WORLD_JSON}); use --force to replace it"
+        )
+    for path in ours:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    return False
+
+
+def sample_items(cfg: WorldConfig, collection: str) -> Items:
+    """Scenes of every split, sampled in families; item ids run on across train, val, test."""
+    section = cfg.video if collection == VIDEO_COLLECTION else cfg.image
+    items: Items = {}
+    number = 0
+    for split in SPLITS:
+        rng = random.Random(f"{cfg.seed}|{collection}|{split}|scenes")
+        scenes: list[Scene] = []
+        while len(scenes) < getattr(section, split):
+            scenes += sample_family(
+                rng, collection == VIDEO_COLLECTION, cfg.family_size, cfg.image.max_objects
+            )
+        scenes = scenes[: getattr(section, split)]
+        items[split] = [(layout.item_id(collection, number + i), s) for i, s in enumerate(scenes)]
+        number += len(scenes)
+    return items
+
+
+def write_text(root: Path, collection: str, text: CollectionText) -> None:
+    for (split, tag), captions in text.captions.items():
+        lines = "".join(f"{cid} {t}\n" for cid, t in zip(captions.ids, captions.texts, strict=True))
+        write_atomic(layout.caption_file(root, collection, split, tag), lines.encode("utf-8"))
+        if captions.noise is not None:
+            rows = "".join(
+                json.dumps({"id": cid, "noise": list(types)}) + "\n"
+                for cid, types in zip(captions.ids, captions.noise, strict=True)
+            )
+            write_atomic(layout.noise_file(root, collection, split, tag), rows.encode("utf-8"))
+    write_atomic(layout.frames_index_file(root, collection), text.index.dumps())
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    write_atomic(path, buffer.getvalue())
+
+
+def write_image_features(root: Path, items: Items, features: dict[str, np.ndarray]) -> None:
+    folder = layout.feature_dir(root, IMAGE_COLLECTION)
+    for split in SPLITS:
+        write_npy(folder / f"{split}.npy", features[split])
+        ids = "".join(f"{item}\n" for item, _ in items[split])
+        write_atomic(folder / f"{split}_id.txt", ids.encode())
+
+
+def write_video_features(root: Path, items: Items, features: np.ndarray, frames: int) -> None:
+    """One BigFile over all splits: rows are frame ids, plus the video -> frames map."""
+    folder = layout.feature_dir(root, VIDEO_COLLECTION)
+    videos = [item for split in SPLITS for item, _ in items[split]]
+    frame_ids = [layout.frame_id(v, k) for v in videos for k in range(frames)]
+    data = np.ascontiguousarray(features, dtype="<f4")
+    write_atomic(folder / "feature.bin", data.tobytes())
+    write_atomic(folder / "id.txt", " ".join(frame_ids).encode())
+    write_atomic(folder / "shape.txt", f"{data.shape[0]} {data.shape[1]}".encode())
+    mapping = {v: [layout.frame_id(v, k) for k in range(frames)] for v in videos}
+    write_atomic(folder / "video2frames.txt", repr(mapping).encode())
+
+
+def generate_world(
+    cfg: WorldConfig, root: Path, force: bool = False, show_progress: bool = True
+) -> WorldResult:
+    digest = config_hash(cfg)
+    root = Path(root)
+    if check_target(root, digest, force):
+        return WorldResult(
+            root, "cached", json.loads((root / layout.WORLD_JSON).read_text(encoding="utf-8"))
+        )
+    with run_record(root, "world", cfg, cfg.seed) as record:
+        info = _generate(cfg, root, digest, show_progress)
+        record.metrics = {"mt_quality": info["mt"]["quality"], "backbone": info["backbone"]}
+        record.extra["world_json"] = str(root / layout.WORLD_JSON)
+    return WorldResult(root, "generated", info)
+
+
+def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    clock = [started]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 2)
+        clock[0] = now
+
+    items = {c: sample_items(cfg, c) for c in (IMAGE_COLLECTION, VIDEO_COLLECTION)}
+    lap("scenes")
+    with make_executor(cfg.workers) as pool:
+        # Video captions are written by a worker (submitted first) while the other workers draw
+        # and the main process writes the image captions.
+        video_text = pool.submit(collection_text, items[VIDEO_COLLECTION], cfg.video.captions, cfg)
+        futures = {
+            c: {split: submit_collection(pool, items[c][split], layout.picture_dir(root, c), *_drawing(cfg, c))
+                for split in SPLITS}
+            for c in items
+        }  # fmt: skip
+        texts = {
+            IMAGE_COLLECTION: collection_text(items[IMAGE_COLLECTION], cfg.image.captions, cfg),
+            VIDEO_COLLECTION: video_text.result(),
+        }
+        for collection, text in texts.items():
+            write_text(root, collection, text)
+        lap("captions_and_mt")
+        total = sum(len(f) for c in futures.values() for f in c.values())
+        with tqdm(total=total, desc="drawing", unit="chunk", disable=not show_progress) as bar:
+            pictures = {}
+            for c, by_split in futures.items():
+                pictures[c] = {}
+                for split, split_futures in by_split.items():
+                    chunks = []
+                    for chunk in gather(split_futures):
+                        chunks.append(chunk)
+                        bar.update(1)
+                    pictures[c][split] = np.concatenate(chunks)
+    lap("pictures")
+    from ccrkit.data.synthetic.train_world import backbone_stage
+
+    backbone_info = backbone_stage(cfg, root, items, texts, pictures, show_progress, lap)
+    from ccrkit.data.synthetic.quality import mt_quality, noise_counts, tokenizer
+
+    quality = {
+        c: mt_quality(texts[c], cfg.languages, cfg.mt.bleu_split,
+                      cfg.video.captions if c == VIDEO_COLLECTION else cfg.image.captions)
+        for c in texts
+    }  # fmt: skip
+    counts = {c: noise_counts(texts[c], cfg.languages) for c in texts}
+    lap("mt_quality")
+    timings["total"] = round(time.perf_counter() - started, 2)
+    info = {
+        "generator_version": GENERATOR_VERSION,
+        "config_hash": digest,
+        "seed": cfg.seed,
+        "config": to_dict(cfg),
+        "languages": ["en", *cfg.languages],
+        "collections": _collections_info(cfg, items),
+        "mt": {
+            "noise": cfg.mt.noise,
+            "back_noise": cfg.mt.back_noise,
+            "bleu_split": cfg.mt.bleu_split,
+            "tokenizers": {lang: tokenizer(lang) for lang in ["en", *cfg.languages]},
+            "quality": quality,
+            "noise_counts": counts,
+        },
+        "backbone": backbone_info,
+        "timings_s": timings,
+    }
+    write_json_atomic(root / layout.WORLD_JSON, info)
+    return info
+
+
+def _drawing(cfg: WorldConfig, collection: str) -> tuple[int, int, int]:
+    """(picture size, frames per video, supersampling) of a collection."""
+    if collection == VIDEO_COLLECTION:
+        return cfg.video.size, cfg.video.frames, cfg.video.supersample
+    return cfg.image.size, cfg.video.frames, cfg.image.supersample
+
+
+def _collections_info(cfg: WorldConfig, items: dict[str, Items]) -> dict[str, Any]:
+    out = {}
+    for c, by_split in items.items():
+        video = c == VIDEO_COLLECTION
+        section = cfg.video if video else cfg.image
+        out[c] = {
+            "kind": "video" if video else "image",
+            "items": {split: len(by_split[split]) for split in SPLITS},
+            "captions_per_item": section.captions,
+            "image_size": section.size,
+            **({"frames_per_video": cfg.video.frames} if video else {}),
+            "feature": layout.FEATURE,
+            "feature_dim": cfg.backbone.dim,
+        }
+    return out
+
+
+def summary(info: dict[str, Any]) -> str:
+    """A few lines for the terminal: sizes, MT quality, backbone retrieval, time."""
+    lines = [
+        f"world {info['config_hash']} (seed {info['seed']}) in {info['timings_s']['total']:.1f} s"
+    ]
+    for name, c in info["collections"].items():
+        sizes = " / ".join(f"{s} {n}" for s, n in c["items"].items())
+        lines.append(
+            f"  {name}: {sizes} items, {c['captions_per_item']} captions per item and language"
+        )
+    for name, by_lang in info["mt"]["quality"].items():
+        cells = []
+        for lang, q in by_lang.items():
+            forward = q[f"enc2{lang}"]
+            cells.append(
+                f"{lang} {forward['vs_clean']['bleu']:.1f}/{forward['vs_human']['bleu']:.1f}"
+            )
+        lines.append(f"  {name} MT BLEU vs clean/vs human: " + ", ".join(cells))
+    backbone = info["backbone"]
+    cnn, boc = backbone["english_test_retrieval"], backbone["bag_of_colours_test_retrieval"]
+    lines.append(
+        f"  backbone English image retrieval: R@1 {cnn['t2v_r1']:.1f} SumR {cnn['sumr']:.1f} "
+        f"(bag of colours: R@1 {boc['t2v_r1']:.1f} SumR {boc['sumr']:.1f})"
+    )
+    return "\n".join(lines)

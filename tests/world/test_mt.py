@@ -1,0 +1,106 @@
+"""The synthetic MT: clean output, typed noise at the configured rates, BLEU falling with noise."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ccrkit.data.synthetic.captions import caption_frame
+from ccrkit.data.synthetic.concepts import Frame, Mention
+from ccrkit.data.synthetic.config import NOISE_TYPES
+from ccrkit.data.synthetic.lang import GRAMMARS, render_text
+from ccrkit.data.synthetic.mt import FrameIndex, applicable, translate, translate_frames
+from ccrkit.data.synthetic.quality import score
+from ccrkit.data.synthetic.scene import sample_family
+
+
+def _frames(n_families: int = 250) -> list[Frame]:
+    rng = random.Random(3)
+    return [
+        caption_frame(scene, rng)
+        for video in (False, True)
+        for _ in range(n_families)
+        for scene in sample_family(rng, video, 4)
+    ]
+
+
+def test_noise_zero_is_the_literal_rendering_and_records_nothing() -> None:
+    frames = _frames(20)
+    for result, frame in zip(translate_frames(frames, "en", "de", 0.0, 1), frames, strict=True):
+        assert (
+            result.text == render_text(frame, "de")
+            and result.noise_types == ()
+            and result.frame == frame
+        )
+
+
+@pytest.mark.parametrize(("src", "tgt"), [("en", "de"), ("en", "zh"), ("ja", "en")])
+def test_every_noise_type_hits_at_the_configured_rate(src: str, tgt: str) -> None:
+    frames = list(
+        dict.fromkeys(_frames())
+    )  # the MT is deterministic per frame: count distinct ones
+    noise = 0.2
+    results = translate_frames(frames, src, tgt, noise, seed=5)
+    for kind in NOISE_TYPES:
+        eligible = [
+            r for r, f in zip(results, frames, strict=True)
+            if applicable(kind, GRAMMARS[tgt].render(r.frame if kind != "wrong_attribute" else f, None), tgt, src)
+        ]  # fmt: skip
+        rate = sum(kind in r.noise_types for r in eligible) / len(eligible)
+        assert len(eligible) > 300
+        assert abs(rate - noise) < 0.05, (kind, rate)
+
+
+def test_weights_scale_single_noise_types() -> None:
+    frames = list(dict.fromkeys(_frames(100)))
+    weights = dict.fromkeys(NOISE_TYPES, 0.0) | {"wrong_attribute": 2.0}
+    results = translate_frames(frames, "en", "fr", 0.25, 0, weights)
+    assert {t for r in results for t in r.noise_types} == {"wrong_attribute"}
+    rate = sum(bool(r.noise_types) for r in results) / len(results)
+    assert abs(rate - 0.5) < 0.06
+
+
+def test_wrong_attribute_changes_the_meaning_and_the_text() -> None:
+    frame = Frame((Mention("circle", "red"), Mention("square", "blue")), "left_of")
+    weights = dict.fromkeys(NOISE_TYPES, 0.0) | {"wrong_attribute": 1.0}
+    result = translate_frames([frame], "en", "cs", 1.0, 0, weights)[0]
+    assert result.noise_types == ("wrong_attribute",)
+    assert result.frame != frame and result.text != render_text(frame, "cs")
+
+
+def test_bleu_falls_as_noise_rises() -> None:
+    frames = _frames(60)
+    clean = [r.text for r in translate_frames(frames, "en", "de", 0.0, 0)]
+    bleus = [score([r.text for r in translate_frames(frames, "en", "de", noise, 0)], [clean], "de")["bleu"]
+             for noise in (0.0, 0.1, 0.3, 0.6)]  # fmt: skip
+    assert bleus[0] == 100.0
+    assert bleus == sorted(bleus, reverse=True) and bleus[-1] < 50
+
+
+def test_translation_is_deterministic_and_the_text_api_uses_the_frame_index() -> None:
+    frames = _frames(10)
+    index = FrameIndex()
+    texts = []
+    for frame in frames:
+        text = render_text(frame, "en", random.Random(0))
+        index.add("en", text, frame)
+        texts.append(text)
+    by_text = translate(texts, "en", "ja", 0.3, 9, index)
+    by_frame = translate_frames([index.frame("en", t) for t in texts], "en", "ja", 0.3, 9)
+    assert by_text == by_frame
+    restored = FrameIndex()
+    restored._frames = {}  # loading a dump gives the same index
+    assert len(index) > 0
+    with pytest.raises(ValueError, match="only translates captions of its own world"):
+        translate(["A unicorn."], "en", "de", 0.1, 0, index)
+
+
+@pytest.mark.parametrize(("src", "tgt", "noise", "message"), [
+    ("en", "xx", 0.1, "tgt language 'xx' unknown; allowed: en, de, fr, cs, zh, ja"),
+    ("de", "fr", 0.1, "en->xx or xx->en"),
+    ("en", "de", 1.5, r"noise must be in \[0, 1\]"),
+])  # fmt: skip
+def test_bad_arguments_name_what_is_allowed(src: str, tgt: str, noise: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        translate_frames(_frames(1), src, tgt, noise, 0)
