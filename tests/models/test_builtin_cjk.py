@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from ccrkit.models.text_builtin import BuiltinTextConfig, train_tokenizer
 
-CORPUS = ["一个黄色十字在一个紫色的三角形的下面。", "a red cross", "小さな黄色い十字があります。"] * 3
+CORPUS = [
+    "一个黄色十字在一个紫色的三角形的下面。",
+    "a red cross",
+    "小さな黄色い十字があります。",
+] * 3
 
 
 def test_every_ideograph_is_a_word_and_spaces_collapse() -> None:
