@@ -115,8 +115,10 @@ def test_the_nrccr_world_grid_resolves_every_run(tmp_path: Path) -> None:
     roots = ",".join(f"{{noise: {n}, root: '{tmp_path / f'w{n}'}'}}" for n in (0.12, 0.3, 0.5))
     grid = load_grid("nrccr-world", [f"world.roots=[{roots}]"])
     outcome = run_report(grid, "nrccr-world", dry_run=True)
-    # noise 2 x 2 x 3 x 3 = 36; ablation 7 new variants x 2 seeds; compat 4 new x 2 seeds
-    assert len(outcome.runs) == 36 + 14 + 8
+    # noise 2 x 2 x 3 x 3 = 36; ablation 7 new variants x 2 seeds; compat 4 new x 2 seeds;
+    # longer: 10 epochs x 2 methods x 1 seed; schedule: 2 new variants x 2 seeds
+    assert len(outcome.runs) == 36 + 14 + 8 + 2 + 4
+    assert not any(" " in str(r.run_dir) for r in outcome.runs)
     assert {r.config.method["name"] for r in outcome.runs} == {"baseline", "nrccr"}
 
 

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def plan_experiment(
             grid.methods[method].config, run_overrides(grid, key, extra, root), source
         )
         digest = config_digest(config, world_id)
-        label = "" if variant == PLAIN else f"-{variant}"
+        label = "" if variant == PLAIN else "-" + re.sub(r"[^A-Za-z0-9.]+", "_", variant)
         name = f"{method}{label}-{lang}-noise{noise:g}-seed{seed}-{digest[:10]}"
         runs.append(PlannedRun(key, config, digest, Path(grid.runs_dir) / name))
     return runs

@@ -20,7 +20,7 @@ the self-attention branch, whatever its language.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -35,12 +35,13 @@ from ccrkit.losses import (
 from ccrkit.methods.base import AuxiliaryOptimizer, Method, views_of_role
 from ccrkit.methods.nrccr.config import NrccrConfig
 from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared
-from ccrkit.models.base import TextEncoder, VisualEncoder
+from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
 from ccrkit.models.blocks import projection_head
 from ccrkit.models.discriminators import LanguageDiscriminator
 from ccrkit.models.distributed import gather_with_grad
 
 DISCRIMINATOR = "discriminator"
+Gather = Callable[[torch.Tensor], torch.Tensor]
 NOT_ENGLISH = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -130,8 +131,8 @@ class Nrccr(Method):
         return terms
 
     def _target_terms(
-        self, batch: TrainBatch, view: str, source_out: Any, source: Prepared,
-        e_s: torch.Tensor, visual: torch.Tensor, gather: Any,
+        self, batch: TrainBatch, view: str, source_out: EncoderOutput, source: Prepared,
+        e_s: torch.Tensor, visual: torch.Tensor, gather: Gather,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         """Every term of one target language (view "mt:<xx>"), in the official order of mapping
         calls (s, t, c, b: it decides BatchNorm's running statistics)."""
@@ -165,7 +166,7 @@ class Nrccr(Method):
             )
         return terms
 
-    def _adversarial(self, source_out: Any, target_out: Any) -> torch.Tensor:
+    def _adversarial(self, source_out: EncoderOutput, target_out: EncoderOutput) -> torch.Tensor:
         """Step the discriminator on detached encoder states (its own Adam), then return the
         encoder's fooling loss BCE(D(t), 1) through the updated discriminator."""
         assert self.discriminator is not None
