@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo demo-video serve test lint format bench bench-serve install install-dev clean world
+.PHONY: demo demo-video serve test lint format bench bench-serve install install-dev clean world nrccr-world
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,12 @@ bench: install-dev
 
 bench-serve: install-dev
 	$(BIN)/python benchmarks/bench_serve.py
+
+# NRCCR vs the baseline on the synthetic world (issue 7): worlds at three MT noise levels, three
+# seeds, the ablation and the compatibility switches -> results/nrccr-world.{md,json,png}. Runs are
+# cached by config hash in runs/report/: a rerun trains only what is missing.
+nrccr-world: install
+	$(BIN)/ccrkit report --grid nrccr-world
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

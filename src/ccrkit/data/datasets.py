@@ -154,10 +154,14 @@ class TrainDataset(Dataset):
 
 
 class TrainCollate:
-    """list[TrainExample] -> TrainBatch, tokenising every view with the text encoder's tokenizer."""
+    """list[TrainExample] -> TrainBatch, tokenising every view with the text encoder's tokenizer.
 
-    def __init__(self, tokenize: Tokenize):
-        self.tokenize = tokenize
+    `sort_by` (a view key, e.g. "source") orders the examples of each batch by that view's token
+    count, longest first (stable), as NRCCR's collate does; batch membership does not change.
+    """
+
+    def __init__(self, tokenize: Tokenize, sort_by: str | None = None):
+        self.tokenize, self.sort_by = tokenize, sort_by
 
     def __call__(self, examples: list[TrainExample]) -> TrainBatch:
         views = {}
@@ -167,12 +171,30 @@ class TrainCollate:
             if not tokens.texts:
                 tokens.texts = texts
             views[key] = tokens
+        if self.sort_by is not None:
+            order = self._longest_first(views)
+            examples = [examples[i] for i in order]
+            views = {key: _reorder(tokens, order) for key, tokens in views.items()}
         return TrainBatch(
             item_ids=[example.item_id for example in examples],
             item_index=torch.tensor([example.item_index for example in examples], dtype=torch.long),
             visual=collate_visual([example.visual for example in examples]),
             views=views,
         )
+
+    def _longest_first(self, views: dict[str, TokenBatch]) -> list[int]:
+        if self.sort_by not in views:
+            raise DataError(
+                f"data.sort_batch_by names view '{self.sort_by}' but the batch has: {', '.join(views)}"
+            )
+        lengths = views[self.sort_by].attention_mask.sum(dim=1).tolist()
+        return sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+
+def _reorder(tokens: TokenBatch, order: list[int]) -> TokenBatch:
+    index = torch.tensor(order, dtype=torch.long)
+    texts = [tokens.texts[i] for i in order] if tokens.texts else []
+    return TokenBatch(tokens.input_ids[index], tokens.attention_mask[index], texts)
 
 
 class EvalDataset:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ccrkit.methods.base import AuxiliaryOptimizer, Method, view_language, views_of_role
 from ccrkit.methods.baseline import Baseline, BaselineConfig
 from ccrkit.methods.checkpoint import CheckpointError, load_method
-from ccrkit.methods.registry import METHODS, build_method
+from ccrkit.methods.nrccr import Nrccr, NrccrConfig
+from ccrkit.methods.registry import METHODS, build_method, required_roles
 
 __all__ = [
     "METHODS",
@@ -14,8 +15,11 @@ __all__ = [
     "BaselineConfig",
     "CheckpointError",
     "Method",
+    "Nrccr",
+    "NrccrConfig",
     "build_method",
     "load_method",
+    "required_roles",
     "view_language",
     "views_of_role",
 ]

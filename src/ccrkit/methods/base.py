@@ -13,7 +13,10 @@ A method is an `nn.Module` that owns its encoders, projections and loss terms:
   its fooling term. The step backpropagates into that optimiser's parameters only, averages their
   gradients over processes under DDP, and steps it; those parameters are left out of the main
   optimiser;
-- `save_assets(directory)`: tokenizers and model configs a saved run needs to rebuild.
+- `save_assets(directory)`: tokenizers and model configs a saved run needs to rebuild;
+- `required_roles(config)` (class method): the caption roles a configuration needs beyond the
+  English source, each with a hint on how to do without it — checked against the data before
+  training, so a missing file is reported before any model is built.
 """
 
 from __future__ import annotations
@@ -51,6 +54,11 @@ class Method(nn.Module):
         super().__init__()
         self.config, self.text, self.visual = config, text, visual
         self._auxiliary_steps: dict[str, AuxiliaryStep] = {}
+
+    @classmethod
+    def required_roles(cls, config: Any) -> dict[str, str]:
+        """{role: why it is needed / how to do without it}; none beyond the source by default."""
+        return {}
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         raise NotImplementedError

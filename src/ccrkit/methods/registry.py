@@ -8,12 +8,14 @@ from typing import Any
 from ccrkit.config import build
 from ccrkit.methods.base import Method
 from ccrkit.methods.baseline import Baseline
+from ccrkit.methods.nrccr import Nrccr
 from ccrkit.models.base import BuildContext
 from ccrkit.models.registry import build_text_encoder, build_visual_encoder, split_section
 from ccrkit.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry("method")
 METHODS.register("baseline")(Baseline)
+METHODS.register("nrccr")(Nrccr)
 
 
 def build_method(
@@ -30,3 +32,10 @@ def build_method(
     text = build_text_encoder(config["text_encoder"], context, source)
     visual = build_visual_encoder(config["visual_encoder"], context, source)
     return entry(method_config, text, visual)
+
+
+def required_roles(section: Mapping[str, Any], source: str = "config") -> dict[str, str]:
+    """The caption roles the configured method needs (`Method.required_roles`), with hints."""
+    name, params = split_section(section, "method", source)
+    entry = METHODS.get(name)
+    return entry.required_roles(build(entry.config_class, params, source, "method"))

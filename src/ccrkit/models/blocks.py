@@ -44,21 +44,28 @@ class NrccrAttention(nn.Module):
         query_mask: torch.Tensor,
         context: torch.Tensor | None = None,
         context_mask: torch.Tensor | None = None,
+        outer_mask: bool = False,
     ) -> torch.Tensor:
         """Self-attention over `query` (B, Lq, H), or cross-attention from it to `context` (B, Lk, H).
 
         Masks are True on real positions. Padded query rows come out as well (they are ignored by
-        masked pooling); padded keys never receive attention.
+        masked pooling); padded keys never receive attention from real queries. `outer_mask=True`
+        is the official code's mask, the outer product of query and key masks: a padded query row
+        gets −10000 on every key, which the softmax ignores, so it attends to every key, padding
+        included (only visible when padding is pooled, `nrccr_compat_padding_pool`).
         """
         cross = context is not None
         keys, key_mask = (context, context_mask) if cross else (query, query_mask)
+        allowed = key_mask.bool()[:, None, None, :]
+        if outer_mask:
+            allowed = allowed & query_mask.bool()[:, None, :, None]
         q, k, v = (
             self._split(self.query(query)),
             self._split(self.key(keys)),
             self._split(self.value(keys)),
         )
-        bias = torch.zeros(key_mask.shape, dtype=q.dtype, device=q.device)
-        bias = bias.masked_fill(~key_mask.bool(), MASK_VALUE)[:, None, None, :]
+        bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device)
+        bias = bias.masked_fill(~allowed, MASK_VALUE)
         attended = F.scaled_dot_product_attention(
             q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0,
             scale=self.scale,

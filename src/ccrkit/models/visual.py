@@ -5,7 +5,8 @@
   activation (methods.md §1.1, visual tower).
 - `frames`: per-frame features (B, T, D) → LayerNorm → Dropout → Linear(D→H) → ReLU → trainable
   positions + LayerNorm + Dropout → one NRCCR attention block → masked mean over real frames
-  (NRCCR video; the mean over padding of the original code is fixed, §1.7 item 5).
+  (NRCCR video; the mean over padding of the original code is fixed, §1.7 item 5;
+  `compat_padding_pool: true` restores it, with the code's outer-product attention mask).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class FramesConfig:
     max_frames: int = 64  # longer videos are truncated, as in NRCCR
     positions: int = 80
     dropout: float = 0.1
+    compat_padding_pool: bool = False  # NRCCR's code: mean over the padded length (§1.7 item 5)
 
     def __post_init__(self) -> None:
         if self.max_frames > self.positions:
@@ -120,5 +122,7 @@ class FrameEncoder(VisualEncoder):
         mask = visual.mask[:, : self.config.max_frames].bool()
         steps = torch.arange(frames.shape[1], device=frames.device)
         hidden = self.position_norm(self.input(frames) + self.positions(steps))
-        tokens = self.attention(hidden, mask)
-        return EncoderOutput(tokens, mask, masked_mean(tokens, mask))
+        compat = self.config.compat_padding_pool
+        tokens = self.attention(hidden, mask, outer_mask=compat)
+        pooled = tokens.mean(dim=1) if compat else masked_mean(tokens, mask)
+        return EncoderOutput(tokens, mask, pooled)

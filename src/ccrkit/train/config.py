@@ -30,6 +30,9 @@ class DataConfig:
     val_split: str | None = "val"  # None: no validation, the last epoch is also the best
     test_split: str | None = "test"
     num_workers: int = 0
+    # a view key (e.g. "source"): each batch's examples sorted by its token count, longest first
+    # (NRCCR's collate); None keeps the sampler's order
+    sort_batch_by: str | None = None
 
 
 @dataclass

@@ -11,6 +11,7 @@ A run folder holds: `run.json`, `assets/` (tokenizer, model configs), `checkpoin
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +31,7 @@ from ccrkit.methods.checkpoint import (
     load_module_state,
     read_checkpoint,
 )
-from ccrkit.methods.registry import build_method
+from ccrkit.methods.registry import build_method, required_roles
 from ccrkit.models.base import BuildContext
 from ccrkit.registry import import_plugins
 from ccrkit.runs import run_record
@@ -59,6 +60,7 @@ def train_from_config(
 
     data = config.data
     spec = load_data_spec(data.name)
+    check_method_inputs(config, spec)
     train_set = TrainDataset(
         spec, data.root, split=data.train_split, target_langs=list(data.target_langs),
         roles=tuple(data.roles), feature=data.feature,
@@ -71,10 +73,43 @@ def train_from_config(
             else EvalDataset(spec, data.root, split=split, lang=data.lang, feature=data.feature)
         )
 
+    collate = (
+        TrainCollate
+        if data.sort_batch_by is None
+        else functools.partial(TrainCollate, sort_by=data.sort_batch_by)
+    )
     return run_training(
-        config, run_dir, train_set, TrainCollate, evaluation(data.val_split),
+        config, run_dir, train_set, collate, evaluation(data.val_split),
         evaluation(data.test_split), resume=resume, force=force,
     )  # fmt: skip
+
+
+def check_method_inputs(config: RunConfig, spec: Any) -> None:
+    """Every caption role the method needs is asked for and its training files exist — checked
+    before any model is built, naming the missing file and how to do without it."""
+    from ccrkit.config import ConfigError
+    from ccrkit.data.errors import DataError
+
+    import_plugins(config.plugins)
+    data, name = config.data, config.method.get("name")
+    for role, why in required_roles(config.method).items():
+        if role not in data.roles:
+            raise ConfigError(
+                f"method '{name}' needs '{role}' captions but data.roles is {list(data.roles)}: "
+                f"add '{role}' to data.roles ({why})"
+            )
+        for lang in data.target_langs:
+            path = spec.caption_path(data.root, data.train_split, role, lang)
+            if path is None or not path.is_file():
+                missing = (
+                    f"data spec '{spec.name}' names no '{role}' caption file"
+                    if path is None
+                    else f"file not found: {path}"
+                )
+                raise DataError(
+                    f"method '{name}' needs the '{role}:{lang}' captions of split "
+                    f"'{data.train_split}' ({missing}); {why}"
+                )
 
 
 def run_training(

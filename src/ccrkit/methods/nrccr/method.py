@@ -1,0 +1,217 @@
+"""`nrccr`: noise-robust cross-lingual cross-modal retrieval (ACM MM 2022), methods.md §1.
+
+Per training example: visual item v, English source s, its machine translation t and the
+back-translation b. One text tower (encoder + `NrccrTextTower` + mapping) embeds s, t and b with
+self-attention; the training-only cross branch gives e_c (s attends to t). Loss terms, each
+returned by name and weighted by config (all on the L2-normalised mapped vectors):
+
+    triplet/source          1.0   · L_tri(e_s, v)
+    triplet/mt:<xx>         0.6   · L_tri(e_t, v)
+    similarity_view/mt:<xx> 0.4   · soft_target_distill(e_t, e_c, v, τ = 0.07)
+    feature_view/mt:<xx>    0.1   · smooth_l1_feature(e_t, e_c, β = 4)
+    bt_ranking/bt:<xx>      0.5   · L_tri(e_s, e_b)
+    adversarial/mt:<xx>     0.001 · BCE(D(t), 1), after one Adam step of D on detached states
+
+Switching a component off (`NrccrConfig.ABLATION_SWITCHES`) removes its term; with
+`cross_teacher: false` the distillation teacher is e_s. Evaluation encodes a caption alone through
+the self-attention branch, whatever its language.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
+from ccrkit.losses import (
+    adversarial_language,
+    smooth_l1_feature,
+    soft_target_distill,
+    triplet_max_violation,
+)
+from ccrkit.methods.base import AuxiliaryOptimizer, Method, views_of_role
+from ccrkit.methods.nrccr.config import NrccrConfig
+from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared
+from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
+from ccrkit.models.blocks import projection_head
+from ccrkit.models.discriminators import LanguageDiscriminator
+from ccrkit.models.distributed import gather_with_grad
+
+DISCRIMINATOR = "discriminator"
+Gather = Callable[[torch.Tensor], torch.Tensor]
+NOT_ENGLISH = re.compile(r"[^A-Za-z0-9]")
+
+
+def clean_english(text: str) -> str:
+    """NRCCR's cleaning of English training sources (§1.5): keep [A-Za-z0-9] words, lower-case,
+    end with a period, capitalise the first letter. "Two dogs, running!" -> "Two dogs running."."""
+    cleaned = " ".join(NOT_ENGLISH.sub(" ", text).lower().split())
+    if cleaned and cleaned[-1] not in ".?!":
+        cleaned += "."
+    return cleaned.capitalize()
+
+
+class Nrccr(Method):
+    config_class = NrccrConfig
+
+    def __init__(self, config: NrccrConfig, text: TextEncoder, visual: VisualEncoder) -> None:
+        super().__init__(config, text, visual)
+        c = config
+        self.tower = NrccrTextTower(
+            text.dim, c.hidden, c.heads, c.qk_dim, c.positions, c.dropout,
+            pad_pool=c.nrccr_compat_padding_pool,
+        )  # fmt: skip
+        self.text_head = projection_head("mapping", c.hidden, c.embed_dim, c.mapping_dropout)
+        visual_layers: list[nn.Module] = []
+        visual_dim = visual.dim
+        if c.visual_hidden is not None:
+            visual_layers.append(nn.Linear(visual.dim, c.visual_hidden))
+            visual_layers += [nn.ReLU()] if c.visual_activation == "relu" else []
+            visual_dim = c.visual_hidden
+        self.visual_proj = nn.Sequential(*visual_layers)
+        self.visual_head = projection_head("mapping", visual_dim, c.embed_dim, c.mapping_dropout)
+        self.discriminator = (
+            LanguageDiscriminator(c.discriminator, text.dim) if c.adversarial else None
+        )
+
+    @classmethod
+    def required_roles(cls, config: NrccrConfig) -> dict[str, str]:
+        roles = {"mt": "NRCCR learns from machine translations of the English captions"}
+        if config.back_translation:
+            roles["bt"] = (
+                "the back-translation term needs them; create the back-translations or disable "
+                "the term with method.back_translation=false"
+            )
+        return roles
+
+    # ---------------------------------------------------------------- evaluation
+    def encode_text(self, tokens: TokenBatch, lang: str) -> torch.Tensor:
+        return self._embed(self._prepare(tokens))
+
+    def encode_visual(self, visual: VisualBatch) -> torch.Tensor:
+        return self.visual_head(self.visual_proj(self.visual(visual).pooled))
+
+    def _prepare(self, tokens: TokenBatch) -> Prepared:
+        return self.tower.prepare(self.text(tokens))
+
+    def _embed(self, prepared: Prepared) -> torch.Tensor:
+        return self.text_head(self.tower.self_branch(prepared))
+
+    # ---------------------------------------------------------------- training
+    def extra_optimizers(self) -> list[AuxiliaryOptimizer]:
+        if self.discriminator is None:
+            return []
+        c = self.config
+
+        def build(params: list[nn.Parameter]) -> torch.optim.Optimizer:
+            return torch.optim.Adam(
+                params, lr=c.discriminator_lr, betas=tuple(c.discriminator_betas),
+                eps=c.discriminator_eps, weight_decay=0.0,
+            )  # fmt: skip
+
+        return [AuxiliaryOptimizer(DISCRIMINATOR, list(self.discriminator.parameters()), build)]
+
+    def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
+        c = self.config
+        gather = gather_with_grad if c.gather else _identity
+        visual = gather(self.encode_visual(batch.visual))
+        source_out = self.text(self._source_tokens(batch))
+        source = self.tower.prepare(source_out)
+        e_s = self.text_head(self.tower.self_branch(source))
+        terms: dict[str, torch.Tensor] = {}
+        if c.source_term:
+            terms["triplet/source"] = c.source_weight * triplet_max_violation(
+                gather(e_s), visual, c.margin
+            )
+        for view in self._target_views(batch):
+            terms |= self._target_terms(batch, view, source_out, source, e_s, visual, gather)
+        return terms
+
+    def _target_terms(
+        self, batch: TrainBatch, view: str, source_out: EncoderOutput, source: Prepared,
+        e_s: torch.Tensor, visual: torch.Tensor, gather: Gather,
+    ) -> dict[str, torch.Tensor]:  # fmt: skip
+        """Every term of one target language (view "mt:<xx>"), in the official order of mapping
+        calls (s, t, c, b: it decides BatchNorm's running statistics)."""
+        c, lang = self.config, view.partition(":")[2]
+        target_out = self.text(batch.views[view])
+        target = self.tower.prepare(target_out)
+        e_t = self.text_head(self.tower.self_branch(target))
+        terms = {
+            f"triplet/{view}": c.mt_weight * triplet_max_violation(gather(e_t), visual, c.margin)
+        }
+        if c.distills:
+            teacher = (
+                self.text_head(self.tower.cross_branch(source, target)) if c.cross_teacher else e_s
+            )
+            if c.similarity_view:
+                terms[f"similarity_view/{view}"] = c.similarity_weight * soft_target_distill(
+                    gather(e_t), gather(teacher), visual, c.tau
+                )
+            if c.feature_view:
+                terms[f"feature_view/{view}"] = c.feature_weight * smooth_l1_feature(
+                    e_t, teacher, c.smooth_l1_beta, detach_teacher=not c.nrccr_compat_feature_grad
+                )
+        if c.back_translation:
+            e_b = self._embed(self._prepare(self._view(batch, f"bt:{lang}")))
+            terms[f"bt_ranking/bt:{lang}"] = c.bt_weight * triplet_max_violation(
+                gather(e_s), gather(e_b), c.margin
+            )
+        if self.discriminator is not None:
+            terms[f"adversarial/{view}"] = c.adversarial_weight * self._adversarial(
+                source_out, target_out
+            )
+        return terms
+
+    def _adversarial(self, source_out: EncoderOutput, target_out: EncoderOutput) -> torch.Tensor:
+        """Step the discriminator on detached encoder states (its own Adam), then return the
+        encoder's fooling loss BCE(D(t), 1) through the updated discriminator."""
+        assert self.discriminator is not None
+        pad = self.config.nrccr_compat_padding_pool
+        disc = self.discriminator
+        real = disc(source_out.tokens.detach(), source_out.mask, pad)
+        fake = disc(target_out.tokens.detach(), target_out.mask, pad)
+        self.auxiliary_step(DISCRIMINATOR, adversarial_language(fake, real, "discriminator"))
+        fooled = disc(target_out.tokens, target_out.mask, pad)
+        return adversarial_language(fooled, player="encoder")
+
+    def _source_tokens(self, batch: TrainBatch) -> TokenBatch:
+        tokens = self._view(batch, SOURCE_VIEW)
+        if not self.config.clean_source:
+            return tokens
+        if not tokens.texts:
+            raise ValueError(
+                "method.clean_source needs the raw source texts in the batch (TokenBatch.texts); "
+                "set method.clean_source=false"
+            )
+        device = tokens.input_ids.device
+        return self.tokenize([clean_english(text) for text in tokens.texts]).to(device)
+
+    def _target_views(self, batch: TrainBatch) -> list[str]:
+        views = views_of_role(batch.views, "mt")
+        if not views:
+            raise ValueError(_missing_view(batch, "mt", "NRCCR trains on machine translations"))
+        return views
+
+    def _view(self, batch: TrainBatch, key: str) -> TokenBatch:
+        if key not in batch.views:
+            role = key.partition(":")[0]
+            why = self.required_roles(self.config).get(role, "")
+            raise ValueError(_missing_view(batch, key, why))
+        return batch.views[key]
+
+
+def _missing_view(batch: TrainBatch, key: str, why: str) -> str:
+    have = ", ".join(sorted(batch.views)) or "none"
+    role = key.partition(":")[0]
+    return (
+        f"NRCCR needs the '{key}' captions in every batch but the batch has: {have}; "
+        f"add '{role}' to data.roles ({why})"
+    )
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x

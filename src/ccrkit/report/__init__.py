@@ -1,0 +1,89 @@
+"""Experiment grids and their results pages (`ccrkit report`): runs cached by config hash, worlds
+generated once per MT noise level, SumR mean ± std over seeds, Markdown tables and PNG plots."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ccrkit.report.aggregate import Row, summarise
+from ccrkit.report.execute import execute, is_done
+from ccrkit.report.page import Budget, write_page
+from ccrkit.report.plan import PlannedRun, describe, plan_experiment, unique_runs
+from ccrkit.report.plot import plot_noise
+from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec, WorldSpec, load_grid
+from ccrkit.report.worlds import prepare_worlds
+
+__all__ = [
+    "ExperimentSpec",
+    "GridSpec",
+    "MethodSpec",
+    "ReportOutcome",
+    "WorldSpec",
+    "describe",
+    "load_grid",
+    "plan_grid",
+    "run_report",
+]
+
+
+@dataclass
+class ReportOutcome:
+    page: Path | None
+    runs: list[PlannedRun]
+    tables: dict[str, list[Row]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def plan_grid(grid: GridSpec) -> tuple[dict[str, list[PlannedRun]], dict]:
+    """Worlds (generated if missing) and every experiment's runs."""
+    levels = [n for e in grid.experiments for n in grid.noise_levels(e)]
+    worlds = prepare_worlds(grid, levels)
+    planned = {e.name: plan_experiment(grid, e, worlds) for e in grid.experiments}
+    first: dict[str, Path] = {}
+    for run in (run for runs in planned.values() for run in runs):
+        # a run two experiments share (same config hash) lives in the folder named first
+        run.run_dir = first.setdefault(run.digest, run.run_dir)
+    return planned, worlds
+
+
+def run_report(
+    grid: GridSpec, source: str, dry_run: bool = False, progress: bool = True
+) -> ReportOutcome:
+    """Train what is missing, then write the page, the JSON, the plots and the index."""
+    planned, worlds = plan_grid(grid)
+    runs = unique_runs([run for runs in planned.values() for run in runs])
+    if dry_run:
+        return ReportOutcome(None, runs)
+    todo = sum(not is_done(run) for run in runs)
+    started = time.perf_counter()
+    failures = execute(runs, grid.jobs, grid.threads, progress)
+    budget = Budget(len(runs), todo, wall_seconds=time.perf_counter() - started)
+    tables = {
+        name: summarise(grid, _experiment(grid, name), rows) for name, rows in planned.items()
+    }
+    budget.train_seconds = _train_seconds(runs)
+    plots = {}
+    for experiment in (e for e in grid.experiments if e.plot):
+        path = Path(grid.out) / f"{grid.name}-{experiment.name}.png"
+        title = experiment.title or experiment.name
+        plots[experiment.name] = plot_noise(tables[experiment.name], path, title, grid.fused_weight)
+    page = write_page(grid, source, tables, plots, worlds, budget, failures)
+    return ReportOutcome(page, runs, tables, failures)
+
+
+def _experiment(grid: GridSpec, name: str) -> ExperimentSpec:
+    return next(e for e in grid.experiments if e.name == name)
+
+
+def _train_seconds(runs: list[PlannedRun]) -> list[float]:
+    from ccrkit.report.execute import read_record, run_seconds
+
+    seconds = []
+    for run in runs:
+        record = read_record(run)
+        value = run_seconds(record) if record else None
+        if value is not None:
+            seconds.append(value)
+    return seconds

@@ -1,0 +1,124 @@
+"""Per experiment: SumR of every run (native queries and the fused row), mean ± std over seeds,
+as rows and as a Markdown table."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ccrkit.evaluate.protocol import fused_label, native_label
+from ccrkit.report.execute import read_record, run_seconds
+from ccrkit.report.plan import PLAIN, PlannedRun
+from ccrkit.report.spec import ExperimentSpec, GridSpec
+
+
+@dataclass
+class Row:
+    method: str
+    label: str
+    variant: str
+    lang: str
+    noise: float
+    native: list[float] = field(default_factory=list)
+    fused: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)
+    missing: int = 0
+
+    @property
+    def native_mean(self) -> float | None:
+        return statistics.fmean(self.native) if self.native else None
+
+    @property
+    def fused_mean(self) -> float | None:
+        return statistics.fmean(self.fused) if self.fused else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "native_mean": self.native_mean, "native_std": std(self.native),
+                "fused_mean": self.fused_mean, "fused_std": std(self.fused)}  # fmt: skip
+
+
+def std(values: list[float]) -> float | None:
+    """Sample standard deviation (n − 1); 0 for one value, None for none."""
+    if not values:
+        return None
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def run_numbers(run: PlannedRun, weight: float) -> dict[str, Any] | None:
+    """SumR native and fused (at `weight`), seconds and epochs of a finished run, else None."""
+    record = read_record(run)
+    if not record or record.get("status") != "ok":
+        return None
+    metrics, lang = record.get("metrics") or {}, run.key.lang
+    native, fused = metrics.get(native_label(lang)), metrics.get(fused_label(lang, weight))
+    return {
+        "native": native["sumr"] if native else None,
+        "fused": fused["sumr"] if fused else None,
+        "seconds": run_seconds(record),
+        "epochs": record.get("epochs"),
+        "best_epoch": record.get("best_epoch"),
+    }
+
+
+def summarise(grid: GridSpec, experiment: ExperimentSpec, runs: list[PlannedRun]) -> list[Row]:
+    """One row per (method, variant, language, noise), seeds pooled, in the grid's order."""
+    rows: dict[tuple, Row] = {}
+    for run in runs:
+        k = run.key
+        label = grid.methods[k.method].label or k.method
+        row = rows.setdefault(
+            (k.method, k.variant, k.lang, k.noise), Row(k.method, label, k.variant, k.lang, k.noise)
+        )
+        numbers = run_numbers(run, grid.fused_weight)
+        if numbers is None or numbers["native"] is None:
+            row.missing += 1
+            continue
+        row.native.append(numbers["native"])
+        if numbers["fused"] is not None:
+            row.fused.append(numbers["fused"])
+        if numbers["seconds"] is not None:
+            row.seconds.append(numbers["seconds"])
+        if numbers["epochs"] is not None:
+            row.epochs.append(int(numbers["epochs"]))
+    return list(rows.values())
+
+
+def cell(values: list[float]) -> str:
+    if not values:
+        return "–"
+    return f"{statistics.fmean(values):.1f} ± {std(values):.1f}"
+
+
+def markdown_table(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) -> str:
+    """| method | variant | lang | MT noise | SumR native | SumR fused | (Δ) | seeds | s/run |"""
+    reference = _reference_means(experiment, rows)
+    with_variant = any(r.variant != PLAIN for r in rows)
+    head = ["method", *(["variant"] if with_variant else []), "lang", "MT noise", "SumR native",
+            f"SumR fused w={grid.fused_weight:g}"]  # fmt: skip
+    if reference:
+        head.append(f"Δ native vs {experiment.reference}")
+    head += ["seeds", "s / run"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [row.label, *([row.variant] if with_variant else []), row.lang, f"{row.noise:g}",
+                 cell(row.native), cell(row.fused)]  # fmt: skip
+        if reference:
+            base = reference.get((row.method, row.lang, row.noise))
+            mean = row.native_mean
+            cells.append("–" if base is None or mean is None else f"{mean - base:+.1f}")
+        seeds = f"{len(row.native)}" + (f" ({row.missing} missing)" if row.missing else "")
+        seconds = f"{statistics.fmean(row.seconds):.0f}" if row.seconds else "–"
+        lines.append("| " + " | ".join([*cells, seeds, seconds]) + " |")
+    return "\n".join(lines)
+
+
+def _reference_means(experiment: ExperimentSpec, rows: list[Row]) -> dict[tuple, float]:
+    if experiment.reference is None:
+        return {}
+    return {
+        (r.method, r.lang, r.noise): r.native_mean
+        for r in rows
+        if r.variant == experiment.reference and r.native_mean is not None
+    }

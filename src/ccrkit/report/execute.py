@@ -1,0 +1,87 @@
+"""Train the runs a grid still lacks (alone or `jobs` at a time) and read every run's record."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime
+from typing import Any
+
+from tqdm import tqdm
+
+from ccrkit.report.plan import PlannedRun
+from ccrkit.runs import RUN_RECORD
+
+
+def read_record(run: PlannedRun) -> dict[str, Any] | None:
+    path = run.run_dir / RUN_RECORD
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def is_done(run: PlannedRun) -> bool:
+    record = read_record(run)
+    return bool(record and record.get("status") == "ok" and record.get("metrics"))
+
+
+def train_one(run: PlannedRun, threads: int) -> tuple[str, float, str | None]:
+    """Train one run (in a worker process or in-process); returns (name, seconds, error)."""
+    import torch
+
+    from ccrkit.train.run import train_from_config
+
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    try:
+        # force: a folder here without an 'ok' record is an interrupted run of this very config
+        train_from_config(run.config, run.run_dir, force=True)
+    except Exception as err:  # reported with the others at the end; the grid goes on
+        return run.name, time.perf_counter() - started, f"{type(err).__name__}: {err}"
+    return run.name, time.perf_counter() - started, None
+
+
+def execute(
+    runs: list[PlannedRun], jobs: int = 1, threads: int = 2, progress: bool = True
+) -> dict[str, str]:
+    """Train every run that is not done yet; returns {run name: error} of the failed ones."""
+    todo = [run for run in runs if not is_done(run)]
+    failures: dict[str, str] = {}
+    if not todo:
+        return failures
+    bar = tqdm(total=len(todo), desc="report runs", disable=not progress)
+    if jobs == 1:
+        results = (train_one(run, threads) for run in todo)
+        failures = _collect(results, bar)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(train_one, run, threads) for run in todo]
+            failures = _collect((f.result() for f in as_completed(futures)), bar)
+    bar.close()
+    return failures
+
+
+def _collect(results: Any, bar: tqdm) -> dict[str, str]:
+    failures = {}
+    for name, seconds, error in results:
+        bar.update()
+        tqdm.write(
+            f"{'FAILED' if error else 'done'} {name} ({seconds:.0f} s){': ' + error if error else ''}"
+        )
+        if error:
+            failures[name] = error
+    return failures
+
+
+def run_seconds(record: dict[str, Any]) -> float | None:
+    """Wall-clock seconds of a recorded run (from its start and end times)."""
+    try:
+        started = datetime.fromisoformat(record["started"])
+        ended = datetime.fromisoformat(record["ended"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (ended - started).total_seconds()

@@ -1,0 +1,137 @@
+"""`ccrkit report` on a tiny grid over two miniature worlds: runs, cache, tables, plot, index."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ccrkit.cli.main import main
+from ccrkit.config import ConfigError
+from ccrkit.report import load_grid, run_report
+from ccrkit.report.aggregate import Row, markdown_table
+from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec
+
+TESTS = Path(__file__).parent.parent
+TINY = [
+    "train.epochs=1", "train.batch_size=8", "train.progress=false", "train.tensorboard=false",
+    "train.device=cpu", "eval.batch_size=8", "text_encoder.dim=16", "text_encoder.layers=1",
+    "text_encoder.heads=2", "text_encoder.ffn_dim=32", "text_encoder.vocab_size=150",
+    "visual_encoder.hidden=16",
+]  # fmt: skip
+NRCCR_TINY = ["method.hidden=16", "method.heads=2", "method.qk_dim=8", "method.embed_dim=16"]
+
+
+def build_world(root: Path) -> Path:
+    spec = importlib.util.spec_from_file_location(
+        "data_conftest_report", TESTS / "data" / "conftest.py"
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.build_world(root)
+
+
+def write_grid(tmp_path: Path) -> Path:
+    worlds = [{"noise": n, "root": str(build_world(tmp_path / f"world{n}"))} for n in (0.1, 0.3)]
+    grid = {
+        "name": "tiny", "title": "Tiny grid", "out": str(tmp_path / "results"),
+        "runs_dir": str(tmp_path / "runs"), "threads": 1, "overrides": TINY,
+        "world": {"roots": worlds, "default_noise": 0.3},
+        "methods": {
+            "baseline": {"config": "baseline-world", "overrides": ["method.embed_dim=16"]},
+            "nrccr": {"config": "nrccr-world", "overrides": NRCCR_TINY, "label": "NRCCR"},
+        },
+        "experiments": [
+            {"name": "noise", "methods": ["baseline", "nrccr"], "noise": [0.1, 0.3],
+             "seeds": [0, 1], "plot": True},
+            {"name": "ablation", "methods": ["nrccr"], "seeds": [0, 1], "reference": "full",
+             "variants": {"full": [], "no_bt": ["method.back_translation=false"]}},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(grid), encoding="utf-8")
+    return path
+
+
+def test_tiny_grid_end_to_end_and_cached(tmp_path: Path, capsys) -> None:
+    path = write_grid(tmp_path)
+    assert main(["report", "--grid", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    # noise: 2 methods x 2 levels x 2 seeds = 8; ablation at 0.3: 2 variants x 2 seeds, "full"
+    # at 0.3 is the noise experiment's NRCCR run (same config hash) -> 2 new
+    assert "10 runs, 10 to train" in out
+    outcome = run_report(load_grid(path), str(path), progress=False)
+    assert outcome.failures == {} and len(outcome.runs) == 10
+    results = tmp_path / "results"
+    page = (results / "tiny.md").read_text()
+    assert "| NRCCR | de | 0.3 |" in page and "![noise](tiny-noise.png)" in page
+    assert "| NRCCR | no_bt | de | 0.3 |" in page and "Δ native vs full" in page
+    assert (results / "tiny-noise.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads((results / "tiny.json").read_text())
+    rows = data["experiments"]["noise"]
+    assert len(rows) == 4 and all(len(r["native"]) == 2 and r["missing"] == 0 for r in rows)
+    assert all(r["native_std"] is not None for r in rows)
+    assert "[Tiny grid](tiny.md)" in (results / "README.md").read_text()
+    # a rerun trains nothing: every run is found by its config hash
+    capsys.readouterr()
+    assert main(["report", "--grid", str(path), "--dry-run"]) == 0
+    assert "10 runs, 0 to train" in capsys.readouterr().out
+
+
+def test_markdown_table_mean_std_and_delta() -> None:
+    grid = GridSpec(name="g", methods={"m": MethodSpec(config="x")},
+                    experiments=[ExperimentSpec(name="e", methods=["m"], noise=[0.1])])  # fmt: skip
+    experiment = ExperimentSpec(name="e", methods=["m"], noise=[0.1], reference="full",
+                                variants={"full": [], "off": []})  # fmt: skip
+    rows = [Row("m", "M", "full", "de", 0.1, native=[100.0, 110.0], fused=[120.0, 124.0]),
+            Row("m", "M", "off", "de", 0.1, native=[90.0, 96.0, 99.0], missing=1)]  # fmt: skip
+    table = markdown_table(grid, experiment, rows)
+    # mean 105, sample std sqrt(50) = 7.07; fused 122 ± 2.83; off: 95 ± 4.58, Δ −10
+    assert "| M | full | de | 0.1 | 105.0 ± 7.1 | 122.0 ± 2.8 | +0.0 | 2 | – |" in table
+    assert "| M | off | de | 0.1 | 95.0 ± 4.6 | – | -10.0 | 3 (1 missing) | – |" in table
+
+
+def test_bad_grids(tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump({"name": "g", "methods": {"m": {"config": "x"}},
+                                    "experiments": [{"name": "e", "methods": ["nope"], "noise": [0.1]}]}))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"unknown or no methods \['nope'\]; the grid defines: m"):
+        load_grid(path)
+    path.write_text(yaml.safe_dump({"name": "g", "methods": {"m": {"config": "x"}},
+                                    "world": {"roots": [{"noise": 0.1, "root": str(tmp_path)}]},
+                                    "experiments": [{"name": "e", "methods": ["m"], "noise": [0.5]}]}))  # fmt: skip
+    with pytest.raises(ValueError, match=r"no world for noise 0\.5: world\.roots lists 0\.1"):
+        run_report(load_grid(path), str(path), dry_run=True)
+
+
+def test_the_nrccr_world_grid_resolves_every_run(tmp_path: Path) -> None:
+    """Every run of the shipped grid resolves to a valid run config (a typo in a variant's
+    overrides fails here, not after an hour of training)."""
+    for n in (0.12, 0.3, 0.5):
+        (tmp_path / f"w{n}").mkdir()
+    roots = ",".join(f"{{noise: {n}, root: '{tmp_path / f'w{n}'}'}}" for n in (0.12, 0.3, 0.5))
+    grid = load_grid("nrccr-world", [f"world.roots=[{roots}]"])
+    outcome = run_report(grid, "nrccr-world", dry_run=True)
+    # noise 2 x 2 x 3 x 3 = 36; ablation 7 new variants x 2 seeds; compat 4 new x 2 seeds;
+    # longer: 10 epochs x 2 methods x 1 seed; schedule: 2 new variants x 2 seeds
+    assert len(outcome.runs) == 36 + 14 + 8 + 2 + 4
+    assert not any(" " in str(r.run_dir) for r in outcome.runs)
+    assert {r.config.method["name"] for r in outcome.runs} == {"baseline", "nrccr"}
+
+
+def test_resolved_configs_equal_load_config() -> None:
+    from ccrkit.config import load_config
+    from ccrkit.report.plan import resolve_config
+    from ccrkit.train import RunConfig
+
+    overrides = ["seed=3", "data.target_langs=[zh]", "method.adversarial=false", "train.lr=0.01"]
+    assert resolve_config("nrccr-mscoco", overrides, "test") == load_config(
+        RunConfig, "nrccr-mscoco", overrides
+    )
+    with pytest.raises(ConfigError, match=r"method\.bogus"):
+        resolve_config("nrccr-world", ["method.bogus=1"], "test")
+    with pytest.raises(ConfigError, match=r"train\.bogus"):
+        resolve_config("nrccr-world", ["train.bogus=1"], "test")
