@@ -141,6 +141,7 @@ def run_training(
     seed_everything(config.seed)
     build_info = {"visual_dim": visual_dim(train_set)}
     method = build_run_method(config, run_dir, train_set, build_info, env)
+    preparation = method.prepare_training(train_set)
     validator = None
     if val_set is not None:
 
@@ -152,6 +153,9 @@ def run_training(
         env, callbacks,
     )  # fmt: skip
     with _record(run_dir, config, env) as record:
+        if record is not None and preparation:
+            record.extra["preparation"] = preparation  # e.g. NRF's selected fraction and rule
+            record.save()
         outcome = RunOutcome(trainer.fit(resume=resume))
         if env.is_main and test_set is not None:
             outcome.test = test_best(method, test_set, config, run_dir, device)
