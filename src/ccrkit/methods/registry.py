@@ -8,7 +8,9 @@ from typing import Any
 from ccrkit.config import build
 from ccrkit.methods.base import Method
 from ccrkit.methods.baseline import Baseline
+from ccrkit.methods.cl2cm import Cl2cm
 from ccrkit.methods.nrccr import Nrccr
+from ccrkit.methods.nrf import Nrf
 from ccrkit.models.base import BuildContext
 from ccrkit.models.registry import build_text_encoder, build_visual_encoder, split_section
 from ccrkit.registry import Registry
@@ -16,6 +18,8 @@ from ccrkit.registry import Registry
 METHODS: Registry[type[Method]] = Registry("method")
 METHODS.register("baseline")(Baseline)
 METHODS.register("nrccr")(Nrccr)
+METHODS.register("nrf")(Nrf)
+METHODS.register("cl2cm")(Cl2cm)
 
 
 def build_method(
