@@ -53,7 +53,7 @@ def test_real_data_configs_use_nrccr_towers_and_schedule(name: str) -> None:
     assert (config.eval.val_fusion_weight, config.eval.select_metric) == (0.2, "t2v_sum")
     if isinstance(method, NrfConfig):
         assert (method.selector, method.selection, method.filter_layers) == (
-            "roundtrip", {"fraction": 0.5}, 1,
+            "roundtrip", {}, 1,
         )  # fmt: skip
     else:
         assert (method.schedule, method.cl_epochs, method.cl_encoder) == ("two_stage", 1, "copy")

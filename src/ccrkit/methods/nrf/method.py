@@ -140,8 +140,9 @@ class Nrf(Method):
             teacher = self.text_tower.cross(source, target) if c.cross_teacher else e_s
             terms[f"guidance/{view}"] = c.guidance_weight * feature_distance(f_t, teacher, keep)
         if c.cross_lingual_weight:
+            kept = (gather_nograd if c.gather else _identity)(keep.to(torch.uint8)).bool()
             terms[f"cross_lingual/{view}"] = c.cross_lingual_weight * _selected_nce(
-                gather(f_t), gather(e_s), (gather_nograd if c.gather else _identity)(keep), c.tau
+                gather(f_t), gather(e_s), kept, c.tau
             )
         return terms
 
