@@ -64,8 +64,9 @@ def tiny_world_overrides(root: Path, epochs: int) -> list[str]:
 
 
 def index_and_serve(run_dir: Path, tmp_path: Path, query: str = "ein roter Kreis") -> list[dict]:
-    """`ccrkit index build` + `ccrkit index search` on a run's test split, then one search through
-    the server app; returns the server's results (the same commands every method goes through)."""
+    """`ccrkit evaluate --checkpoint`, `ccrkit index build` + `ccrkit index search` on a run's test
+    split, then one search through the server app; returns the server's results (the same
+    commands every method goes through; the data root comes from the run's config)."""
     import importlib.util
     import sys
 
@@ -75,6 +76,10 @@ def index_and_serve(run_dir: Path, tmp_path: Path, query: str = "ein roter Kreis
     from ccrkit.index.model import load_retrieval_model
     from ccrkit.serve import ServeSettings, create_app
 
+    evaluation = ["evaluate", "--checkpoint", str(run_dir), "--data", "world-image", "--split",
+                  "test", "--out", str(tmp_path / "evaluation")]  # fmt: skip
+    assert main(evaluation) == 0
+    assert "de native" in (tmp_path / "evaluation" / "results.md").read_text()
     out = tmp_path / "index"
     argv = ["index", "build", "--checkpoint", str(run_dir), "--data", "world-image",
             "--split", "test", "--out", str(out)]  # fmt: skip

@@ -95,5 +95,5 @@ def ot_alignment(
     per_pair = (plan * work).sum(dim=(1, 2))
     real = mask_a.bool().any(dim=1) & mask_b.bool().any(dim=1)
     if not real.any():
-        return cost.sum() * 0.0
+        return work.sum() * 0.0
     return per_pair[real].mean()
