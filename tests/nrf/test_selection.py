@@ -163,3 +163,16 @@ def _tokens(texts: list[str]):
     lengths = [len(t) % 7 + 1 for t in texts]
     mask = torch.tensor([[k < n for k in range(max(lengths))] for n in lengths])
     return TokenBatch(mask.long(), mask, list(texts))
+
+
+def test_ccrkit_train_names_the_translate_command_before_building_anything(
+    world, tmp_path, capsys
+) -> None:
+    from ccrkit.cli.main import main
+
+    (world / BT).unlink()
+    out = tmp_path / "run"
+    assert main(["train", "--config", "nrf-world", f"data.root={world}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ccrkit translate --data world-image" in err
+    assert "--back --keep-existing" in err and not out.exists()

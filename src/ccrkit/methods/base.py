@@ -22,7 +22,9 @@ A method is an `nn.Module` that owns its encoders, projections and loss terms:
   resume), for methods with a schedule of their own (CL2CM's two stages);
 - `required_roles(config)` (class method): the caption roles a configuration needs beyond the
   English source, each with a hint on how to do without it — checked against the data before
-  training, so a missing file is reported before any model is built.
+  training, so a missing file is reported before any model is built;
+- `check_training_data(config, spec, root, split, langs)` (class method): any other file the
+  configuration needs, checked at the same moment (NRF's round-trip scores).
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ class Method(nn.Module):
     def required_roles(cls, config: Any) -> dict[str, str]:
         """{role: why it is needed / how to do without it}; none beyond the source by default."""
         return {}
+
+    @classmethod
+    def check_training_data(
+        cls, config: Any, spec: Any, root: Path, split: str, langs: list[str]
+    ) -> None:
+        """Raise a `DataError` naming a file the configuration needs and the data lacks."""
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ccrkit.config import build
@@ -43,3 +44,14 @@ def required_roles(section: Mapping[str, Any], source: str = "config") -> dict[s
     name, params = split_section(section, "method", source)
     entry = METHODS.get(name)
     return entry.required_roles(build(entry.config_class, params, source, "method"))
+
+
+def check_training_data(
+    section: Mapping[str, Any], spec: Any, root: Any, split: str, langs: list[str],
+    source: str = "config",
+) -> None:  # fmt: skip
+    """The configured method's own check of the training files (`Method.check_training_data`)."""
+    name, params = split_section(section, "method", source)
+    entry = METHODS.get(name)
+    config = build(entry.config_class, params, source, "method")
+    entry.check_training_data(config, spec, Path(root), split, list(langs))

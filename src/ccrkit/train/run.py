@@ -31,7 +31,7 @@ from ccrkit.methods.checkpoint import (
     load_module_state,
     read_checkpoint,
 )
-from ccrkit.methods.registry import build_method, required_roles
+from ccrkit.methods.registry import build_method, check_training_data, required_roles
 from ccrkit.models.base import BuildContext
 from ccrkit.registry import import_plugins
 from ccrkit.runs import run_record
@@ -110,6 +110,7 @@ def check_method_inputs(config: RunConfig, spec: Any) -> None:
                     f"method '{name}' needs the '{role}:{lang}' captions of split "
                     f"'{data.train_split}' ({missing}); {why}"
                 )
+    check_training_data(config.method, spec, data.root, data.train_split, list(data.target_langs))
 
 
 def run_training(

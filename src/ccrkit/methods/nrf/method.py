@@ -18,6 +18,7 @@ target-language caption is read in training.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -75,6 +76,17 @@ class Nrf(Method):
                 "use method.selection.between=encoder to do without back-translations"
             )
         return roles
+
+    @classmethod
+    def check_training_data(
+        cls, config: NrfConfig, spec: Any, root: Path, split: str, langs: list[str]
+    ) -> None:
+        """The round-trip selector's scores (or the back-translations to compute them from)
+        exist for every target language — before any model is built."""
+        selector = build_selector(config.selector, dict(config.selection), "method.selector")
+        check = getattr(selector, "check_data", None)
+        for lang in langs if check else []:
+            check(spec, root, split, lang)
 
     # ---------------------------------------------------------------- evaluation
     def encode_text(self, tokens: TokenBatch, lang: str) -> torch.Tensor:

@@ -19,20 +19,33 @@ from ccrkit.data.errors import DataError
 
 def training_roundtrip_scores(train_set: Any, lang: str, missing: str) -> tuple[np.ndarray, str]:
     """(N,) round-trip chrF of the training rows' `mt:<lang>` captions, and where it came from."""
-    from ccrkit.translate.roundtrip import read_roundtrip, roundtrip_path
+    from ccrkit.translate.roundtrip import read_roundtrip
 
     spec, root, split = _data_of(train_set)
+    tsv, bt_path = check_roundtrip_sources(spec, root, split, lang, missing)
+    if tsv.is_file():
+        return _from_file(train_set, read_roundtrip(tsv), spec.tag("mt", lang), tsv), str(tsv)
+    scores = _computed(train_set, lang, bt_path)  # type: ignore[arg-type]
+    return scores, f"computed: sentence chrF of {bt_path} against the sources (no {tsv.name})"
+
+
+def check_roundtrip_sources(
+    spec: Any, root: str | Path, split: str, lang: str, missing: str
+) -> tuple[Path, Path | None]:
+    """The `.roundtrip.tsv` beside the MT file and the back-translation file; a `DataError`
+    naming the command that writes them when neither gives the scores (`missing`: compute |
+    error)."""
+    from ccrkit.translate.roundtrip import roundtrip_path
+
     mt_path = spec.caption_path(root, split, "mt", lang)
     if mt_path is None:
         raise DataError(f"data spec '{spec.name}' names no MT captions ('mt') for split '{split}'")
     tsv = roundtrip_path(mt_path)
-    if tsv.is_file():
-        return _from_file(train_set, read_roundtrip(tsv), spec.tag("mt", lang), tsv), str(tsv)
     bt_path = spec.caption_path(root, split, "bt", lang)
-    if missing == "compute" and bt_path is not None and bt_path.is_file():
-        scores = _computed(train_set, lang, bt_path)
-        return scores, f"computed: sentence chrF of {bt_path} against the sources (no {tsv.name})"
-    raise DataError(_missing_message(spec, root, split, lang, tsv, bt_path, missing))
+    computable = missing == "compute" and bt_path is not None and bt_path.is_file()
+    if not (tsv.is_file() or computable):
+        raise DataError(_missing_message(spec, Path(root), split, lang, tsv, bt_path, missing))
+    return tsv, bt_path
 
 
 def _data_of(train_set: Any) -> tuple[Any, Path, str]:

@@ -242,6 +242,12 @@ class RoundtripSelector(DatasetSelector):
             return f"round-trip chrF >= {c.min_chrf:g}"
         return f"top {c.fraction:.0%} by round-trip chrF"
 
+    def check_data(self, spec: Any, root: Any, split: str, lang: str) -> None:
+        """Before training: the scores, or what they are computed from, exist."""
+        from ccrkit.methods.nrf.roundtrip import check_roundtrip_sources
+
+        check_roundtrip_sources(spec, root, split, lang, self.config.missing)
+
     def decide(self, train_set: Any, lang: str) -> tuple[np.ndarray, dict[str, Any]]:
         from ccrkit.methods.nrf.roundtrip import training_roundtrip_scores
 
