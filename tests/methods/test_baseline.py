@@ -105,7 +105,7 @@ def test_bad_method_config_names_the_key_and_choices() -> None:
         make(lose="triplet")
     with pytest.raises(ConfigError, match=r"loss must be one of info_nce, triplet"):
         make(loss="hinge")
-    with pytest.raises(ConfigError, match=r"unknown method 'nope'; known: baseline, nrccr"):
+    with pytest.raises(ConfigError, match=r"unknown method 'nope'; known: baseline, .*nrccr"):
         build_method({"method": {"name": "nope"}}, BuildContext())
     assert "baseline" in METHODS
 

@@ -115,11 +115,13 @@ def test_the_nrccr_world_grid_resolves_every_run(tmp_path: Path) -> None:
     roots = ",".join(f"{{noise: {n}, root: '{tmp_path / f'w{n}'}'}}" for n in (0.12, 0.3, 0.5))
     grid = load_grid("nrccr-world", [f"world.roots=[{roots}]"])
     outcome = run_report(grid, "nrccr-world", dry_run=True)
-    # noise 2 x 2 x 3 x 3 = 36; ablation 7 new variants x 2 seeds; compat 4 new x 2 seeds;
-    # longer: 10 epochs x 2 methods x 1 seed; schedule: 2 new variants x 2 seeds
-    assert len(outcome.runs) == 36 + 14 + 8 + 2 + 4
+    # noise 4 methods x 2 langs x 3 noise levels x 3 seeds = 72; NRCCR ablation 7 new variants x
+    # 2 seeds; compat 4 new x 2 seeds; longer: 10 epochs x 2 methods x 1 seed; schedule: 2 new
+    # variants x 2 seeds; NRF components 4 new x 2 seeds; CL2CM components 3 new x 2 seeds
+    assert len(outcome.runs) == 72 + 14 + 8 + 2 + 4 + 8 + 6
     assert not any(" " in str(r.run_dir) for r in outcome.runs)
-    assert {r.config.method["name"] for r in outcome.runs} == {"baseline", "nrccr"}
+    methods = {r.config.method["name"] for r in outcome.runs}
+    assert methods == {"baseline", "nrccr", "nrf", "cl2cm"}
 
 
 def test_resolved_configs_equal_load_config() -> None:

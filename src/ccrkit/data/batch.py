@@ -68,12 +68,15 @@ class TrainBatch:
 
     `item_index` (B,) identifies the visual item of each example, so losses can treat two captions
     of the same item in one batch as positives (multi-positive InfoNCE) or not (NRCCR's triplet).
+    `example_index` (B,), when the dataset gives it, is each example's row in the training set, so
+    a method can look up per-example data it prepared before training (NRF's pair selection).
     """
 
     item_ids: list[str]
     item_index: torch.Tensor
     visual: VisualBatch
     views: dict[str, TokenBatch]
+    example_index: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> TrainBatch:
         return TrainBatch(
@@ -81,6 +84,7 @@ class TrainBatch:
             self.item_index.to(device),
             self.visual.to(device),
             {name: tokens.to(device) for name, tokens in self.views.items()},
+            None if self.example_index is None else self.example_index.to(device),
         )
 
     def __len__(self) -> int:

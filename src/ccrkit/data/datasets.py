@@ -32,6 +32,7 @@ class TrainExample:
     item_index: int
     visual: np.ndarray
     views: dict[str, str]
+    index: int | None = None  # the example's row in its dataset (TrainBatch.example_index)
 
 
 def read_view(
@@ -138,8 +139,9 @@ class TrainDataset(Dataset):
         record = self.records[index]
         views = {key: texts[index] for key, texts in self._views.items()}
         return TrainExample(
-            record.item_id, int(self.item_index[index]), self.visual.load(record.item_id), views
-        )
+            record.item_id, int(self.item_index[index]), self.visual.load(record.item_id), views,
+            index,
+        )  # fmt: skip
 
     @property
     def view_keys(self) -> list[str]:
@@ -180,6 +182,7 @@ class TrainCollate:
             item_index=torch.tensor([example.item_index for example in examples], dtype=torch.long),
             visual=collate_visual([example.visual for example in examples]),
             views=views,
+            example_index=_example_index(examples),
         )
 
     def _longest_first(self, views: dict[str, TokenBatch]) -> list[int]:
@@ -189,6 +192,12 @@ class TrainCollate:
             )
         lengths = views[self.sort_by].attention_mask.sum(dim=1).tolist()
         return sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+
+def _example_index(examples: list[TrainExample]) -> torch.Tensor | None:
+    """The examples' dataset rows, when every example knows its own (else None)."""
+    rows = [example.index for example in examples]
+    return None if None in rows else torch.tensor(rows, dtype=torch.long)
 
 
 def _reorder(tokens: TokenBatch, order: list[int]) -> TokenBatch:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from ccrkit.methods.base import AuxiliaryOptimizer, Method, view_language, views_of_role
 from ccrkit.methods.baseline import Baseline, BaselineConfig
 from ccrkit.methods.checkpoint import CheckpointError, load_method
+from ccrkit.methods.cl2cm import Cl2cm, Cl2cmConfig
 from ccrkit.methods.nrccr import Nrccr, NrccrConfig
+from ccrkit.methods.nrf import Nrf, NrfConfig
 from ccrkit.methods.registry import METHODS, build_method, required_roles
 
 __all__ = [
@@ -14,9 +16,13 @@ __all__ = [
     "Baseline",
     "BaselineConfig",
     "CheckpointError",
+    "Cl2cm",
+    "Cl2cmConfig",
     "Method",
     "Nrccr",
     "NrccrConfig",
+    "Nrf",
+    "NrfConfig",
     "build_method",
     "load_method",
     "required_roles",

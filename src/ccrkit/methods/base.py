@@ -14,9 +14,17 @@ A method is an `nn.Module` that owns its encoders, projections and loss terms:
   gradients over processes under DDP, and steps it; those parameters are left out of the main
   optimiser;
 - `save_assets(directory)`: tokenizers and model configs a saved run needs to rebuild;
+- `prepare_training(train_set)`: called once by a training run before its first step (fresh or
+  resumed), never when a saved run is loaded to evaluate, index or serve: what a method derives
+  from the whole training set (NRF's parallel-data selection) is computed here; the returned
+  summary is recorded in run.json (`preparation`);
+- `start_epoch(epoch)`: called by the trainer before every training epoch (1-based, also after a
+  resume), for methods with a schedule of their own (CL2CM's two stages);
 - `required_roles(config)` (class method): the caption roles a configuration needs beyond the
   English source, each with a hint on how to do without it — checked against the data before
-  training, so a missing file is reported before any model is built.
+  training, so a missing file is reported before any model is built;
+- `check_training_data(config, spec, root, split, langs)` (class method): any other file the
+  configuration needs, checked at the same moment (NRF's round-trip scores).
 """
 
 from __future__ import annotations
@@ -60,6 +68,12 @@ class Method(nn.Module):
         """{role: why it is needed / how to do without it}; none beyond the source by default."""
         return {}
 
+    @classmethod
+    def check_training_data(
+        cls, config: Any, spec: Any, root: Path, split: str, langs: list[str]
+    ) -> None:
+        """Raise a `DataError` naming a file the configuration needs and the data lacks."""
+
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
@@ -90,6 +104,13 @@ class Method(nn.Module):
     def save_assets(self, directory: Path) -> None:
         self.text.save_assets(directory)
         self.visual.save_assets(directory)
+
+    def prepare_training(self, train_set: Any) -> dict[str, Any]:
+        """Training-only set-up from the whole training set; returns what to record (none here)."""
+        return {}
+
+    def start_epoch(self, epoch: int) -> None:
+        """The trainer is about to run training epoch `epoch` (1-based); nothing to do here."""
 
 
 def views_of_role(views: Mapping[str, Any], role: str) -> list[str]:

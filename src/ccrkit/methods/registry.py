@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ccrkit.config import build
 from ccrkit.methods.base import Method
 from ccrkit.methods.baseline import Baseline
+from ccrkit.methods.cl2cm import Cl2cm
 from ccrkit.methods.nrccr import Nrccr
+from ccrkit.methods.nrf import Nrf
 from ccrkit.models.base import BuildContext
 from ccrkit.models.registry import build_text_encoder, build_visual_encoder, split_section
 from ccrkit.registry import Registry
@@ -16,6 +19,8 @@ from ccrkit.registry import Registry
 METHODS: Registry[type[Method]] = Registry("method")
 METHODS.register("baseline")(Baseline)
 METHODS.register("nrccr")(Nrccr)
+METHODS.register("nrf")(Nrf)
+METHODS.register("cl2cm")(Cl2cm)
 
 
 def build_method(
@@ -39,3 +44,14 @@ def required_roles(section: Mapping[str, Any], source: str = "config") -> dict[s
     name, params = split_section(section, "method", source)
     entry = METHODS.get(name)
     return entry.required_roles(build(entry.config_class, params, source, "method"))
+
+
+def check_training_data(
+    section: Mapping[str, Any], spec: Any, root: Any, split: str, langs: list[str],
+    source: str = "config",
+) -> None:  # fmt: skip
+    """The configured method's own check of the training files (`Method.check_training_data`)."""
+    name, params = split_section(section, "method", source)
+    entry = METHODS.get(name)
+    config = build(entry.config_class, params, source, "method")
+    entry.check_training_data(config, spec, Path(root), split, list(langs))

@@ -31,7 +31,7 @@ from ccrkit.methods.checkpoint import (
     load_module_state,
     read_checkpoint,
 )
-from ccrkit.methods.registry import build_method, required_roles
+from ccrkit.methods.registry import build_method, check_training_data, required_roles
 from ccrkit.models.base import BuildContext
 from ccrkit.registry import import_plugins
 from ccrkit.runs import run_record
@@ -110,6 +110,7 @@ def check_method_inputs(config: RunConfig, spec: Any) -> None:
                     f"method '{name}' needs the '{role}:{lang}' captions of split "
                     f"'{data.train_split}' ({missing}); {why}"
                 )
+    check_training_data(config.method, spec, data.root, data.train_split, list(data.target_langs))
 
 
 def run_training(
@@ -141,6 +142,7 @@ def run_training(
     seed_everything(config.seed)
     build_info = {"visual_dim": visual_dim(train_set)}
     method = build_run_method(config, run_dir, train_set, build_info, env)
+    preparation = method.prepare_training(train_set)
     validator = None
     if val_set is not None:
 
@@ -152,6 +154,9 @@ def run_training(
         env, callbacks,
     )  # fmt: skip
     with _record(run_dir, config, env) as record:
+        if record is not None and preparation:
+            record.extra["preparation"] = preparation  # e.g. NRF's selected fraction and rule
+            record.save()
         outcome = RunOutcome(trainer.fit(resume=resume))
         if env.is_main and test_set is not None:
             outcome.test = test_best(method, test_set, config, run_dir, device)

@@ -176,6 +176,7 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
         self.model.train()
         self.sampler.set_epoch(epoch)
+        self.method.start_epoch(epoch)
         sums: dict[str, float] = defaultdict(float)
         batches, examples, started = 0, 0, time.perf_counter()
         bar = tqdm(

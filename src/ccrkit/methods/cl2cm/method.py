@@ -1,0 +1,185 @@
+"""`cl2cm`: cross-lingual to cross-modal knowledge transfer (AAAI 2024), methods.md §3 — a
+reconstruction.
+
+Two networks over the same tokens:
+
+- **CM** (cross-modal; the only one retrieval uses): the text encoder + a `TextTower`, and the
+  visual tower — `encode_text` and `encode_visual`;
+- **CL** (cross-lingual; training only): its own text encoder (a copy of the CM one at
+  construction, or the same one with `cl_encoder: shared`) + its own `TextTower`.
+
+Terms, each weighted by config and returned by name (τ = 0.07):
+
+    contrastive/source       InfoNCE(v, e_s^CM)                 CM
+    contrastive/mt:<xx>      InfoNCE(v, e_t^CM)                 CM
+    cl_sentence/mt:<xx>      InfoNCE(e_t^CL, e_s^CL)            CL, sentence level
+    cl_word_ot/mt:<xx>       ⟨T*, C⟩, entropic OT over tokens   CL, word level
+    relational_kt/mt:<xx>    KL(R^CL ‖ R^CM) of cos(t, s) vs cos(t, v)   CL → CM
+
+Schedule: `joint` returns all five every step (the teacher's relations detached); `two_stage`
+(default) returns only the CL terms for the first `cl_epochs` epochs, then the CM and transfer
+terms with the CL network frozen (no gradient, eval mode). The trainer announces each epoch
+through `start_epoch`, so a resumed run continues in the right stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
+from ccrkit.losses import info_nce, ot_alignment, relational_kd
+from ccrkit.methods.base import Method, views_of_role
+from ccrkit.methods.cl2cm.config import Cl2cmConfig
+from ccrkit.methods.towers import TextTower, VisualTower
+from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
+from ccrkit.models.distributed import gather_nograd, gather_with_grad
+
+
+class CrossLingualNetwork(nn.Module):
+    """The CL network: a text encoder and a tower; sentence vectors and token states."""
+
+    def __init__(self, encoder: TextEncoder, config: Cl2cmConfig) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.tower = TextTower(encoder.dim, config)
+        self.states = config.ot_states
+
+    def forward(self, tokens: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(sentence (B, E), token states (B, L, ·), mask (B, L))."""
+        encoded: EncoderOutput = self.encoder(tokens)
+        prepared = self.tower.prepare(encoded)
+        attended = self.tower.tokens(prepared)
+        sentence = self.tower.embed_tokens(attended, prepared[1])
+        states = attended if self.states == "tower" else encoded.tokens
+        return sentence, states, prepared[1]
+
+
+class Cl2cm(Method):
+    config_class = Cl2cmConfig
+
+    def __init__(self, config: Cl2cmConfig, text: TextEncoder, visual: VisualEncoder) -> None:
+        super().__init__(config, text, visual)
+        self.cm_tower = TextTower(text.dim, config)
+        self.visual_tower = VisualTower(visual.dim, config)
+        cl_encoder = copy.deepcopy(text) if config.cl_encoder == "copy" else text
+        self.cl = CrossLingualNetwork(cl_encoder, config)
+        self.epoch = 1
+
+    @classmethod
+    def required_roles(cls, config: Cl2cmConfig) -> dict[str, str]:
+        return {"mt": "CL2CM aligns the English captions with their machine translations"}
+
+    # ---------------------------------------------------------------- evaluation: CM only
+    def encode_text(self, tokens: TokenBatch, lang: str) -> torch.Tensor:
+        return self.cm_tower.embed(self.cm_tower.prepare(self.text(tokens)))
+
+    def encode_visual(self, visual: VisualBatch) -> torch.Tensor:
+        return self.visual_tower(self.visual(visual).pooled)
+
+    # ---------------------------------------------------------------- schedule
+    def start_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self._freeze_teacher()
+
+    def train(self, mode: bool = True) -> Cl2cm:
+        super().train(mode)
+        self._freeze_teacher()
+        return self
+
+    def _freeze_teacher(self) -> None:
+        """In two_stage's CM stage the CL network runs in eval mode (no dropout, BN frozen)."""
+        if self.config.cl_frozen(self.epoch) and self.training:
+            self.cl.eval()
+
+    def stage(self) -> str:
+        """ "cl", "cm" (two_stage) or "joint", for the current epoch."""
+        if self.config.schedule == "joint":
+            return "joint"
+        return "cl" if self.config.in_cl_stage(self.epoch) else "cm"
+
+    # ---------------------------------------------------------------- training
+    def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
+        stage, c = self.stage(), self.config
+        views = self._target_views(batch)
+        source = self._view(batch, SOURCE_VIEW)
+        terms: dict[str, torch.Tensor] = {}
+        visual, labels = None, batch.item_index
+        if stage != "cl":
+            visual = self._gather(self.encode_visual(batch.visual))
+            labels = self._gather_plain(batch.item_index)
+            e_s = self.encode_text(source, "en")
+            terms["contrastive/source"] = c.source_weight * info_nce(
+                self._gather(e_s), visual, c.tau, labels
+            )
+        teacher_only = torch.no_grad() if stage == "cm" else contextlib.nullcontext()
+        with teacher_only:
+            cl_source = self.cl(source)
+        for view in views:
+            target = batch.views[view]
+            with teacher_only:
+                cl_target = self.cl(target)
+            if stage != "cm":
+                terms |= self._cl_terms(view, cl_source, cl_target)
+            if stage != "cl":
+                e_t = self.encode_text(target, view.partition(":")[2])
+                terms |= self._cm_terms(view, e_t, visual, labels, cl_source[0], cl_target[0])
+        return terms
+
+    def _cl_terms(self, view: str, source: tuple, target: tuple) -> dict[str, torch.Tensor]:
+        c = self.config
+        (s_vec, s_states, s_mask), (t_vec, t_states, t_mask) = source, target
+        terms = {}
+        if c.sentence_weight:
+            terms[f"cl_sentence/{view}"] = c.sentence_weight * info_nce(
+                self._gather(t_vec), self._gather(s_vec), c.tau
+            )
+        if c.ot_weight:
+            terms[f"cl_word_ot/{view}"] = c.ot_weight * ot_alignment(
+                s_states, t_states, s_mask, t_mask, c.ot_epsilon, c.ot_iterations, c.ot_tol,
+                c.ot_plan_grad,  # type: ignore[arg-type]
+            )  # fmt: skip
+        return terms
+
+    def _cm_terms(
+        self, view: str, e_t: torch.Tensor, visual: Any, labels: torch.Tensor,
+        cl_source: torch.Tensor, cl_target: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:  # fmt: skip
+        c = self.config
+        e_t = self._gather(e_t)
+        terms = {f"contrastive/{view}": c.mt_weight * info_nce(e_t, visual, c.tau, labels)}
+        if c.kt_weight:
+            terms[f"relational_kt/{view}"] = c.kt_weight * relational_kd(
+                e_t, visual, self._gather(cl_target), self._gather(cl_source), c.tau,
+                c.kt_teacher_tau, both_directions=c.kt_directions == "both",
+            )  # fmt: skip
+        return terms
+
+    def _gather(self, x: torch.Tensor) -> torch.Tensor:
+        return gather_with_grad(x) if self.config.gather else x
+
+    def _gather_plain(self, x: torch.Tensor) -> torch.Tensor:
+        return gather_nograd(x) if self.config.gather else x
+
+    def _target_views(self, batch: TrainBatch) -> list[str]:
+        views = views_of_role(batch.views, "mt")
+        if not views:
+            raise ValueError(_missing_view(batch, "mt"))
+        return views
+
+    def _view(self, batch: TrainBatch, key: str) -> TokenBatch:
+        if key not in batch.views:
+            raise ValueError(_missing_view(batch, key))
+        return batch.views[key]
+
+
+def _missing_view(batch: TrainBatch, key: str) -> str:
+    have = ", ".join(sorted(batch.views)) or "none"
+    return (
+        f"CL2CM needs the '{key}' captions in every batch but the batch has: {have}; "
+        f"add '{key.partition(':')[0]}' to data.roles"
+    )

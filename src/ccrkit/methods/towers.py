@@ -1,0 +1,94 @@
+"""NRCCR's towers (methods.md §1.1) as parts for the later methods of the same group (NRF, CL2CM).
+
+- `TowerConfig`: the tower numbers of `NrccrConfig`, with the same defaults (H = 768, 8 heads,
+  q/k 512, 250 positions, dropout 0.1, common space 1536, mapping dropout 0.2, optional visual
+  Linear); NRF's and CL2CM's configs extend it, so their YAML reads like NRCCR's.
+- `TextTower`: `NrccrTextTower` (input projection → positions → the NRCCR attention block →
+  masked mean pooling) followed by the mapping head (Linear → BN → Dropout → L2).
+- `VisualTower`: the optional visual Linear (NRCCR's CLIP 512 → 1024, no activation) and the
+  visual mapping head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared
+from ccrkit.models.base import EncoderOutput
+from ccrkit.models.blocks import projection_head
+
+ACTIVATIONS = ("relu", "none")
+
+
+@dataclass
+class TowerConfig:
+    hidden: int = 768  # H of the text tower
+    heads: int = 8
+    qk_dim: int = 512
+    positions: int = 250
+    dropout: float = 0.1
+    embed_dim: int = 1536  # the common space
+    mapping_dropout: float = 0.2
+    visual_hidden: int | None = None  # Linear after the visual encoder (CLIP: 512 → 1024)
+    visual_activation: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.visual_activation not in ACTIVATIONS:
+            raise ValueError(
+                f"visual_activation must be one of {', '.join(ACTIVATIONS)}, got {self.visual_activation!r}"
+            )
+        if self.hidden % self.heads or self.qk_dim % self.heads:
+            raise ValueError(
+                f"hidden ({self.hidden}) and qk_dim ({self.qk_dim}) must be divisible by heads ({self.heads})"
+            )
+
+
+class TextTower(nn.Module):
+    """Encoder token states → prepared tokens → attention → pooled → mapped unit vector."""
+
+    def __init__(self, in_dim: int, config: TowerConfig) -> None:
+        super().__init__()
+        c = config
+        self.tower = NrccrTextTower(in_dim, c.hidden, c.heads, c.qk_dim, c.positions, c.dropout)
+        self.head = projection_head("mapping", c.hidden, c.embed_dim, c.mapping_dropout)
+
+    def prepare(self, encoded: EncoderOutput) -> Prepared:
+        return self.tower.prepare(encoded)
+
+    def tokens(self, prepared: Prepared) -> torch.Tensor:
+        """(B, L, H): the self-attention block's token states (padding rows are meaningless)."""
+        tokens, mask = prepared
+        return self.tower.attention(tokens, mask)
+
+    def embed(self, prepared: Prepared) -> torch.Tensor:
+        """(B, E) unit vectors: self-attention, masked mean, mapping."""
+        return self.head(self.tower.self_branch(prepared))
+
+    def embed_tokens(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, E) from token states that already went through attention (`tokens`)."""
+        return self.head(self.tower.pool(tokens, mask))
+
+    def cross(self, query: Prepared, context: Prepared) -> torch.Tensor:
+        """(B, E): NRCCR's cross branch (query tokens attend to context tokens), mapped."""
+        return self.head(self.tower.cross_branch(query, context))
+
+
+class VisualTower(nn.Module):
+    """Pooled visual encoder output → optional Linear (+ ReLU) → mapping head (unit vectors)."""
+
+    def __init__(self, in_dim: int, config: TowerConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        dim = in_dim
+        if config.visual_hidden is not None:
+            layers.append(nn.Linear(in_dim, config.visual_hidden))
+            layers += [nn.ReLU()] if config.visual_activation == "relu" else []
+            dim = config.visual_hidden
+        self.proj = nn.Sequential(*layers)
+        self.head = projection_head("mapping", dim, config.embed_dim, config.mapping_dropout)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.head(self.proj(pooled))
