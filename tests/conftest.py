@@ -35,3 +35,22 @@ def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("world") / "tiny"
     generate_world(load_config(WorldConfig, "world-tiny"), root, show_progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `baseline` run trained for a few seconds on the tiny world (German MT), for the stages
+    that consume trained runs (evaluate --checkpoint, index, serve)."""
+    from ccrkit.config import load_config
+    from ccrkit.train.config import RunConfig
+    from ccrkit.train.run import train_from_config
+
+    overrides = [
+        f"data.root={tiny_world}", "train.epochs=6", "train.batch_size=32", "train.lr=2e-3",
+        "train.warmup_steps=0", "train.progress=false", "train.tensorboard=false",
+        "text_encoder.dim=64", "text_encoder.layers=1", "text_encoder.ffn_dim=128",
+        "text_encoder.vocab_size=600", "method.embed_dim=64", "visual_encoder.hidden=128",
+    ]  # fmt: skip
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    train_from_config(load_config(RunConfig, "baseline-world", overrides), run_dir)
+    return run_dir

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import socket
 import threading
 import time
@@ -132,19 +134,17 @@ def client(make_client) -> AsgiCaller:
 
 
 @pytest.fixture
-def start_server(toy_index) -> Iterator[object]:
-    """start_server(**settings) -> base URL of the toy app under a real uvicorn (loopback)."""
+def serve_app() -> Iterator[object]:
+    """serve_app(app) -> base URL of an ASGI app under a real uvicorn on a free loopback port."""
+    from ccrkit.serve.server import HTTP_IMPLEMENTATION, MAX_REQUEST_HEAD_BYTES
+
     running: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
 
-    def start(**settings: object) -> str:
-        from ccrkit.serve.server import HTTP_IMPLEMENTATION, MAX_REQUEST_HEAD_BYTES
-
-        model, index_dir = toy_index
+    def start(app: object) -> str:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
-            create_app(model, index_dir, ServeSettings(**settings)), log_level="warning",
-            lifespan="on", http=HTTP_IMPLEMENTATION,
+            app, log_level="warning", lifespan="on", http=HTTP_IMPLEMENTATION,
             h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         )  # fmt: skip
         server = uvicorn.Server(config)
@@ -166,5 +166,43 @@ def start_server(toy_index) -> Iterator[object]:
 
 
 @pytest.fixture
+def start_server(toy_index, serve_app) -> object:
+    """start_server(**settings) -> base URL of the toy app under a real uvicorn (loopback)."""
+
+    def start(**settings: object) -> str:
+        model, index_dir = toy_index
+        return serve_app(create_app(model, index_dir, ServeSettings(**settings)))
+
+    return start
+
+
+@pytest.fixture
 def live_server(start_server) -> str:
     return start_server()
+
+
+CHROMIUM = (
+    os.environ.get("CCRKIT_CHROMIUM")
+    or shutil.which("chromium")
+    or shutil.which("chromium-browser")
+)
+LAUNCH_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+HOW_TO_INSTALL = (
+    "browser test needs Chromium: apt-get install -y chromium (and pip install playwright)"
+)
+
+
+@pytest.fixture
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("CCRKIT_REQUIRE_BROWSER"):  # set by .ci/run: CI must run this test
+            pytest.fail(HOW_TO_INSTALL)
+        pytest.skip(HOW_TO_INSTALL)
+    sync_api = pytest.importorskip("playwright.sync_api", reason=HOW_TO_INSTALL)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS
+        )
+        yield browser
+        browser.close()

@@ -6,35 +6,7 @@ dev extra); without them the test skips and says so. Screenshots land in the tes
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
-
-import pytest
-
-CHROMIUM = (
-    os.environ.get("CCRKIT_CHROMIUM")
-    or shutil.which("chromium")
-    or shutil.which("chromium-browser")
-)
-LAUNCH_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-HOW_TO_INSTALL = (
-    "browser test needs Chromium: apt-get install -y chromium (and pip install playwright)"
-)
-
-
-@pytest.fixture
-def browser():
-    if CHROMIUM is None:
-        pytest.skip(HOW_TO_INSTALL)
-    sync_api = pytest.importorskip("playwright.sync_api", reason=HOW_TO_INSTALL)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_FLAGS
-        )
-        yield browser
-        browser.close()
 
 
 def test_german_query_shows_the_described_picture(browser, live_server, tmp_path):
