@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from tokenizers import (
+    Regex,
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+)
 from tokenizers.trainers import BpeTrainer
 from torch import nn
 
@@ -44,6 +52,9 @@ class BuiltinTextConfig:
     min_frequency: int = 1
     lowercase: bool = True
     strip_accents: bool = True
+    # every CJK ideograph its own word, as BERT/mBERT tokenise Chinese: without it a Chinese
+    # caption (no spaces) is one "word" and the learned merges do not carry over to new phrasings
+    split_cjk: bool = True
 
     def __post_init__(self) -> None:
         if self.dim % self.heads:
@@ -53,11 +64,21 @@ class BuiltinTextConfig:
 
 
 def train_tokenizer(corpus: Iterable[str], config: BuiltinTextConfig) -> Tokenizer:
-    """A BPE tokenizer learned from `corpus`: words split at spaces and punctuation, marked "▁" at
-    their start, wrapped in [CLS] ... [SEP]; lower-cased and accent-stripped by config."""
+    """A BPE tokenizer learned from `corpus`: words split at spaces and punctuation (and around
+    every CJK ideograph), marked "▁" at their start, wrapped in [CLS] ... [SEP]; lower-cased and
+    accent-stripped by config. The normaliser is saved with the tokenizer, so a saved run keeps
+    the one it was trained with."""
     steps: list[normalizers.Normalizer] = [
         normalizers.NFD() if config.strip_accents else normalizers.NFC()
     ]
+    if config.split_cjk:  # spaces around each ideograph, then one space between words
+        steps[:0] = [
+            normalizers.BertNormalizer(
+                clean_text=False, handle_chinese_chars=True, strip_accents=False, lowercase=False
+            ),
+            normalizers.Replace(Regex(r"\s+"), " "),
+            normalizers.Strip(),
+        ]
     if config.lowercase:
         steps.append(normalizers.Lowercase())
     if config.strip_accents:
