@@ -6,6 +6,7 @@ from ccrkit.methods.base import AuxiliaryOptimizer, Method, view_language, views
 from ccrkit.methods.baseline import Baseline, BaselineConfig
 from ccrkit.methods.checkpoint import CheckpointError, load_method
 from ccrkit.methods.nrccr import Nrccr, NrccrConfig
+from ccrkit.methods.one_to_k import OneToK, OneToKConfig
 from ccrkit.methods.registry import METHODS, build_method, required_roles
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "Method",
     "Nrccr",
     "NrccrConfig",
+    "OneToK",
+    "OneToKConfig",
     "build_method",
     "load_method",
     "required_roles",

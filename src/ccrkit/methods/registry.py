@@ -9,6 +9,7 @@ from ccrkit.config import build
 from ccrkit.methods.base import Method
 from ccrkit.methods.baseline import Baseline
 from ccrkit.methods.nrccr import Nrccr
+from ccrkit.methods.one_to_k import OneToK
 from ccrkit.models.base import BuildContext
 from ccrkit.models.registry import build_text_encoder, build_visual_encoder, split_section
 from ccrkit.registry import Registry
@@ -16,6 +17,7 @@ from ccrkit.registry import Registry
 METHODS: Registry[type[Method]] = Registry("method")
 METHODS.register("baseline")(Baseline)
 METHODS.register("nrccr")(Nrccr)
+METHODS.register("one_to_k")(OneToK)
 
 
 def build_method(
