@@ -26,14 +26,21 @@ METHOD_CASES: dict[str, dict] = {
     "nrccr": {
         "section": {"hidden": 16, "heads": 2, "qk_dim": 8, "embed_dim": 16},
         "roles": ["mt", "bt"],
-        "terms": ["triplet/mt:{}", "similarity_view/mt:{}", "bt_ranking/bt:{}", "adversarial/mt:{}"],
+        "terms": [
+            "triplet/mt:{}",
+            "similarity_view/mt:{}",
+            "bt_ranking/bt:{}",
+            "adversarial/mt:{}",
+        ],
     },
 }
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    spec = importlib.util.spec_from_file_location("data_conftest_ml", TESTS / "data" / "conftest.py")
+    spec = importlib.util.spec_from_file_location(
+        "data_conftest_ml", TESTS / "data" / "conftest.py"
+    )
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module.build_world(tmp_path_factory.mktemp("world"))
