@@ -63,7 +63,10 @@ def joint_config(root: Path, method: str) -> RunConfig:
 
 
 def test_every_method_has_a_multilingual_case() -> None:
-    assert set(METHODS.names()) == set(METHOD_CASES), (
+    shipped = {
+        name for name in METHODS.names() if METHODS.get(name).__module__.startswith("ccrkit.")
+    }
+    assert shipped == set(METHOD_CASES), (
         "add a tiny configuration of the new method to METHOD_CASES"
     )
 
