@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -18,7 +19,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--grid",
-        required=True,
         action="append",
         metavar="NAME",
         help="a grid in configs/report/ or a YAML path (repeat for several)",
@@ -29,12 +29,30 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="list the runs (and which are cached); train nothing"
     )
+    parser.add_argument(
+        "--index",
+        type=Path,
+        metavar="DIR",
+        help="only rewrite DIR/README.md from the grid pages in DIR (e.g. after merging branches "
+        "that each add a page); trains nothing",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ccrkit.report import load_grid, run_report
     from ccrkit.report.execute import is_done
+    from ccrkit.report.index import write_index
+
+    if args.index is not None:
+        if args.grid or args.overrides:
+            raise ValueError("--index rewrites the README only; drop --grid and the overrides")
+        if not args.index.is_dir():
+            raise FileNotFoundError(f"--index {args.index}: no such folder")
+        print(f"results: {write_index(args.index)}")
+        return 0
+    if not args.grid:
+        raise ValueError("give --grid NAME (repeat for several) or --index DIR")
 
     grids = [(name, load_grid(name, args.overrides)) for name in args.grid]  # all checked first
     status = 0
