@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo demo-video serve test lint format bench bench-serve install install-dev clean world nrccr-world
+.PHONY: demo demo-video serve test lint format bench bench-serve install install-dev clean world nrccr-world report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,13 @@ bench-serve: install-dev
 # cached by config hash in runs/report/: a rerun trains only what is missing.
 nrccr-world: install
 	$(BIN)/ccrkit report --grid nrccr-world
+
+# The comparison report (issue 11): every grid below, then results/README.md gathering all their
+# pages (methods x languages x MT noise levels, MRV, ablations, plots, budget). Runs are cached by
+# config hash: a rerun trains only what is missing. Add a grid here to add it to the report.
+REPORT_GRIDS ?= nrccr-world multilingual-world
+report: install
+	$(BIN)/ccrkit report $(foreach grid,$(REPORT_GRIDS),--grid $(grid))
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

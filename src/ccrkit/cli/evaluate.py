@@ -74,7 +74,13 @@ def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--data", metavar="NAME", help="data spec (default: the run's own)")
     group.add_argument("--root", metavar="DIR", help="data root (default: the run's own)")
     group.add_argument("--split", default="test", help="split to score (default: %(default)s)")
-    group.add_argument("--lang", help="query language (default: the run's data.lang)")
+    group.add_argument(
+        "--lang",
+        type=_langs,
+        metavar="L1,L2,...",
+        help="query language(s); with several, also MRV (t2v and v2t, std and var) and the "
+        "spread of mR across them (default: the languages the run was tested on)",
+    )
     group.add_argument(
         "--fusion-weights",
         type=_weights,
@@ -125,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_checkpoint(args: argparse.Namespace) -> int:
     from ccrkit.evaluate.run import CheckpointEval, evaluate_checkpoint
-    from ccrkit.evaluate.table import metrics_table
+    from ccrkit.evaluate.table import results_tables
     from ccrkit.runs import default_run_dir
 
     out = args.out or default_run_dir("evaluate")
@@ -133,9 +139,16 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
         args.checkpoint, out, args.which, args.data, args.root, args.split, args.lang,
         args.fusion_weights, args.device,
     )  # fmt: skip
-    print(metrics_table(evaluate_checkpoint(request)))
+    print(results_tables(evaluate_checkpoint(request)))
     print(f"\nrun record: {out / 'run.json'}  (results.md, ranks/)")
     return 0
+
+
+def _langs(text: str) -> list[str]:
+    langs = [part.strip() for part in text.split(",") if part.strip()]
+    if not langs:
+        raise argparse.ArgumentTypeError(f"expected comma-separated language codes, got {text!r}")
+    return langs
 
 
 def _weights(text: str) -> list[float]:

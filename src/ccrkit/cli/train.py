@@ -36,7 +36,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ccrkit.config import available_configs, load_config
-    from ccrkit.evaluate.table import metrics_table
+    from ccrkit.evaluate.table import results_tables
     from ccrkit.runs import default_run_dir
     from ccrkit.train.config import RunConfig
     from ccrkit.train.distributed import DistEnv
@@ -64,6 +64,6 @@ def run(args: argparse.Namespace) -> int:
         progress = outcome.progress
         print(f"\n{progress.finish_reason}; best epoch {progress.best_epoch}")
         if outcome.test:
-            print(metrics_table(outcome.test))
+            print(results_tables(outcome.test))
         print(f"\nrun folder: {Path(run_dir)}  (run.json, results.md, checkpoints/, tensorboard/)")
     return 0

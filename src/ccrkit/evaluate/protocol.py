@@ -10,15 +10,19 @@ the gallery and the queries in batches, then score:
   test in NRCCR);
 - `en source`: the English captions, when the set has them.
 
-Each label gets t2v and v2t metrics and, optionally, per-query ranks on disk. Never imports the
-trainer: the trainer's validation calls into this module.
+Each label gets t2v and v2t metrics and, optionally, per-query ranks on disk (with the query ->
+item map and the gallery's ids, so ranks can be aligned across languages and runs).
+`evaluate_languages` scores several query languages over one gallery and adds the
+`cross-language` row (MRV, mR spread; `crosslang`); `validate_languages` selects on the mean of
+the languages' selection scores. Never imports the trainer: the trainer's validation calls into
+this module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,10 +32,16 @@ import torch
 from tqdm import tqdm
 
 from ccrkit.data.batch import VisualBatch
+from ccrkit.evaluate.crosslang import (
+    CROSS_LABEL,
+    LanguageRanks,
+    cross_language_metrics,
+    save_rank_files,
+)
 from ccrkit.evaluate.metrics import metrics_from_ranks
 from ccrkit.evaluate.ranking import TIE_POLICIES, compute_ranks
 from ccrkit.evaluate.scores import EmbeddingScores, FusedScores, ScoreSource
-from ccrkit.evaluate.table import metrics_table
+from ccrkit.evaluate.table import results_tables
 from ccrkit.runs import write_atomic
 
 SELECTION_METRICS = ("t2v_sum", "v2t_sum", "sumr", "mr")
@@ -143,16 +153,56 @@ def evaluate_method(
     progress: bool = False,
 ) -> dict[str, dict[str, float]]:
     """{label: metrics} for native queries, each fusion weight, and English captions."""
+    scored = _evaluate(method, dataset, lang, weights, config, device, ranks_dir, progress)
+    return {label: metrics for label, (metrics, _) in scored.items()}
+
+
+def evaluate_languages(
+    method: Encoder,
+    datasets: Mapping[str, EvalSet],
+    weights: Sequence[float] = (0.2, 0.5),
+    config: EvalConfig | None = None,
+    device: torch.device | str = "cpu",
+    ranks_dir: Path | None = None,
+    progress: bool = False,
+) -> dict[str, dict[str, float]]:
+    """`evaluate_method` for every language of `datasets` ({lang: set over the same gallery}),
+    English captions once (with the first language), and with two or more languages the
+    `CROSS_LABEL` row: MRV of the native queries and the spread of their mR (`crosslang`)."""
+    config = config or EvalConfig()
+    results: dict[str, dict[str, float]] = {}
+    native: list[LanguageRanks] = []
+    for index, (lang, dataset) in enumerate(datasets.items()):
+        wanted = config if index == 0 else replace(config, english=False)
+        scored = _evaluate(method, dataset, lang, weights, wanted, device, ranks_dir, progress)
+        results |= {label: metrics for label, (metrics, _) in scored.items()}
+        native.append(scored[native_label(lang)][1])
+    if len(native) > 1:
+        mr = {ranks.lang: results[native_label(ranks.lang)]["mr"] for ranks in native}
+        results[CROSS_LABEL] = cross_language_metrics(native, mr)
+    return results
+
+
+def _evaluate(
+    method: Encoder,
+    dataset: EvalSet,
+    lang: str,
+    weights: Sequence[float],
+    config: EvalConfig | None,
+    device: torch.device | str,
+    ranks_dir: Path | None,
+    progress: bool,
+) -> dict[str, tuple[dict[str, float], LanguageRanks]]:
     config = config or EvalConfig()
     size = config.batch_size
     with eval_mode(method):
-        steps = tqdm(total=3, desc="evaluate", disable=not progress, leave=False)
+        steps = tqdm(total=3, desc=f"evaluate {lang}", disable=not progress, leave=False)
         items = encode_gallery(method, dataset.visual_batches(size), device)
         steps.update()
         native = encode_texts(method, dataset.query_texts, lang, size, device)
         steps.update()
-        sources: dict[str, tuple[ScoreSource, np.ndarray]] = {
-            native_label(lang): (EmbeddingScores(native, items), dataset.query_item)
+        sources: dict[str, tuple[ScoreSource, np.ndarray, str]] = {
+            native_label(lang): (EmbeddingScores(native, items), dataset.query_item, lang)
         }
         if dataset.query_texts_to_en is not None and any(w > 0 for w in weights):
             to_en = EmbeddingScores(
@@ -160,15 +210,15 @@ def evaluate_method(
             )
             for weight in (w for w in weights if w > 0):
                 fused = FusedScores([to_en, EmbeddingScores(native, items)], [weight, 1.0 - weight])
-                sources[fused_label(lang, weight)] = (fused, dataset.query_item)
+                sources[fused_label(lang, weight)] = (fused, dataset.query_item, lang)
         if config.english and dataset.source_texts is not None:
             english = encode_texts(method, dataset.source_texts, "en", size, device)
-            sources["en source"] = (EmbeddingScores(english, items), dataset.source_item)
+            sources["en source"] = (EmbeddingScores(english, items), dataset.source_item, "en")
         steps.update()
         steps.close()
     return {
-        label: _score(source, query_item, label, config, ranks_dir)
-        for label, (source, query_item) in sources.items()
+        label: _score(source, query_item, label, query_lang, dataset, config, ranks_dir)
+        for label, (source, query_item, query_lang) in sources.items()
     }
 
 
@@ -176,13 +226,17 @@ def _score(
     source: ScoreSource,
     query_item: np.ndarray,
     label: str,
+    lang: str,
+    dataset: EvalSet,
     config: EvalConfig,
     ranks_dir: Path | None,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], LanguageRanks]:
     ranks = compute_ranks(source, query_item, config.ties)  # type: ignore[arg-type]
     if ranks_dir is not None and config.save_ranks:
-        ranks.save(ranks_dir, prefix=f"{slug(label)}.")
-    return metrics_from_ranks(ranks)
+        save_rank_files(ranks_dir, f"{slug(label)}.", ranks, query_item, dataset.item_ids)
+    return metrics_from_ranks(ranks), LanguageRanks.from_ranks(
+        lang, ranks, query_item, dataset.item_ids
+    )
 
 
 def slug(label: str) -> str:
@@ -191,8 +245,9 @@ def slug(label: str) -> str:
 
 
 def write_results(path: str | Path, results: dict[str, dict[str, float]], title: str) -> Path:
-    """`results.md`: a heading and the metrics table (native and fused rows labelled)."""
-    text = f"# {title}\n\n{metrics_table(results)}\n"
+    """`results.md`: a heading, the metrics table (native and fused rows labelled) and, for
+    several languages, the cross-language table (MRV, mR spread)."""
+    text = f"# {title}\n\n{results_tables(results)}\n"
     write_atomic(path, text.encode("utf-8"))
     return Path(path)
 
@@ -217,3 +272,20 @@ def validate(
     )
     label = validation_label(lang, dataset, config.val_fusion_weight)
     return results, selection_score(results[label], config.select_metric)
+
+
+def validate_languages(
+    method: Encoder,
+    datasets: Mapping[str, EvalSet],
+    config: EvalConfig,
+    device: torch.device | str = "cpu",
+) -> tuple[dict[str, dict[str, float]], float]:
+    """`validate` in every language of `datasets`; the selection score is their mean (one
+    language: exactly `validate`)."""
+    results: dict[str, dict[str, float]] = {}
+    scores = []
+    for lang, dataset in datasets.items():
+        found, score = validate(method, dataset, lang, config, device)
+        results |= found
+        scores.append(score)
+    return results, float(np.mean(scores))

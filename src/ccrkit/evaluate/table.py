@@ -29,3 +29,21 @@ def metrics_table(rows: Mapping[str, Mapping[str, float]], label: str = "setting
         cells = [format_value(k, metrics[k]) if k in metrics else "–" for _, k in COLUMNS]
         lines.append("| " + " | ".join([name, *cells]) + " |")
     return "\n".join(lines)
+
+
+def results_tables(results: Mapping[str, Mapping[str, float]]) -> str:
+    """The metrics table of every label and, when present, the cross-language table (MRV, mR
+    spread) of the native queries below it."""
+    from ccrkit.evaluate.crosslang import CROSS_LABEL, cross_language_table
+
+    rows = {label: metrics for label, metrics in results.items() if label != CROSS_LABEL}
+    text = metrics_table(rows)
+    if CROSS_LABEL in results:
+        langs = [label.split()[0] for label in rows if label.endswith(" native")]
+        text += (
+            "\n\nAcross languages (native queries):\n\n"
+            f"{cross_language_table(results[CROSS_LABEL], langs)}\n\n"
+            "MRV = mean over items of the population std (var) across languages of the item's "
+            "0-based rank; an item's t2v rank is the mean rank of its captions."
+        )
+    return text

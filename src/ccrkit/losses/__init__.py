@@ -6,6 +6,7 @@ from ccrkit.losses.adversarial import adversarial_language
 from ccrkit.losses.contrastive import info_nce
 from ccrkit.losses.distill import smooth_l1_feature, soft_target_distill
 from ccrkit.losses.guidance import feature_distance
+from ccrkit.losses.one_to_k import one_to_k_nce
 from ccrkit.losses.ranking import triplet_max_violation
 from ccrkit.losses.relational import relational_kd
 from ccrkit.losses.transport import ot_alignment, sinkhorn_plan, token_cost
@@ -17,6 +18,7 @@ __all__ = [
     "ot_alignment",
     "relational_kd",
     "sinkhorn_plan",
+    "one_to_k_nce",
     "smooth_l1_feature",
     "soft_target_distill",
     "token_cost",

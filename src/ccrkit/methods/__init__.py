@@ -8,6 +8,7 @@ from ccrkit.methods.checkpoint import CheckpointError, load_method
 from ccrkit.methods.cl2cm import Cl2cm, Cl2cmConfig
 from ccrkit.methods.nrccr import Nrccr, NrccrConfig
 from ccrkit.methods.nrf import Nrf, NrfConfig
+from ccrkit.methods.one_to_k import OneToK, OneToKConfig
 from ccrkit.methods.registry import METHODS, build_method, required_roles
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "NrccrConfig",
     "Nrf",
     "NrfConfig",
+    "OneToK",
+    "OneToKConfig",
     "build_method",
     "load_method",
     "required_roles",

@@ -12,6 +12,7 @@ from ccrkit.methods.baseline import Baseline
 from ccrkit.methods.cl2cm import Cl2cm
 from ccrkit.methods.nrccr import Nrccr
 from ccrkit.methods.nrf import Nrf
+from ccrkit.methods.one_to_k import OneToK
 from ccrkit.models.base import BuildContext
 from ccrkit.models.registry import build_text_encoder, build_visual_encoder, split_section
 from ccrkit.registry import Registry
@@ -21,6 +22,7 @@ METHODS.register("baseline")(Baseline)
 METHODS.register("nrccr")(Nrccr)
 METHODS.register("nrf")(Nrf)
 METHODS.register("cl2cm")(Cl2cm)
+METHODS.register("one_to_k")(OneToK)
 
 
 def build_method(

@@ -1,5 +1,7 @@
 """Experiment grids and their results pages (`ccrkit report`): runs cached by config hash, worlds
-generated once per MT noise level, SumR mean ± std over seeds, Markdown tables and PNG plots."""
+generated once per MT noise level, SumR mean ± std over seeds, per-language recall and MRV
+(`languages`), Markdown tables and PNG plots, and `results/README.md`, the comparison report that
+gathers every grid page."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from pathlib import Path
 
 from ccrkit.report.aggregate import Row, summarise
 from ccrkit.report.execute import execute, is_done
+from ccrkit.report.languages import LanguageRow, summarise_languages
 from ccrkit.report.page import Budget, write_page
 from ccrkit.report.plan import PlannedRun, describe, plan_experiment, unique_runs
-from ccrkit.report.plot import plot_noise
+from ccrkit.report.plot import plot_languages, plot_noise
 from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec, WorldSpec, load_grid
 from ccrkit.report.worlds import prepare_worlds
 
@@ -34,6 +37,7 @@ class ReportOutcome:
     runs: list[PlannedRun]
     tables: dict[str, list[Row]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    languages: dict[str, list[LanguageRow]] = field(default_factory=dict)
 
 
 def plan_grid(grid: GridSpec) -> tuple[dict[str, list[PlannedRun]], dict]:
@@ -63,27 +67,51 @@ def run_report(
     tables = {
         name: summarise(grid, _experiment(grid, name), rows) for name, rows in planned.items()
     }
-    budget.train_seconds = _train_seconds(runs)
-    plots = {}
-    for experiment in (e for e in grid.experiments if e.plot):
-        path = Path(grid.out) / f"{grid.name}-{experiment.name}.png"
-        title = experiment.title or experiment.name
-        plots[experiment.name] = plot_noise(tables[experiment.name], path, title, grid.fused_weight)
-    page = write_page(grid, source, tables, plots, worlds, budget, failures)
-    return ReportOutcome(page, runs, tables, failures)
+    languages = {
+        e.name: summarise_languages(grid, e, planned[e.name])
+        for e in grid.experiments
+        if e.cross_language
+    }
+    budget.train_seconds, budget.epochs = _run_costs(runs)
+    plots = {
+        e.name: _plots(grid, e, tables[e.name], languages.get(e.name)) for e in grid.experiments
+    }
+    page = write_page(grid, source, tables, plots, worlds, budget, failures, languages)
+    return ReportOutcome(page, runs, tables, failures, languages)
+
+
+def _plots(
+    grid: GridSpec, experiment: ExperimentSpec, rows: list[Row], languages: list[LanguageRow] | None
+) -> list[Path]:
+    """The noise plot (`plot: true`) and, per noise level, the language plot (`cross_language`)."""
+    out, title = Path(grid.out), experiment.title or experiment.name
+    paths = []
+    if experiment.plot:
+        path = out / f"{grid.name}-{experiment.name}.png"
+        paths.append(plot_noise(rows, path, title, grid.fused_weight))
+    levels = grid.noise_levels(experiment)
+    for noise in levels if languages else []:
+        chosen = [row for row in languages or [] if row.noise == noise]
+        suffix = "" if len(levels) == 1 else f"-noise{noise:g}"
+        path = out / f"{grid.name}-{experiment.name}-languages{suffix}.png"
+        paths.append(plot_languages(chosen, path, f"{title} (MT noise {noise:g})"))
+    return paths
 
 
 def _experiment(grid: GridSpec, name: str) -> ExperimentSpec:
     return next(e for e in grid.experiments if e.name == name)
 
 
-def _train_seconds(runs: list[PlannedRun]) -> list[float]:
+def _run_costs(runs: list[PlannedRun]) -> tuple[list[float], list[int]]:
+    """Training seconds and epochs trained of every finished run."""
     from ccrkit.report.execute import read_record, run_seconds
 
-    seconds = []
+    seconds, epochs = [], []
     for run in runs:
-        record = read_record(run)
+        record = read_record(run) or {}
         value = run_seconds(record) if record else None
         if value is not None:
             seconds.append(value)
-    return seconds
+        if record.get("epochs") is not None:
+            epochs.append(int(record["epochs"]))
+    return seconds, epochs

@@ -1,5 +1,6 @@
-"""Per experiment: SumR of every run (native queries and the fused row), mean ± std over seeds,
-as rows and as a Markdown table."""
+"""Per experiment: SumR of every run (native queries and the fused row) in each language it was
+tested in, mean ± std over seeds, as rows and as a Markdown table (a joint run gives one row per
+language, next to the separate runs' rows)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from ccrkit.evaluate.protocol import fused_label, native_label
 from ccrkit.report.execute import read_record, run_seconds
 from ccrkit.report.plan import PLAIN, PlannedRun
-from ccrkit.report.spec import ExperimentSpec, GridSpec
+from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Row:
     seconds: list[float] = field(default_factory=list)
     epochs: list[int] = field(default_factory=list)
     missing: int = 0
+    training: str = SEPARATE
 
     @property
     def native_mean(self) -> float | None:
@@ -46,12 +48,13 @@ def std(values: list[float]) -> float | None:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def run_numbers(run: PlannedRun, weight: float) -> dict[str, Any] | None:
-    """SumR native and fused (at `weight`), seconds and epochs of a finished run, else None."""
+def run_numbers(run: PlannedRun, weight: float, lang: str | None = None) -> dict[str, Any] | None:
+    """SumR native and fused (at `weight`) in `lang` (default: the run's own), seconds and epochs
+    of a finished run, else None."""
     record = read_record(run)
     if not record or record.get("status") != "ok":
         return None
-    metrics, lang = record.get("metrics") or {}, run.key.lang
+    metrics, lang = record.get("metrics") or {}, lang or run.key.lang
     native, fused = metrics.get(native_label(lang)), metrics.get(fused_label(lang, weight))
     return {
         "native": native["sumr"] if native else None,
@@ -63,26 +66,32 @@ def run_numbers(run: PlannedRun, weight: float) -> dict[str, Any] | None:
 
 
 def summarise(grid: GridSpec, experiment: ExperimentSpec, runs: list[PlannedRun]) -> list[Row]:
-    """One row per (method, variant, language, noise), seeds pooled, in the grid's order."""
+    """One row per (method, variant, training, language, noise), seeds pooled, in the grid's
+    order; a joint run counts in the row of each of its languages."""
     rows: dict[tuple, Row] = {}
     for run in runs:
         k = run.key
         label = grid.methods[k.method].label or k.method
-        row = rows.setdefault(
-            (k.method, k.variant, k.lang, k.noise), Row(k.method, label, k.variant, k.lang, k.noise)
-        )
-        numbers = run_numbers(run, grid.fused_weight)
-        if numbers is None or numbers["native"] is None:
-            row.missing += 1
-            continue
-        row.native.append(numbers["native"])
-        if numbers["fused"] is not None:
-            row.fused.append(numbers["fused"])
-        if numbers["seconds"] is not None:
-            row.seconds.append(numbers["seconds"])
-        if numbers["epochs"] is not None:
-            row.epochs.append(int(numbers["epochs"]))
+        for lang in k.langs:
+            row = rows.setdefault(
+                (k.method, k.variant, k.training, lang, k.noise),
+                Row(k.method, label, k.variant, lang, k.noise, training=k.training),
+            )
+            _add(row, run_numbers(run, grid.fused_weight, lang))
     return list(rows.values())
+
+
+def _add(row: Row, numbers: dict[str, Any] | None) -> None:
+    if numbers is None or numbers["native"] is None:
+        row.missing += 1
+        return
+    row.native.append(numbers["native"])
+    if numbers["fused"] is not None:
+        row.fused.append(numbers["fused"])
+    if numbers["seconds"] is not None:
+        row.seconds.append(numbers["seconds"])
+    if numbers["epochs"] is not None:
+        row.epochs.append(int(numbers["epochs"]))
 
 
 def cell(values: list[float]) -> str:
@@ -95,17 +104,20 @@ def markdown_table(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) 
     """| method | variant | lang | MT noise | SumR native | SumR fused | (Δ) | seeds | s/run |"""
     reference = _reference_means(experiment, rows)
     with_variant = any(r.variant != PLAIN for r in rows)
-    head = ["method", *(["variant"] if with_variant else []), "lang", "MT noise", "SumR native",
+    with_training = any(r.training != SEPARATE for r in rows)
+    head = ["method", *(["variant"] if with_variant else []),
+            *(["training"] if with_training else []), "lang", "MT noise", "SumR native",
             f"SumR fused w={grid.fused_weight:g}"]  # fmt: skip
     if reference:
         head.append(f"Δ native vs {experiment.reference}")
     head += ["seeds", "s / run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        cells = [row.label, *([row.variant] if with_variant else []), row.lang, f"{row.noise:g}",
+        cells = [row.label, *([row.variant] if with_variant else []),
+                 *([row.training] if with_training else []), row.lang, f"{row.noise:g}",
                  cell(row.native), cell(row.fused)]  # fmt: skip
         if reference:
-            base = reference.get((row.method, row.lang, row.noise))
+            base = reference.get((row.method, row.training, row.lang, row.noise))
             mean = row.native_mean
             cells.append("–" if base is None or mean is None else f"{mean - base:+.1f}")
         seeds = f"{len(row.native)}" + (f" ({row.missing} missing)" if row.missing else "")
@@ -118,7 +130,7 @@ def _reference_means(experiment: ExperimentSpec, rows: list[Row]) -> dict[tuple,
     if experiment.reference is None:
         return {}
     return {
-        (r.method, r.lang, r.noise): r.native_mean
+        (r.method, r.training, r.lang, r.noise): r.native_mean
         for r in rows
         if r.variant == experiment.reference and r.native_mean is not None
     }

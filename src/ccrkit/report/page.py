@@ -1,10 +1,10 @@
-"""The results page of a grid: `<out>/<grid>.md` (tables, budget, worlds), `<out>/<grid>.json`
-(every run's numbers), one PNG per plotted experiment, and `<out>/README.md`, an index of every
-grid page in the folder (regenerated each time, so later grids add their own entries)."""
+"""The results page of a grid: `<out>/<grid>.md` (tables, budget, hardware, worlds),
+`<out>/<grid>.json` (every run's numbers), the PNG plots, and `<out>/README.md`, the comparison
+report over every grid page in the folder (`report.index`; regenerated each time, so later grids
+add their own sections)."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -15,10 +15,12 @@ from typing import Any
 
 from ccrkit import __version__
 from ccrkit.report.aggregate import Row, markdown_table
+from ccrkit.report.index import INDEX, write_index
+from ccrkit.report.languages import LanguageRow, mrv_table, recall_table
 from ccrkit.report.spec import ExperimentSpec, GridSpec
 from ccrkit.runs import git_commit, write_atomic, write_json_atomic
 
-INDEX = "README.md"
+__all__ = ["INDEX", "Budget", "hardware", "write_index", "write_page"]
 
 
 @dataclass
@@ -30,22 +32,53 @@ class Budget:
     trained_now: int = 0
     train_seconds: list[float] = field(default_factory=list)
     wall_seconds: float = 0.0
+    epochs: list[int] = field(default_factory=list)  # epochs each finished run trained
 
     def line(self, grid: GridSpec) -> str:
         total = sum(self.train_seconds)
         mean = statistics.fmean(self.train_seconds) if self.train_seconds else 0.0
+        low, high = (min(self.epochs), max(self.epochs)) if self.epochs else (0, 0)
+        epochs = f"{low}" if low == high else f"{low}–{high}"
         return (
-            f"{self.runs} distinct runs, {total / 60:.1f} min of training in all ({mean:.0f} s per "
-            f"run, {grid.jobs} at a time with {grid.threads} torch thread(s) each); this "
-            f"invocation trained {self.trained_now} of them in {self.wall_seconds / 60:.1f} min "
-            f"wall clock and reused the rest from {grid.runs_dir}/"
+            f"{self.runs} distinct runs of {epochs} epoch(s) each, {total / 60:.1f} min of "
+            f"training in all ({mean:.0f} s per run, {grid.jobs} at a time with {grid.threads} "
+            f"torch thread(s) each); this invocation trained {self.trained_now} of them in "
+            f"{self.wall_seconds / 60:.1f} min wall clock and reused the rest from "
+            f"{grid.runs_dir}/"
         )
 
 
+def hardware() -> str:
+    """CPU model and cores, memory, and whether a CUDA device was visible."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            model = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in cpuinfo
+                    if line.startswith("model name")
+                ),
+                model,
+            )
+    except OSError:
+        pass
+    try:
+        memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
+    except (ValueError, OSError, AttributeError):
+        memory = ""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()} CPU cores ({model}){memory}, {gpu}"
+
+
 def write_page(
-    grid: GridSpec, source: str, tables: dict[str, list[Row]], plots: dict[str, Path],
+    grid: GridSpec, source: str, tables: dict[str, list[Row]], plots: dict[str, list[Path]],
     worlds: dict[float, tuple[Path, str]], budget: Budget, failures: dict[str, str],
+    languages: dict[str, list[LanguageRow]] | None = None,
 ) -> Path:  # fmt: skip
+    languages = languages or {}
     out = Path(grid.out)
     lines = [f"# {grid.title or grid.name}", "", _provenance(source, budget, grid, worlds), ""]
     if grid.notes:
@@ -54,12 +87,15 @@ def write_page(
         lines += ["**Failed runs** (not in the tables):", ""]
         lines += [f"- `{name}`: {error}" for name, error in failures.items()] + [""]
     for experiment in grid.experiments:
-        lines += _section(grid, experiment, tables[experiment.name], plots.get(experiment.name))
+        name = experiment.name
+        lines += _section(grid, experiment, tables[name], plots.get(name, []), languages.get(name))
     path = out / f"{grid.name}.md"
     write_atomic(path, ("\n".join(lines).rstrip() + "\n").encode("utf-8"))
-    write_json_atomic(
-        out / f"{grid.name}.json", _json(grid, source, tables, worlds, budget, failures)
-    )
+    data = _json(grid, source, tables, worlds, budget, failures)
+    data["cross_language"] = {
+        name: [row.as_dict() for row in rows] for name, rows in languages.items()
+    }
+    write_json_atomic(out / f"{grid.name}.json", data)
     write_index(out)
     return path
 
@@ -71,8 +107,8 @@ def _provenance(source: str, budget: Budget, grid: GridSpec, worlds: dict) -> st
         f"Generated by `ccrkit report --grid {source}` on {stamp} (ccrkit {__version__}, "
         f"commit {git_commit() or 'unknown'}).",
         "",
-        f"- Budget: {budget.line(grid)}. Machine: {os.cpu_count()} CPU cores "
-        f"({platform.machine()}), shared with other jobs while it ran: timings are indicative.",
+        f"- Budget: {budget.line(grid)}. Hardware: {hardware()}, shared with other jobs while "
+        "it ran: timings are indicative.",
         f"- Worlds by MT noise rate: {levels}.",
         "- Each cell: mean ± sample standard deviation over seeds of the test SumR "
         "(t2v + v2t R@1+5+10); native = human target-language queries alone; fused = NRCCR's "
@@ -81,16 +117,30 @@ def _provenance(source: str, budget: Budget, grid: GridSpec, worlds: dict) -> st
 
 
 def _section(
-    grid: GridSpec, experiment: ExperimentSpec, rows: list[Row], plot: Path | None
-) -> list[str]:
+    grid: GridSpec, experiment: ExperimentSpec, rows: list[Row], plots: list[Path],
+    languages: list[LanguageRow] | None = None,
+) -> list[str]:  # fmt: skip
     lines = [
         f"## {experiment.title or experiment.name}",
         "",
         markdown_table(grid, experiment, rows),
         "",
     ]
-    if plot is not None:
-        lines += [f"![{experiment.name}]({plot.name})", ""]
+    if languages is not None:
+        lines += [
+            "Per-language recall (mR = SumR / 6, native queries; spread = population std over "
+            "the languages):", "", recall_table(languages), "",
+            "Mean Rank Variance over the languages (methods.md §4.3; 0-based ranks; t2v: an "
+            "item's rank is the mean rank of its captions; std = the official MRV, var its "
+            "square per item; lower = more consistent). Joint: one model queried in every "
+            "language; separate: one model per language, ranks combined per seed.", "",
+            mrv_table(languages), "",
+        ]  # fmt: skip
+        missing = [f"{row.label}/{row.training}: {why}" for row in languages for why in row.missing]
+        lines += [f"- missing: {why}" for why in missing] + ([""] if missing else [])
+    alt = [path.stem.removeprefix(f"{grid.name}-") for path in plots]
+    lines += [f"![{text}]({path.name})" for text, path in zip(alt, plots, strict=True)]
+    lines += [""] if plots else []
     if experiment.notes:
         lines += [experiment.notes.strip(), ""]
     return lines
@@ -103,31 +153,8 @@ def _json(grid, source, tables, worlds, budget, failures) -> dict[str, Any]:
         "fused_weight": grid.fused_weight,
         "worlds": {f"{noise:g}": {"root": str(root), "id": wid} for noise, (root, wid) in worlds.items()},
         "budget": {"runs": budget.runs, "trained_now": budget.trained_now,
-                   "train_seconds": sum(budget.train_seconds), "wall_seconds": budget.wall_seconds},
+                   "train_seconds": sum(budget.train_seconds), "wall_seconds": budget.wall_seconds,
+                   "epochs": sorted(set(budget.epochs)), "hardware": hardware()},
         "failures": failures,
         "experiments": {name: [row.as_dict() for row in rows] for name, rows in tables.items()},
     }  # fmt: skip
-
-
-def write_index(out: Path) -> Path:
-    """`<out>/README.md`: every grid page in the folder, with its title and plots."""
-    entries = []
-    for path in sorted(out.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, OSError):
-            continue
-        if not isinstance(data, dict) or "grid" not in data:
-            continue
-        name = data["grid"]
-        plots = sorted(p.name for p in out.glob(f"{name}-*.png"))
-        entries += [f"## [{data.get('title') or name}]({name}.md)", "",
-                    f"`ccrkit report --grid {data.get('source', name)}` — generated {data.get('generated', '?')}.", ""]  # fmt: skip
-        entries += [f"![{p}]({p})" for p in plots] + ([""] if plots else [])
-    text = (
-        "# Results\n\nMeasured results of ccrkit, regenerated by `ccrkit report`.\n\n"
-        + "\n".join(entries)
-    )
-    path = out / INDEX
-    write_atomic(path, (text.rstrip() + "\n").encode("utf-8"))
-    return path

@@ -17,21 +17,31 @@ from omegaconf import OmegaConf
 
 from ccrkit.config import build, parse_override, read_yaml, resolve_config_path, to_dict
 from ccrkit.methods.registry import required_roles
-from ccrkit.report.spec import ExperimentSpec, GridSpec
+from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
 from ccrkit.train.config import RunConfig
 
 # keys that change how a run is shown or how fast it goes, never its numbers
 VOLATILE = {("train", "progress"), ("train", "tensorboard"), ("data", "num_workers")}
+# keys added after grids were first run, left out of the hash while they hold the default that
+# reproduces the earlier behaviour (so adding them did not invalidate cached runs)
+NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("data", "eval_langs"): []}
 PLAIN = "-"  # the variant name of an experiment without variants
+JOINED = "+"  # joins a joint run's languages in its key and folder name
 
 
 @dataclass(frozen=True)
 class RunKey:
     method: str
     variant: str
-    lang: str
+    lang: str  # one language, or a joint run's languages joined by "+" ("de+fr+zh")
     noise: float
     seed: int
+    training: str = SEPARATE
+
+    @property
+    def langs(self) -> list[str]:
+        """The languages the run trains on and is tested in."""
+        return self.lang.split(JOINED)
 
 
 @dataclass
@@ -51,17 +61,29 @@ def variants_of(experiment: ExperimentSpec) -> dict[str, list[str]]:
 
 
 def run_overrides(grid: GridSpec, key: RunKey, variant: list[str], root: Path) -> list[str]:
-    method = grid.methods[key.method]
+    """The grid's, the method's and the variant's overrides, then seed and data: a separate run
+    trains on its language; a joint run on all of its languages (validated and tested in each,
+    `DataConfig.evaluation_langs`)."""
+    method, langs = grid.methods[key.method], key.langs
     return [
         *grid.overrides, *method.overrides, *variant, f"seed={key.seed}",
-        f"data.lang={key.lang}", f"data.target_langs=[{key.lang}]", f"data.root={root}",
+        f"data.lang={langs[0]}", f"data.target_langs=[{','.join(langs)}]", f"data.root={root}",
     ]  # fmt: skip
+
+
+def language_groups(experiment: ExperimentSpec, training: str) -> list[str]:
+    """Run languages of a training mode: each language alone, or all of them joined."""
+    langs = list(dict.fromkeys(experiment.langs))
+    return langs if training == SEPARATE else [JOINED.join(langs)]
 
 
 def config_digest(config: RunConfig, world_id: str) -> str:
     data = to_dict(config)
     for section, key in VOLATILE:
         data.get(section, {}).pop(key, None)
+    for (section, key), neutral in NEUTRAL_DEFAULTS.items():
+        if data.get(section, {}).get(key, neutral) == neutral:
+            data.get(section, {}).pop(key, None)
     text = json.dumps({"config": data, "world": world_id}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -89,10 +111,13 @@ def plan_experiment(
 ) -> list[PlannedRun]:
     """Every run of one experiment; `worlds` maps a noise level to (root, world identity)."""
     runs = []
-    axes = (experiment.methods, variants_of(experiment).items(), experiment.langs,
+    groups = [
+        (mode, lang) for mode in experiment.training for lang in language_groups(experiment, mode)
+    ]
+    axes = (experiment.methods, variants_of(experiment).items(), groups,
             grid.noise_levels(experiment), experiment.seeds)  # fmt: skip
-    for method, (variant, extra), lang, noise, seed in itertools.product(*axes):
-        key = RunKey(method, variant, lang, float(noise), int(seed))
+    for method, (variant, extra), (training, lang), noise, seed in itertools.product(*axes):
+        key = RunKey(method, variant, lang, float(noise), int(seed), training)
         root, world_id = worlds[float(noise)]
         source = f"grid {grid.name}, experiment {experiment.name}, {method}/{variant}"
         config = resolve_config(
@@ -115,5 +140,6 @@ def unique_runs(runs: list[PlannedRun]) -> list[PlannedRun]:
 
 def describe(run: PlannedRun) -> dict[str, Any]:
     k = run.key
-    return {"method": k.method, "variant": k.variant, "lang": k.lang, "noise": k.noise,
-            "seed": k.seed, "run_dir": str(run.run_dir), "config_hash": run.digest}  # fmt: skip
+    return {"method": k.method, "variant": k.variant, "training": k.training, "lang": k.lang,
+            "noise": k.noise, "seed": k.seed, "run_dir": str(run.run_dir),
+            "config_hash": run.digest}  # fmt: skip

@@ -1,10 +1,18 @@
 """The grid file of `ccrkit report` (`configs/report/<name>.yaml`): which runs make a results page.
 
 A grid names methods (a run config + overrides each), a world (generated once per MT noise level,
-or given as ready folders), and experiments: each one a product methods × variants × languages ×
-noise levels × seeds, reported as one table (mean ± std over seeds of SumR, native and fused) and,
-optionally, one plot of SumR against noise. Later issues add methods and experiments to the same
-file or to new grid files; nothing in the code is specific to one method.
+or given as ready folders), and experiments: each one a product methods × variants × training
+modes × languages × noise levels × seeds, reported as one table (mean ± std over seeds of SumR,
+native and fused) and, optionally, one plot of SumR against noise.
+
+Training modes: `separate` trains one model per language of `langs` (data.target_langs = [lang]);
+`joint` trains one model on all of them at once (data.target_langs = langs), validated on the mean
+over the languages and tested in each. With `cross_language: true` the experiment also gets the
+cross-language table (per-language mR, its spread, MRV t2v/v2t over the languages' aligned ranks:
+one joint model queried in every language, or the separate models' ranks combined per seed) and,
+per noise level, a plot of recall per language and of the per-item rank spread. Later issues add
+methods and experiments to the same file or to new grid files; nothing in the code is specific to
+one method.
 """
 
 from __future__ import annotations
@@ -13,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccrkit.config import ConfigError, load_config
+
+SEPARATE, JOINT = "separate", "joint"
+TRAINING_MODES = (SEPARATE, JOINT)
 
 
 @dataclass
@@ -53,6 +64,9 @@ class ExperimentSpec:
     reference: str | None = None  # the variant other rows are compared with (Δ columns)
     plot: bool = False
     notes: str = ""  # Markdown shown under the table (what was measured, how to read it)
+    # separate: one model per language; joint: one model for all of `langs` (multi-language mode)
+    training: list[str] = field(default_factory=lambda: [SEPARATE])
+    cross_language: bool = False  # per-language mR, MRV and the language plot (needs 2+ langs)
 
 
 @dataclass
@@ -87,6 +101,22 @@ class GridSpec:
             raise ValueError(f"{where}: unknown or no methods {unknown}; the grid defines: {known}")
         if not experiment.noise and self.world.default_noise is None and not self.world.roots:
             raise ValueError(f"{where}: give noise levels or world.default_noise")
+        wrong = [mode for mode in experiment.training if mode not in TRAINING_MODES]
+        if (
+            wrong
+            or not experiment.training
+            or len(set(experiment.training)) != len(experiment.training)
+        ):
+            raise ValueError(
+                f"{where}: training must list distinct modes among {', '.join(TRAINING_MODES)}, "
+                f"got {experiment.training}"
+            )
+        needs_two = JOINT in experiment.training or experiment.cross_language
+        if needs_two and len(set(experiment.langs)) < 2:
+            raise ValueError(
+                f"{where}: joint training and cross_language need two or more langs, got "
+                f"{experiment.langs}"
+            )
         if experiment.reference is not None and experiment.reference not in experiment.variants:
             raise ValueError(
                 f"{where}: reference '{experiment.reference}' is not one of its variants "

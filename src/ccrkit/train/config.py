@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccrkit.evaluate.crosslang import default_eval_langs
 from ccrkit.evaluate.protocol import EvalConfig
 
 OPTIMIZERS = ("adam", "adamw")
@@ -24,6 +25,9 @@ class DataConfig:
     root: str = "data/world"
     lang: str = "de"  # the target language evaluated with human queries
     target_langs: list[str] = field(default_factory=lambda: ["de"])  # MT languages for training
+    # languages validated (selection on the mean score) and tested (each, plus MRV across them);
+    # empty: every target language when there are several (lang first), else lang alone
+    eval_langs: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=lambda: ["mt"])  # target roles loaded: mt, bt
     feature: str | None = None  # which visual feature of the spec (None: its default)
     train_split: str = "train"
@@ -33,6 +37,9 @@ class DataConfig:
     # a view key (e.g. "source"): each batch's examples sorted by its token count, longest first
     # (NRCCR's collate); None keeps the sampler's order
     sort_batch_by: str | None = None
+
+    def evaluation_langs(self) -> list[str]:
+        return default_eval_langs(self.lang, self.target_langs, self.eval_langs)
 
 
 @dataclass

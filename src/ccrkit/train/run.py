@@ -14,7 +14,7 @@ import contextlib
 import functools
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ccrkit.config import build, to_dict
-from ccrkit.evaluate.protocol import evaluate_method, validate, write_results
+from ccrkit.evaluate.protocol import evaluate_languages, validate_languages, write_results
 from ccrkit.methods.base import Method
 from ccrkit.methods.checkpoint import (
     ASSETS_DIR,
@@ -67,11 +67,12 @@ def train_from_config(
     )  # fmt: skip
 
     def evaluation(split: str | None) -> Any:
-        return (
-            None
-            if split is None
-            else EvalDataset(spec, data.root, split=split, lang=data.lang, feature=data.feature)
-        )
+        if split is None:
+            return None
+        return {
+            lang: EvalDataset(spec, data.root, split=split, lang=lang, feature=data.feature)
+            for lang in data.evaluation_langs()
+        }
 
     collate = (
         TrainCollate
@@ -127,6 +128,10 @@ def run_training(
 ) -> RunOutcome:
     """Train `config`'s method on `train_set`, select on `val_set`, report on `test_set`.
 
+    `val_set` / `test_set`: one evaluation set (of `config.data.lang`) or {lang: set} over one
+    gallery; with several languages validation selects on the mean of their selection scores and
+    the test adds the cross-language row (MRV, mR spread).
+
     `make_collate(tokenize)` builds the batch collation from the method's tokenizer
     (`TrainCollate` of the data layer). `train_set` must offer `texts(role, lang)` when the
     built-in text encoder has to learn its tokenizer.
@@ -145,9 +150,10 @@ def run_training(
     preparation = method.prepare_training(train_set)
     validator = None
     if val_set is not None:
+        val_sets = by_language(val_set, config.data.lang)
 
         def validator(m: Method) -> tuple[dict[str, dict[str, float]], float]:
-            return validate(m, val_set, config.data.lang, config.eval, device)
+            return validate_languages(m, val_sets, config.eval, device)
 
     trainer = Trainer(
         method, train_set, make_collate(method.tokenize), config, run_dir, validator, build_info,
@@ -244,16 +250,22 @@ def visual_dim(train_set: Any) -> int | None:
     return int(visual.shape[-1]) if visual.ndim else None
 
 
+def by_language(sets: Any, lang: str) -> dict[str, Any]:
+    """{lang: evaluation set}: a mapping as given, a single set as the set of `lang`."""
+    return dict(sets) if isinstance(sets, Mapping) else {lang: sets}
+
+
 def test_best(
     method: Method, test_set: Any, config: RunConfig, run_dir: Path, device: Any
 ) -> dict[str, dict[str, float]]:
-    """Load the best checkpoint, score the test set (native, each fusion weight, English)."""
+    """Load the best checkpoint, score the test set (native, each fusion weight, English) in
+    every language, and across languages when there are several."""
     path = checkpoint_path(run_dir, "best")
     _, tensors = read_checkpoint(path)
     load_module_state(method, tensors, str(path))
-    results = evaluate_method(
-        method, test_set, config.data.lang, config.eval.fusion_weights, config.eval, device,
-        ranks_dir=run_dir / RANKS_DIR, progress=config.train.progress,
+    results = evaluate_languages(
+        method, by_language(test_set, config.data.lang), config.eval.fusion_weights, config.eval,
+        device, ranks_dir=run_dir / RANKS_DIR, progress=config.train.progress,
     )  # fmt: skip
     write_results(run_dir / RESULTS_FILE, results, f"{run_dir.name}: test ({config.data.name})")
     return results

@@ -126,18 +126,22 @@ class Nrccr(Method):
             terms["triplet/source"] = c.source_weight * triplet_max_violation(
                 gather(e_s), visual, c.margin
             )
+        targets = []
         for view in self._target_views(batch):
-            terms |= self._target_terms(batch, view, source_out, source, e_s, visual, gather)
+            target_out = self.text(batch.views[view])
+            terms |= self._target_terms(batch, view, target_out, source, e_s, visual, gather)
+            targets.append((view, target_out))
+        if self.discriminator is not None:
+            terms |= self._adversarial_terms(source_out, targets)
         return terms
 
     def _target_terms(
-        self, batch: TrainBatch, view: str, source_out: EncoderOutput, source: Prepared,
+        self, batch: TrainBatch, view: str, target_out: EncoderOutput, source: Prepared,
         e_s: torch.Tensor, visual: torch.Tensor, gather: Gather,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
-        """Every term of one target language (view "mt:<xx>"), in the official order of mapping
-        calls (s, t, c, b: it decides BatchNorm's running statistics)."""
+        """Every non-adversarial term of one target language (view "mt:<xx>"), in the official
+        order of mapping calls (s, t, c, b: it decides BatchNorm's running statistics)."""
         c, lang = self.config, view.partition(":")[2]
-        target_out = self.text(batch.views[view])
         target = self.tower.prepare(target_out)
         e_t = self.text_head(self.tower.self_branch(target))
         terms = {
@@ -160,23 +164,29 @@ class Nrccr(Method):
             terms[f"bt_ranking/bt:{lang}"] = c.bt_weight * triplet_max_violation(
                 gather(e_s), gather(e_b), c.margin
             )
-        if self.discriminator is not None:
-            terms[f"adversarial/{view}"] = c.adversarial_weight * self._adversarial(
-                source_out, target_out
-            )
         return terms
 
-    def _adversarial(self, source_out: EncoderOutput, target_out: EncoderOutput) -> torch.Tensor:
-        """Step the discriminator on detached encoder states (its own Adam), then return the
-        encoder's fooling loss BCE(D(t), 1) through the updated discriminator."""
+    def _adversarial_terms(
+        self, source_out: EncoderOutput, targets: list[tuple[str, EncoderOutput]]
+    ) -> dict[str, torch.Tensor]:
+        """Step the discriminator on detached encoder states (its own Adam) once per target
+        language, then return each language's fooling loss BCE(D(t), 1) through the updated
+        discriminator. Every step comes first: a step changes D in place, which would invalidate a
+        fooling loss computed before it (several target languages at once); with one language
+        this is the official order."""
         assert self.discriminator is not None
         pad = self.config.nrccr_compat_padding_pool
         disc = self.discriminator
-        real = disc(source_out.tokens.detach(), source_out.mask, pad)
-        fake = disc(target_out.tokens.detach(), target_out.mask, pad)
-        self.auxiliary_step(DISCRIMINATOR, adversarial_language(fake, real, "discriminator"))
-        fooled = disc(target_out.tokens, target_out.mask, pad)
-        return adversarial_language(fooled, player="encoder")
+        for _, target_out in targets:
+            real = disc(source_out.tokens.detach(), source_out.mask, pad)
+            fake = disc(target_out.tokens.detach(), target_out.mask, pad)
+            self.auxiliary_step(DISCRIMINATOR, adversarial_language(fake, real, "discriminator"))
+        weight = self.config.adversarial_weight
+        return {
+            f"adversarial/{view}": weight
+            * adversarial_language(disc(out.tokens, out.mask, pad), player="encoder")
+            for view, out in targets
+        }
 
     def _source_tokens(self, batch: TrainBatch) -> TokenBatch:
         tokens = self._view(batch, SOURCE_VIEW)

@@ -1,0 +1,141 @@
+"""`one_to_k`: a dual encoder trained with CCRk's 1-to-K contrastive loss (methods.md §4.2, §4.7).
+
+CCRk's contribution is a pre-training objective; ccrkit hosts it in fine-tuning on MT-derived data
+(§4.7): every training example (one English source caption and its visual item) carries K language
+views — the source, its MT into each configured target language, and optionally the
+back-translations — and all K share one image-to-text softmax (`losses.one_to_k_nce`), so no
+language can be served well at the expense of another. One text tower serves every language;
+`encode_text` ignores the language, so the model answers queries in any language it was trained on.
+
+The temperature is a parameter initialised at 0.07 and clamped in place to [0.001, 0.5] before
+every training step, as the official code does. Out of scope (§4.7): the fusion encoder and the
+hard-negative ITM re-ranking of CCRk's X-VLM backbone, and its MLM term.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
+from ccrkit.losses import one_to_k_nce
+from ccrkit.methods.base import Method, view_language, views_of_role
+from ccrkit.models.base import TextEncoder, VisualEncoder
+from ccrkit.models.blocks import PROJECTION_KINDS, projection_head
+from ccrkit.models.distributed import gather_nograd, gather_with_grad
+
+VIEW_ROLES = ("source", "mt", "bt")
+TERM = "one_to_k_nce"
+
+
+@dataclass
+class OneToKConfig:
+    embed_dim: int = 256  # CCRk's contrastive heads: Linear(1024 → 256), L2-normalised
+    head: str = "linear"  # linear (Linear → L2) | mapping (Linear → BN → Dropout → L2)
+    head_dropout: float = 0.2
+    temperature: float = 0.07
+    temperature_range: list[float] = field(default_factory=lambda: [0.001, 0.5])
+    learn_temperature: bool = True
+    # caption roles forming an example's K views, in this order; "mt" and "bt" cover every target
+    # language of the batch (mt:de, mt:fr, ...). K = 1 + languages (+ languages with "bt").
+    views: list[str] = field(default_factory=lambda: ["source", "mt"])
+    # another example of the same item in the batch counts as a positive (soft targets) rather
+    # than a negative; without repeated items this changes nothing
+    multi_positive: bool = True
+    gather: bool = True  # under DDP, negatives from every process
+
+    def __post_init__(self) -> None:
+        if self.head not in PROJECTION_KINDS:
+            raise ValueError(
+                f"head must be one of {', '.join(PROJECTION_KINDS)}, got {self.head!r}"
+            )
+        low, high = self.temperature_range
+        if not 0 < low <= self.temperature <= high:
+            raise ValueError(
+                f"temperature {self.temperature} must lie in temperature_range [{low}, {high}], > 0"
+            )
+        unknown = [role for role in self.views if role not in VIEW_ROLES]
+        if unknown or not self.views or len(set(self.views)) != len(self.views):
+            raise ValueError(
+                f"views must be distinct caption roles among {', '.join(VIEW_ROLES)}, got "
+                f"{self.views}"
+            )
+
+
+class OneToK(Method):
+    """Dual encoder: shared text tower + head, visual tower + head, one 1-to-K loss term."""
+
+    config_class = OneToKConfig
+
+    def __init__(self, config: OneToKConfig, text: TextEncoder, visual: VisualEncoder) -> None:
+        super().__init__(config, text, visual)
+        dim, dropout = config.embed_dim, config.head_dropout
+        self.text_head = projection_head(config.head, text.dim, dim, dropout)
+        self.visual_head = projection_head(config.head, visual.dim, dim, dropout)
+        tau = torch.tensor(float(config.temperature))
+        if config.learn_temperature:
+            self.tau = nn.Parameter(tau)
+        else:
+            self.register_buffer("tau", tau)
+
+    @classmethod
+    def required_roles(cls, config: OneToKConfig) -> dict[str, str]:
+        why = {
+            "mt": "the K views of an item are its source caption and its MT into each target "
+            "language",
+            "bt": "method.views lists 'bt'; create the back-translations or drop 'bt' from "
+            "method.views",
+        }
+        return {role: why[role] for role in config.views if role != SOURCE_VIEW}
+
+    def temperature(self) -> torch.Tensor:
+        """τ, clamped in place to `temperature_range` before it is used in training (the official
+        code clamps the parameter itself each step, so it never drifts outside the range)."""
+        if self.training and isinstance(self.tau, nn.Parameter):
+            low, high = self.config.temperature_range
+            with torch.no_grad():
+                self.tau.clamp_(low, high)
+        return self.tau
+
+    def encode_text(self, tokens: TokenBatch, lang: str) -> torch.Tensor:
+        return self.text_head(self.text(tokens).pooled)
+
+    def encode_visual(self, visual: VisualBatch) -> torch.Tensor:
+        return self.visual_head(self.visual(visual).pooled)
+
+    def view_keys(self, batch: TrainBatch) -> list[str]:
+        """The K views of every example, in `config.views` order: source, mt:de, mt:fr, ..."""
+        keys: list[str] = []
+        for role in self.config.views:
+            found = views_of_role(batch.views, role)
+            if not found:
+                have = ", ".join(sorted(batch.views)) or "none"
+                raise ValueError(
+                    f"method.views names caption role '{role}' but the batch has views: {have}; "
+                    "load it with data.roles / data.target_langs or remove it from method.views"
+                )
+            keys += found
+        return keys
+
+    def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
+        c = self.config
+        gather = gather_with_grad if c.gather else _identity
+        tau = self.temperature()
+        visual = gather(self.encode_visual(batch.visual))
+        text = torch.stack(
+            [
+                self.encode_text(batch.views[key], view_language(key))
+                for key in self.view_keys(batch)
+            ],
+            dim=1,
+        )  # (B, K, D), image-major
+        labels = None
+        if c.multi_positive:
+            labels = gather_nograd(batch.item_index) if c.gather else batch.item_index
+        return {TERM: one_to_k_nce(visual, gather(text), tau, labels)}
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
