@@ -33,7 +33,19 @@ METHOD_CASES: dict[str, dict] = {
             "adversarial/mt:{}",
         ],
     },
-}
+    "nrf": {
+        "section": {"hidden": 16, "heads": 2, "qk_dim": 8, "embed_dim": 16,
+                    "selector": "fraction"},
+        "roles": ["mt"],
+        "terms": ["contrastive/mt:{}", "cross_lingual/mt:{}", "guidance/mt:{}"],
+    },
+    "cl2cm": {
+        "section": {"hidden": 16, "heads": 2, "qk_dim": 8, "embed_dim": 16, "schedule": "joint"},
+        "roles": ["mt"],
+        "terms": ["contrastive/mt:{}", "cl_sentence/mt:{}", "cl_word_ot/mt:{}",
+                  "relational_kt/mt:{}"],
+    },
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
