@@ -64,3 +64,16 @@ def test_the_page_shows_the_picture_a_german_query_describes(
     first.wait_for()
     assert first.get_attribute("data-id") == item
     page.screenshot(path=str(tmp_path / "world-search.png"))
+
+
+def test_index_build_with_a_data_root_relative_to_the_working_folder(
+    tiny_run, tiny_world, tmp_path, monkeypatch
+):
+    """`make demo` passes `--data-root data/world`: the pictures are found from any cwd."""
+    monkeypatch.chdir(tiny_world.parent)
+    out = tmp_path / "index"
+    argv = ["index", "build", "--checkpoint", str(tiny_run), "--data", "world-image",
+            "--data-root", tiny_world.name, "--split", "test", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    manifest = (out / "manifest.json").read_text()
+    assert str(tiny_world.resolve()) in manifest

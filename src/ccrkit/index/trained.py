@@ -6,6 +6,8 @@ loads torch, the method registry and the data layer only when a real run is open
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,9 @@ class DataGallery:
         self.item_ids = list(self.dataset.item_ids)
         self._captions = _captions_by_item(self.dataset)
         raw = resolve_store(spec, root, split, "raw") if spec.visual.raw else None
-        self.root = raw.path if raw is not None else Path(root)
+        if raw is not None:  # absolute: a relative data root must not depend on the reader's cwd
+            raw = dataclasses.replace(raw, path=raw.path.resolve())
+        self.root = raw.path if raw is not None else Path(root).resolve()
         self._frames = None
         if raw is not None and raw.format == "frames" and raw.video2frames is not None:
             from ccrkit.data import read_video2frames
