@@ -32,7 +32,7 @@ WORLD ?= data/world
 
 demo: install
 	$(BIN)/ccrkit world --config world-default --out $(WORLD)
-	$(BIN)/ccrkit train --config baseline-world data.root=$(WORLD) --out runs/demo --force
+	$(BIN)/ccrkit train --config demo-world data.root=$(WORLD) --out runs/demo --force
 	$(BIN)/ccrkit index build --checkpoint runs/demo --data world-image --data-root $(WORLD) \
 		--split test --out runs/demo-index --force
 	@echo "Search the demo model in a browser:  make serve   (or: $(BIN)/ccrkit serve --index runs/demo-index)"
