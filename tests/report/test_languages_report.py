@@ -119,10 +119,11 @@ def test_the_multilingual_world_grid_resolves_every_run(tmp_path: Path) -> None:
     roots = ",".join(f"{{noise: {n}, root: '{tmp_path / f'w{n}'}'}}" for n in (0.12, 0.3, 0.5))
     grid = load_grid("multilingual-world", [f"world.roots=[{roots}]"])
     outcome = run_report(grid, "multilingual-world", dry_run=True)
-    # languages: 3 methods x (5 separate + 1 joint) x 3 seeds; noise: 2 x 3 levels x 2 seeds, of
-    # which 0.12 is shared with languages; ablation: 3 new variants x 2 seeds
-    assert len(outcome.runs) == 54 + 8 + 6
+    # languages: 2 methods x (5 separate + 1 joint) x 3 seeds; methods: 3 new joint runs (the
+    # baseline's and 1-to-K's are shared with languages); noise: 2 x 2 new levels x 1 seed;
+    # ablation: 3 new variants x 1 seed
+    assert len(outcome.runs) == 36 + 3 + 4 + 3
     methods = {r.config.method["name"] for r in outcome.runs}
-    assert methods == {"baseline", "one_to_k", "nrccr"}
+    assert methods == {"baseline", "one_to_k", "nrccr", "nrf", "cl2cm"}
     joint = [r for r in outcome.runs if r.key.training == "joint"]
     assert all(r.config.data.target_langs == ["de", "fr", "cs", "zh", "ja"] for r in joint)

@@ -117,8 +117,8 @@ def test_the_nrccr_world_grid_resolves_every_run(tmp_path: Path) -> None:
     outcome = run_report(grid, "nrccr-world", dry_run=True)
     # noise 4 methods x 2 langs x 3 noise levels x 3 seeds = 72; NRCCR ablation 7 new variants x
     # 2 seeds; compat 4 new x 2 seeds; longer: 10 epochs x 2 methods x 1 seed; schedule: 2 new
-    # variants x 2 seeds; NRF components 4 new x 2 seeds; CL2CM components 3 new x 2 seeds
-    assert len(outcome.runs) == 72 + 14 + 8 + 2 + 4 + 8 + 6
+    # variants x 2 seeds; NRF components 4 new x 1 seed; CL2CM components 3 new x 1 seed
+    assert len(outcome.runs) == 72 + 14 + 8 + 2 + 4 + 4 + 3
     assert not any(" " in str(r.run_dir) for r in outcome.runs)
     methods = {r.config.method["name"] for r in outcome.runs}
     assert methods == {"baseline", "nrccr", "nrf", "cl2cm"}
