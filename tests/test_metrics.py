@@ -278,6 +278,21 @@ def test_top_k_matches_a_full_sort():
         top_k(MatrixScores(full), 0)
 
 
+def test_top_k_over_query_and_item_tiles_matches_a_full_sort(monkeypatch):
+    """Several query tiles x item tiles of uneven sizes, fused sources: the merge keeps the best k."""
+    from ccrkit.evaluate import scores as scores_module
+
+    monkeypatch.setattr(scores_module, "TILE_QUERIES", 16)
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((45, 101)), rng.standard_normal((45, 101))
+    fused = FusedScores([MatrixScores(a), MatrixScores(b)], [0.2, 0.8])
+    scores, indices = top_k(fused, 7, block_bytes=4 * 16 * 10)  # item tiles of 10 (last: 1)
+    full = fused.query_block(0, 45)
+    expected = np.argsort(-full, axis=1, kind="stable")[:, :7]
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_allclose(scores, np.take_along_axis(full, expected, 1), rtol=1e-6)
+
+
 @pytest.mark.parametrize("ties", TIE_POLICIES)
 def test_good_model_takes_the_sparse_path_and_matches_brute_force(ties):
     """With a useful model few captions outrank an item's captions: the candidate-gathering path."""

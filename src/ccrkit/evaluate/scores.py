@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 DEFAULT_BLOCK_BYTES = 32 * 2**20  # one slab of float32 scores; peak extra memory is a few slabs
+TILE_QUERIES = 1024  # queries per top-k tile (see `top_k`)
 
 
 class ScoreSource(Protocol):
@@ -30,6 +31,10 @@ class ScoreSource(Protocol):
         """Scores of every query against items start..stop: shape (n_queries, stop-start)."""
         ...
 
+    def tile(self, queries: slice, items: slice) -> np.ndarray:
+        """Scores of a range of queries against a range of items."""
+        ...
+
 
 class MatrixScores:
     """A similarity matrix that is already in memory (validated: 2-D, non-empty, finite)."""
@@ -43,6 +48,9 @@ class MatrixScores:
 
     def item_block(self, start: int, stop: int) -> np.ndarray:
         return self.sim[:, start:stop]
+
+    def tile(self, queries: slice, items: slice) -> np.ndarray:
+        return self.sim[queries, items]
 
 
 class EmbeddingScores:
@@ -64,6 +72,9 @@ class EmbeddingScores:
     def item_block(self, start: int, stop: int) -> np.ndarray:
         return self.queries @ self.items[start:stop].T
 
+    def tile(self, queries: slice, items: slice) -> np.ndarray:
+        return self.queries[queries] @ self.items[items].T
+
 
 class FusedScores:
     """Σ_k w_k · minmax(S_k): each source normalised to [0, 1] over all its entries, then mixed."""
@@ -84,6 +95,9 @@ class FusedScores:
 
     def item_block(self, start: int, stop: int) -> np.ndarray:
         return self._mix([s.item_block(start, stop) for s in self.sources])
+
+    def tile(self, queries: slice, items: slice) -> np.ndarray:
+        return self._mix([s.tile(queries, items) for s in self.sources])
 
     def _mix(self, blocks: list[np.ndarray]) -> np.ndarray:
         out = np.zeros(blocks[0].shape, dtype=np.float64)
@@ -142,8 +156,11 @@ def top_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k best items of every query, best first: (scores, item indices), each (n_queries, k).
 
-    Scores are produced one block of queries at a time, so memory stays bounded by the block size
-    whatever the number of items; torch.topk reads each block in place (no copy).
+    Scores are produced one tile (up to `TILE_QUERIES` queries x as many items as fit in
+    `block_bytes`) at a time, so memory stays bounded whatever the collection size. Wide tiles of
+    many queries keep each item embedding in cache for many queries (near-GEMM speed, where a slab
+    of a few queries against every item would stream the whole item matrix per slab); each tile's
+    top k is merged into the running best.
     """
     import torch
 
@@ -151,10 +168,22 @@ def top_k(
         raise ValueError(f"k must be between 1 and the number of items ({source.n_items}), got {k}")
     scores = np.empty((source.n_queries, k), dtype=np.float32)
     indices = np.empty((source.n_queries, k), dtype=np.int64)
-    step = block_rows(source.n_items, block_bytes)
-    for start in range(0, source.n_queries, step):
-        stop = min(start + step, source.n_queries)
-        block = torch.from_numpy(np.ascontiguousarray(source.query_block(start, stop)))
-        best = torch.topk(block, k, dim=1)
-        scores[start:stop], indices[start:stop] = best.values.numpy(), best.indices.numpy()
+    rows = min(source.n_queries, TILE_QUERIES)
+    cols = min(source.n_items, max(k, block_bytes // (4 * rows)))
+    for q0 in range(0, source.n_queries, rows):
+        queries = slice(q0, min(q0 + rows, source.n_queries))
+        best_scores = best_items = None
+        for i0 in range(0, source.n_items, cols):
+            block = source.tile(queries, slice(i0, i0 + cols))
+            tile = torch.from_numpy(np.ascontiguousarray(block))
+            found = torch.topk(tile, min(k, tile.shape[1]), dim=1)
+            found_scores, found_items = found.values, found.indices + i0
+            if best_scores is not None:  # running best first: an earlier item wins a tie
+                found_scores = torch.cat([best_scores, found_scores], dim=1)
+                found_items = torch.cat([best_items, found_items], dim=1)
+                merged = torch.topk(found_scores, k, dim=1)
+                found_scores = merged.values
+                found_items = torch.gather(found_items, 1, merged.indices)
+            best_scores, best_items = found_scores, found_items
+        scores[queries], indices[queries] = best_scores.numpy(), best_items.numpy()
     return scores, indices
