@@ -7,7 +7,6 @@ loads torch, the method registry and the data layer only when a real run is open
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
