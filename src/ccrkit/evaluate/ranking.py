@@ -56,20 +56,24 @@ def compute_ranks(
         raise ValueError(f"ties must be one of {', '.join(TIE_POLICIES)}; got {ties!r}")
     query_item = check_query_item(query_item, source.n_queries, source.n_items)
     positives = caption_table(query_item, source.n_items)
+    valid = positives >= 0
+    step = block_rows(source.n_items, block_bytes)
 
-    def t2v(start: int, stop: int) -> np.ndarray:
+    def t2v(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         return _t2v_block(source.query_block(start, stop), query_item[start:stop], ties)
 
-    def v2t(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        return _v2t_block(source.item_block(start, stop), positives[start:stop], ties)
+    t2v_parts = _map_blocks(t2v, source.n_queries, step)
+    own = np.concatenate([score for _, score in t2v_parts])  # each caption's score for its item
+    scores = np.where(valid, own[np.where(valid, positives, 0)], np.inf)  # (items, slots)
 
-    t2v_parts = _map_blocks(t2v, source.n_queries, block_rows(source.n_items, block_bytes))
-    v2t_parts = _map_blocks(v2t, source.n_items, block_rows(source.n_queries, block_bytes))
-    return Ranks(
-        t2v=np.concatenate(t2v_parts),
-        v2t=np.concatenate([rank for rank, _ in v2t_parts]),
-        v2t_ap=np.concatenate([ap for _, ap in v2t_parts]),
-    )
+    def v2t(start: int, stop: int) -> np.ndarray:
+        block = source.query_block(start, stop)
+        return _captions_before(block, scores, positives, valid, ties, offset=start)
+
+    # v2t reads the same row slabs as t2v (contiguous), each adding its captions' counts
+    before_all = sum(_map_blocks(v2t, source.n_queries, step))
+    v2t_ranks, v2t_ap = _v2t_from_counts(before_all, scores, positives, valid, ties)
+    return Ranks(t2v=np.concatenate([rank for rank, _ in t2v_parts]), v2t=v2t_ranks, v2t_ap=v2t_ap)
 
 
 def check_query_item(query_item: np.ndarray, n_queries: int, n_items: int) -> np.ndarray:
@@ -134,21 +138,20 @@ def _before(
     return (values > score) | ((values == score) & (value_index < index))
 
 
-def _t2v_block(block: np.ndarray, targets: np.ndarray, ties: str) -> np.ndarray:
+def _t2v_block(block: np.ndarray, targets: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of a slab of queries, and each query's score for its own item."""
     rows = np.arange(len(targets))
     score = block[rows, targets][:, None]
     items = np.arange(block.shape[1])[None, :]
     before = _count_true(_before(block, items, score, targets[:, None], ties), axis=1)
-    return before - (ties == "pessimistic") + 1
+    return before - (ties == "pessimistic") + 1, score[:, 0]
 
 
-def _v2t_block(
-    block: np.ndarray, positives: np.ndarray, ties: str
+def _v2t_from_counts(
+    before_all: np.ndarray, scores: np.ndarray, positives: np.ndarray, valid: np.ndarray, ties: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    n_items = positives.shape[0]
-    valid = positives >= 0
-    scores = block[np.where(valid, positives, 0), np.arange(n_items)[:, None]]  # (items, slots)
-    before_all = _captions_before(block, scores, positives, valid, ties)
+    """Each item's rank (its best relevant caption among the negatives) and AP, from how many
+    captions precede each relevant caption in the item's column."""
     pairs = (scores[:, None, :], positives[:, None, :], scores[:, :, None], positives[:, :, None])
     negatives_before = before_all - np.count_nonzero(
         _before(*pairs, ties) & valid[:, None, :], axis=2
@@ -161,20 +164,26 @@ def _v2t_block(
 
 
 def _captions_before(
-    block: np.ndarray, scores: np.ndarray, positives: np.ndarray, valid: np.ndarray, ties: str
+    block: np.ndarray,
+    scores: np.ndarray,
+    positives: np.ndarray,
+    valid: np.ndarray,
+    ties: str,
+    offset: int = 0,
 ) -> np.ndarray:
-    """(items, slots): how many captions each relevant caption's item column orders before it.
+    """(items, slots): how many captions of a slab (rows offset..offset+len) each relevant
+    caption's item column orders before it; `scores` is +inf in unused slots.
 
     Only captions scoring at least an item's lowest relevant score can precede any of its relevant
     captions; with a useful model they are few, so they are gathered once and compared slot by
     slot (sparse path). When they are many, every slot is compared against the whole column.
     """
     n_items, width = positives.shape
-    lowest = np.where(valid, scores, np.inf).min(axis=1)
+    lowest = scores.min(axis=1)
     candidates = np.flatnonzero(block >= lowest[None, :])
     counts = np.zeros((n_items, width), dtype=np.int64)
     if len(candidates) > block.size // 8:
-        captions = np.arange(block.shape[0])[:, None]
+        captions = offset + np.arange(block.shape[0])[:, None]
         for slot in range(width):
             cols = np.flatnonzero(valid[:, slot])
             sub = block if len(cols) == n_items else block[:, cols]
@@ -183,12 +192,12 @@ def _captions_before(
         return counts
     rows, cols = np.divmod(candidates, block.shape[1])
     values = block.ravel()[candidates] if block.flags.c_contiguous else block[rows, cols]
-    thresholds = np.where(valid, scores, np.inf)[cols]  # (candidates, slots); inf: no such slot
-    index = positives[cols] if ties == "stable" else None  # only the stable order reads indices
-    hits = _before(values[:, None], rows[:, None], thresholds, index, ties)
-    flat = np.flatnonzero(hits)
-    cells = cols[flat // width] * width + flat % width
-    return np.bincount(cells, minlength=n_items * width).reshape(n_items, width)
+    by_slot, index_by_slot = np.ascontiguousarray(scores.T), np.ascontiguousarray(positives.T)
+    for slot in range(width):  # +inf thresholds (no such slot) are never reached
+        index = index_by_slot[slot][cols] if ties == "stable" else None  # only "stable" reads it
+        hits = _before(values, offset + rows, by_slot[slot][cols], index, ties)
+        counts[:, slot] = np.bincount(cols[hits], minlength=n_items)
+    return counts
 
 
 def _count_true(mask: np.ndarray, axis: int) -> np.ndarray:
