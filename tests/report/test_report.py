@@ -92,6 +92,10 @@ def test_markdown_table_mean_std_and_delta() -> None:
     # mean 105, sample std sqrt(50) = 7.07; fused 122 ± 2.83; off: 95 ± 4.58, Δ −10
     assert "| M | full | de | 0.1 | 105.0 ± 7.1 | 122.0 ± 2.8 | +0.0 | 2 | – |" in table
     assert "| M | off | de | 0.1 | 95.0 ± 4.6 | – | -10.0 | 3 (1 missing) | – |" in table
+    one_seed = [Row("m", "M", "full", "de", 0.1, native=[101.0], fused=[120.0])]
+    assert "| M | full | de | 0.1 | 101.0 | 120.0 | +0.0 | 1 | – |" in markdown_table(
+        grid, experiment, one_seed
+    )  # a single seed has no spread: no "± 0.0"
 
 
 def test_bad_grids(tmp_path: Path) -> None:

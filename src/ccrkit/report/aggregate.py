@@ -95,8 +95,11 @@ def _add(row: Row, numbers: dict[str, Any] | None) -> None:
 
 
 def cell(values: list[float]) -> str:
+    """mean ± sample std; a single seed has no spread to show, so just its value."""
     if not values:
         return "–"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
     return f"{statistics.fmean(values):.1f} ± {std(values):.1f}"
 
 

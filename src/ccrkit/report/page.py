@@ -110,7 +110,7 @@ def _provenance(source: str, budget: Budget, grid: GridSpec, worlds: dict) -> st
         f"- Budget: {budget.line(grid)}. Hardware: {hardware()}, shared with other jobs while "
         "it ran: timings are indicative.",
         f"- Worlds by MT noise rate: {levels}.",
-        "- Each cell: mean ± sample standard deviation over seeds of the test SumR "
+        "- Each cell: mean ± sample standard deviation over seeds (one seed: its value) of the test SumR "
         "(t2v + v2t R@1+5+10); native = human target-language queries alone; fused = NRCCR's "
         f"translate-test fusion with the queries' MT into English at w = {grid.fused_weight:g}.",
     ])  # fmt: skip
