@@ -118,6 +118,27 @@ def views_of_role(views: Mapping[str, Any], role: str) -> list[str]:
     return sorted(key for key in views if key == role or key.startswith(f"{role}:"))
 
 
+def required_view(batch: Any, key: str, method: str, why: str = "") -> Any:
+    """The batch's `key` captions, or a ValueError naming what the batch has and the role to add
+    to data.roles (`why`: the method's reason for needing it)."""
+    if key not in batch.views:
+        have = ", ".join(sorted(batch.views)) or "none"
+        role = key.partition(":")[0]
+        raise ValueError(
+            f"{method} needs the '{key}' captions in every batch but the batch has: {have}; "
+            f"add '{role}' to data.roles" + (f" ({why})" if why else "")
+        )
+    return batch.views[key]
+
+
+def target_views(batch: Any, method: str, why: str = "") -> list[str]:
+    """The batch's MT views ("mt:de", "mt:fr", ...): at least one, else `required_view`'s error."""
+    views = views_of_role(batch.views, "mt")
+    if not views:
+        required_view(batch, "mt", method, why)
+    return views
+
+
 def view_language(view: str) -> str:
     """The language a view is written in: "mt:de" -> "de", "bt:de" -> "en", "source" -> "en"."""
     role, _, lang = view.partition(":")

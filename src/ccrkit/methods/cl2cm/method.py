@@ -33,7 +33,7 @@ from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses import info_nce, ot_alignment, relational_kd
-from ccrkit.methods.base import Method, views_of_role
+from ccrkit.methods.base import Method, required_view, target_views
 from ccrkit.methods.cl2cm.config import Cl2cmConfig
 from ccrkit.methods.towers import TextTower, VisualTower
 from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
@@ -105,8 +105,8 @@ class Cl2cm(Method):
     # ---------------------------------------------------------------- training
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         stage, c = self.stage(), self.config
-        views = self._target_views(batch)
-        source = self._view(batch, SOURCE_VIEW)
+        views = target_views(batch, "CL2CM")
+        source = required_view(batch, SOURCE_VIEW, "CL2CM")
         terms: dict[str, torch.Tensor] = {}
         visual, labels = None, batch.item_index
         if stage != "cl":
@@ -164,22 +164,3 @@ class Cl2cm(Method):
 
     def _gather_plain(self, x: torch.Tensor) -> torch.Tensor:
         return gather_nograd(x) if self.config.gather else x
-
-    def _target_views(self, batch: TrainBatch) -> list[str]:
-        views = views_of_role(batch.views, "mt")
-        if not views:
-            raise ValueError(_missing_view(batch, "mt"))
-        return views
-
-    def _view(self, batch: TrainBatch, key: str) -> TokenBatch:
-        if key not in batch.views:
-            raise ValueError(_missing_view(batch, key))
-        return batch.views[key]
-
-
-def _missing_view(batch: TrainBatch, key: str) -> str:
-    have = ", ".join(sorted(batch.views)) or "none"
-    return (
-        f"CL2CM needs the '{key}' captions in every batch but the batch has: {have}; "
-        f"add '{key.partition(':')[0]}' to data.roles"
-    )

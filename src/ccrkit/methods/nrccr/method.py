@@ -32,7 +32,12 @@ from ccrkit.losses import (
     soft_target_distill,
     triplet_max_violation,
 )
-from ccrkit.methods.base import AuxiliaryOptimizer, Method, views_of_role
+from ccrkit.methods.base import (
+    AuxiliaryOptimizer,
+    Method,
+    required_view,
+    target_views,
+)
 from ccrkit.methods.nrccr.config import NrccrConfig
 from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared
 from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
@@ -201,26 +206,11 @@ class Nrccr(Method):
         return self.tokenize([clean_english(text) for text in tokens.texts]).to(device)
 
     def _target_views(self, batch: TrainBatch) -> list[str]:
-        views = views_of_role(batch.views, "mt")
-        if not views:
-            raise ValueError(_missing_view(batch, "mt", "NRCCR trains on machine translations"))
-        return views
+        return target_views(batch, "NRCCR", "NRCCR trains on machine translations")
 
     def _view(self, batch: TrainBatch, key: str) -> TokenBatch:
-        if key not in batch.views:
-            role = key.partition(":")[0]
-            why = self.required_roles(self.config).get(role, "")
-            raise ValueError(_missing_view(batch, key, why))
-        return batch.views[key]
-
-
-def _missing_view(batch: TrainBatch, key: str, why: str) -> str:
-    have = ", ".join(sorted(batch.views)) or "none"
-    role = key.partition(":")[0]
-    return (
-        f"NRCCR needs the '{key}' captions in every batch but the batch has: {have}; "
-        f"add '{role}' to data.roles ({why})"
-    )
+        why = self.required_roles(self.config).get(key.partition(":")[0], "")
+        return required_view(batch, key, "NRCCR", why)
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:

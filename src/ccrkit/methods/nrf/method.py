@@ -26,7 +26,7 @@ from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses import feature_distance, info_nce
-from ccrkit.methods.base import Method, views_of_role
+from ccrkit.methods.base import Method, required_view, target_views
 from ccrkit.methods.nrf.config import NrfConfig
 from ccrkit.methods.nrf.selection import SelectionInput, build_selector
 from ccrkit.methods.towers import TextTower, VisualTower
@@ -121,7 +121,7 @@ class Nrf(Method):
         gather_plain = gather_nograd if c.gather else _identity
         visual = gather(self.encode_visual(batch.visual))
         labels = gather_plain(batch.item_index)
-        source_out = self.text(self._view(batch, SOURCE_VIEW))
+        source_out = self.text(required_view(batch, SOURCE_VIEW, "NRF"))
         source = self.text_tower.prepare(source_out)
         e_s = self._embed(source)
         terms = {
@@ -129,7 +129,7 @@ class Nrf(Method):
         }
         if self.epoch <= c.english_epochs:
             return terms
-        for view in self._target_views(batch):
+        for view in target_views(batch, "NRF"):
             terms |= self._target_terms(batch, view, source_out, source, e_s, visual, labels)
         return terms
 
@@ -170,21 +170,10 @@ class Nrf(Method):
             selection.source, selection.target = source_out.pooled, target_out.pooled
         elif needs == "backtranslation":
             with torch.no_grad():  # a score, not a term: no gradient through e_b
-                back = self._view(batch, f"bt:{lang}")
+                back = required_view(batch, f"bt:{lang}", "NRF")
                 selection.source = e_s.detach()
                 selection.target = self._embed(self.text_tower.prepare(self.text(back)))
         return self.selector.keep(selection).to(e_s.device)
-
-    def _target_views(self, batch: TrainBatch) -> list[str]:
-        views = views_of_role(batch.views, "mt")
-        if not views:
-            raise ValueError(_missing_view(batch, "mt"))
-        return views
-
-    def _view(self, batch: TrainBatch, key: str) -> TokenBatch:
-        if key not in batch.views:
-            raise ValueError(_missing_view(batch, key))
-        return batch.views[key]
 
 
 def _selected_nce(
@@ -195,15 +184,6 @@ def _selected_nce(
     if not keep.any():
         return target.sum() * 0.0
     return info_nce(target[keep], source[keep], tau)
-
-
-def _missing_view(batch: TrainBatch, key: str) -> str:
-    have = ", ".join(sorted(batch.views)) or "none"
-    role = key.partition(":")[0]
-    return (
-        f"NRF needs the '{key}' captions in every batch but the batch has: {have}; "
-        f"add '{role}' to data.roles"
-    )
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
