@@ -64,7 +64,9 @@ def plot_languages(rows: list[LanguageRow], path: Path, title: str) -> Path:
     plt = _pyplot()
     columns = list(dict.fromkeys((r.label, r.variant) for r in rows))
     modes = list(dict.fromkeys(r.training for r in rows))
-    fig, axes = plt.subplots(2, len(columns), figsize=(4.2 * len(columns), 7), squeeze=False)
+    fig, axes = plt.subplots(  # one scale per row: the methods are compared across columns
+        2, len(columns), figsize=(4.2 * len(columns), 7), squeeze=False, sharey="row"
+    )
     for col, (label, variant) in enumerate(columns):
         chosen = {r.training: r for r in rows if (r.label, r.variant) == (label, variant)}
         top, bottom = axes[0][col], axes[1][col]
