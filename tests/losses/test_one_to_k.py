@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ccrkit.losses import info_nce, one_to_k_nce
 
@@ -82,3 +83,18 @@ def test_the_k_positives_share_one_softmax() -> None:
 def test_shapes_are_checked() -> None:
     with pytest.raises(ValueError, match=r"visual \(B, D\) and text \(B, K, D\)"):
         one_to_k_nce(torch.randn(2, 3), torch.randn(2, 3), 1.0)
+
+
+def test_repeats_with_equal_visual_rows_give_the_same_loss_either_way() -> None:
+    """Two examples of one item with the same visual input: labels (positives) and no labels
+    (the official code's negatives) agree; with different visual rows they do not."""
+    torch.manual_seed(3)
+    labels = torch.tensor([0, 1, 2, 0])
+    visual = F.normalize(torch.randn(4, 8), dim=-1)
+    text = F.normalize(torch.randn(4, 3, 8), dim=-1)
+    visual[3] = visual[0]
+    assert torch.allclose(one_to_k_nce(visual, text, 0.1, labels), one_to_k_nce(visual, text, 0.1))
+    visual[3] = F.normalize(torch.randn(8), dim=-1)
+    assert not torch.allclose(
+        one_to_k_nce(visual, text, 0.1, labels), one_to_k_nce(visual, text, 0.1)
+    )

@@ -27,6 +27,12 @@ def one_to_k_nce(
               a B-way softmax over the images for every text;
         L = (L_i2t + L_t2i) / (2K)
 
+    When two examples of one item have equal visual rows (the same features, no augmentation),
+    treating their texts as positives (labels) or as negatives (no labels, the official code)
+    gives the same loss: the two equal rows have one softmax, so the targets they split between
+    them sum to the same cross-entropy (and the encoder that made both rows gets the same
+    gradient, the sum of theirs).
+
     Without repeated items (n_i = K) this is the official code's `get_unialign_contrastive_loss`:
     the K positives of an image carry target 1 each (not 1/K), the t2i term is a plain
     cross-entropy averaged over the B·K texts, and both are divided by K. With K = 1 it equals
