@@ -1,8 +1,8 @@
 """NRCCR's towers (methods.md §1.1) as parts for the later methods of the same group (NRF, CL2CM).
 
-- `TowerConfig`: the tower numbers of `NrccrConfig`, with the same defaults (H = 768, 8 heads,
-  q/k 512, 250 positions, dropout 0.1, common space 1536, mapping dropout 0.2, optional visual
-  Linear); NRF's and CL2CM's configs extend it, so their YAML reads like NRCCR's.
+- `TowerConfig` (defined with `NrccrConfig`, which extends it): the tower numbers (H = 768,
+  8 heads, q/k 512, 250 positions, dropout 0.1, common space 1536, mapping dropout 0.2, optional
+  visual Linear); NRF's and CL2CM's configs extend it, so their YAML reads like NRCCR's.
 - `TextTower`: `NrccrTextTower` (input projection → positions → the NRCCR attention block →
   masked mean pooling) followed by the mapping head (Linear → BN → Dropout → L2).
 - `VisualTower`: the optional visual Linear (NRCCR's CLIP 512 → 1024, no activation) and the
@@ -11,39 +11,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from ccrkit.methods.nrccr.config import TowerConfig
 from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared
 from ccrkit.models.base import EncoderOutput
 from ccrkit.models.blocks import projection_head
-
-ACTIVATIONS = ("relu", "none")
-
-
-@dataclass
-class TowerConfig:
-    hidden: int = 768  # H of the text tower
-    heads: int = 8
-    qk_dim: int = 512
-    positions: int = 250
-    dropout: float = 0.1
-    embed_dim: int = 1536  # the common space
-    mapping_dropout: float = 0.2
-    visual_hidden: int | None = None  # Linear after the visual encoder (CLIP: 512 → 1024)
-    visual_activation: str = "none"
-
-    def __post_init__(self) -> None:
-        if self.visual_activation not in ACTIVATIONS:
-            raise ValueError(
-                f"visual_activation must be one of {', '.join(ACTIVATIONS)}, got {self.visual_activation!r}"
-            )
-        if self.hidden % self.heads or self.qk_dim % self.heads:
-            raise ValueError(
-                f"hidden ({self.hidden}) and qk_dim ({self.qk_dim}) must be divisible by heads ({self.heads})"
-            )
 
 
 class TextTower(nn.Module):

@@ -1,13 +1,15 @@
 """`NrccrConfig`: every number of NRCCR (methods.md §1.1–§1.3) with the published value as default,
-the ablation switches (one per component) and the compatibility switches for the official code."""
+the ablation switches (one per component) and the compatibility switches for the official code.
+`TowerConfig` holds its tower numbers alone; NRF's and CL2CM's configs extend it too, so their YAML
+reads like NRCCR's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ccrkit.models.discriminators import DISCRIMINATOR_HEADS
+from ccrkit.models.visual import ACTIVATIONS
 
-ACTIVATIONS = ("relu", "none")
 ABLATION_SWITCHES = (
     "source_term",
     "cross_teacher",
@@ -19,8 +21,9 @@ ABLATION_SWITCHES = (
 
 
 @dataclass
-class NrccrConfig:
-    # --- towers (§1.1) -------------------------------------------------------------------------
+class TowerConfig:
+    """NRCCR's towers (§1.1)."""
+
     hidden: int = 768  # H, `text_hidden_size` of every official script
     heads: int = 8
     qk_dim: int = 512  # query/key width of the attention block
@@ -30,6 +33,20 @@ class NrccrConfig:
     mapping_dropout: float = 0.2
     visual_hidden: int | None = None  # Linear after the visual encoder (CLIP: 512 → 1024)
     visual_activation: str = "none"  # NRCCR's CLIP projection has no activation
+
+    def __post_init__(self) -> None:
+        if self.visual_activation not in ACTIVATIONS:
+            raise ValueError(
+                f"visual_activation must be one of {', '.join(ACTIVATIONS)}, got {self.visual_activation!r}"
+            )
+        if self.hidden % self.heads or self.qk_dim % self.heads:
+            raise ValueError(
+                f"hidden ({self.hidden}) and qk_dim ({self.qk_dim}) must be divisible by heads ({self.heads})"
+            )
+
+
+@dataclass
+class NrccrConfig(TowerConfig):
     clean_source: bool = True  # NRCCR's English cleaner on training sources (§1.5)
     # --- loss terms and their published weights (§1.2) ------------------------------------------
     margin: float = 0.2
@@ -63,14 +80,7 @@ class NrccrConfig:
                 f"unknown discriminator head {self.discriminator!r}; valid heads: "
                 f"{', '.join(DISCRIMINATOR_HEADS)}"
             )
-        if self.visual_activation not in ACTIVATIONS:
-            raise ValueError(
-                f"visual_activation must be one of {', '.join(ACTIVATIONS)}, got {self.visual_activation!r}"
-            )
-        if self.hidden % self.heads or self.qk_dim % self.heads:
-            raise ValueError(
-                f"hidden ({self.hidden}) and qk_dim ({self.qk_dim}) must be divisible by heads ({self.heads})"
-            )
+        super().__post_init__()
         if self.tau <= 0 or self.smooth_l1_beta <= 0:
             raise ValueError(
                 f"tau and smooth_l1_beta must be > 0, got {self.tau}, {self.smooth_l1_beta}"
