@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -60,16 +61,31 @@ class BaselineConfig:
             raise ValueError(f"views must give some caption role a weight > 0, got {self.views}")
 
 
-class Baseline(Method):
-    """Dual encoder with per-view contrastive terms; `encode_text` ignores the language."""
+class DualEncoder(Method):
+    """One text tower (every language) and one visual tower, each with a projection head
+    (`config.head`, `embed_dim`, `head_dropout`) into the common space; `encode_text` ignores the
+    language. The baseline and `one_to_k` differ only in their loss."""
+
+    def __init__(self, config: Any, text: TextEncoder, visual: VisualEncoder) -> None:
+        super().__init__(config, text, visual)
+        dim, dropout = config.embed_dim, config.head_dropout
+        self.text_head = projection_head(config.head, text.dim, dim, dropout)
+        self.visual_head = projection_head(config.head, visual.dim, dim, dropout)
+
+    def encode_text(self, tokens: TokenBatch, lang: str) -> torch.Tensor:
+        return self.text_head(self.text(tokens).pooled)
+
+    def encode_visual(self, visual: VisualBatch) -> torch.Tensor:
+        return self.visual_head(self.visual(visual).pooled)
+
+
+class Baseline(DualEncoder):
+    """Dual encoder with per-view contrastive terms."""
 
     config_class = BaselineConfig
 
     def __init__(self, config: BaselineConfig, text: TextEncoder, visual: VisualEncoder) -> None:
         super().__init__(config, text, visual)
-        dim, dropout = config.embed_dim, config.head_dropout
-        self.text_head = projection_head(config.head, text.dim, dim, dropout)
-        self.visual_head = projection_head(config.head, visual.dim, dim, dropout)
         log_t = torch.tensor(math.log(config.temperature))
         # the triplet loss has no temperature: a parameter it never uses would stall DDP
         if config.learn_temperature and config.loss == "info_nce":
@@ -80,12 +96,6 @@ class Baseline(Method):
     def temperature(self) -> torch.Tensor:
         low, high = self.config.temperature_range
         return self.log_temperature.clamp(math.log(low), math.log(high)).exp()
-
-    def encode_text(self, tokens: TokenBatch, lang: str) -> torch.Tensor:
-        return self.text_head(self.text(tokens).pooled)
-
-    def encode_visual(self, visual: VisualBatch) -> torch.Tensor:
-        return self.visual_head(self.visual(visual).pooled)
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         gather = gather_with_grad if self.config.gather else _identity

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
+from ccrkit.data.batch import SOURCE_VIEW, TrainBatch
 from ccrkit.losses import one_to_k_nce
-from ccrkit.methods.base import Method, view_language, views_of_role
+from ccrkit.methods.base import view_language, views_of_role
+from ccrkit.methods.baseline import DualEncoder
 from ccrkit.models.base import TextEncoder, VisualEncoder
-from ccrkit.models.blocks import PROJECTION_KINDS, projection_head
+from ccrkit.models.blocks import PROJECTION_KINDS
 from ccrkit.models.distributed import gather_nograd, gather_with_grad
 
 VIEW_ROLES = ("source", "mt", "bt")
@@ -64,16 +65,13 @@ class OneToKConfig:
             )
 
 
-class OneToK(Method):
-    """Dual encoder: shared text tower + head, visual tower + head, one 1-to-K loss term."""
+class OneToK(DualEncoder):
+    """The baseline's dual encoder with one 1-to-K loss term."""
 
     config_class = OneToKConfig
 
     def __init__(self, config: OneToKConfig, text: TextEncoder, visual: VisualEncoder) -> None:
         super().__init__(config, text, visual)
-        dim, dropout = config.embed_dim, config.head_dropout
-        self.text_head = projection_head(config.head, text.dim, dim, dropout)
-        self.visual_head = projection_head(config.head, visual.dim, dim, dropout)
         tau = torch.tensor(float(config.temperature))
         if config.learn_temperature:
             self.tau = nn.Parameter(tau)
@@ -98,12 +96,6 @@ class OneToK(Method):
             with torch.no_grad():
                 self.tau.clamp_(low, high)
         return self.tau
-
-    def encode_text(self, tokens: TokenBatch, lang: str) -> torch.Tensor:
-        return self.text_head(self.text(tokens).pooled)
-
-    def encode_visual(self, visual: VisualBatch) -> torch.Tensor:
-        return self.visual_head(self.visual(visual).pooled)
 
     def view_keys(self, batch: TrainBatch) -> list[str]:
         """The K views of every example, in `config.views` order: source, mt:de, mt:fr, ..."""
