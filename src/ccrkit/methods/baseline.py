@@ -23,7 +23,7 @@ from ccrkit.losses import info_nce, triplet_max_violation
 from ccrkit.methods.base import Method, view_language, views_of_role
 from ccrkit.models.base import TextEncoder, VisualEncoder
 from ccrkit.models.blocks import PROJECTION_KINDS, projection_head
-from ccrkit.models.distributed import gather_nograd, gather_with_grad
+from ccrkit.models.distributed import gatherers
 
 LOSSES = ("info_nce", "triplet")
 DEFAULT_VIEWS = {"source": 1.0, "mt": 1.0}
@@ -98,9 +98,9 @@ class Baseline(DualEncoder):
         return self.log_temperature.clamp(math.log(low), math.log(high)).exp()
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
-        gather = gather_with_grad if self.config.gather else _identity
+        gather, gather_plain = gatherers(self.config.gather)
         visual = gather(self.encode_visual(batch.visual))
-        labels = gather_nograd(batch.item_index) if self.config.gather else batch.item_index
+        labels = gather_plain(batch.item_index)
         terms = {}
         for view, weight in self._weighted_views(batch):
             text = gather(self.encode_text(batch.views[view], view_language(view)))
@@ -124,7 +124,3 @@ class Baseline(DualEncoder):
                 )
             chosen += [(key, weight) for key in keys if weight]
         return chosen
-
-
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x

@@ -25,7 +25,7 @@ from ccrkit.methods.base import view_language, views_of_role
 from ccrkit.methods.baseline import DualEncoder
 from ccrkit.models.base import TextEncoder, VisualEncoder
 from ccrkit.models.blocks import PROJECTION_KINDS
-from ccrkit.models.distributed import gather_nograd, gather_with_grad
+from ccrkit.models.distributed import gatherers
 
 VIEW_ROLES = ("source", "mt", "bt")
 TERM = "one_to_k_nce"
@@ -113,7 +113,7 @@ class OneToK(DualEncoder):
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         c = self.config
-        gather = gather_with_grad if c.gather else _identity
+        gather, gather_plain = gatherers(c.gather)
         tau = self.temperature()
         visual = gather(self.encode_visual(batch.visual))
         text = torch.stack(
@@ -125,9 +125,5 @@ class OneToK(DualEncoder):
         )  # (B, K, D), image-major
         labels = None
         if c.multi_positive:
-            labels = gather_nograd(batch.item_index) if c.gather else batch.item_index
+            labels = gather_plain(batch.item_index)
         return {TERM: one_to_k_nce(visual, gather(text), tau, labels)}
-
-
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x

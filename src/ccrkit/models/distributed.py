@@ -9,8 +9,12 @@ Outside a process group both functions are the identity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.distributed as dist
+
+Gather = Callable[[torch.Tensor], torch.Tensor]
 
 
 def world_size() -> int:
@@ -51,3 +55,15 @@ def gather_nograd(x: torch.Tensor) -> torch.Tensor:
     parts = [torch.empty_like(x) for _ in range(world_size())]
     dist.all_gather(parts, x.contiguous())
     return torch.cat(parts, dim=0)
+
+
+def gatherers(enabled: bool) -> tuple[Gather, Gather]:
+    """(`gather_with_grad`, `gather_nograd`) when a method's `gather` switch is on, else two
+    identities: its losses then see only the process's own batch."""
+    if enabled:
+        return gather_with_grad, gather_nograd
+    return _identity, _identity
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x

@@ -37,7 +37,7 @@ from ccrkit.methods.base import Method, required_view, target_views
 from ccrkit.methods.cl2cm.config import Cl2cmConfig
 from ccrkit.methods.towers import TextTower, VisualTower
 from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
-from ccrkit.models.distributed import gather_nograd, gather_with_grad
+from ccrkit.models.distributed import gatherers
 
 
 class CrossLingualNetwork(nn.Module):
@@ -64,6 +64,7 @@ class Cl2cm(Method):
 
     def __init__(self, config: Cl2cmConfig, text: TextEncoder, visual: VisualEncoder) -> None:
         super().__init__(config, text, visual)
+        self._gather, self._gather_plain = gatherers(config.gather)
         self.cm_tower = TextTower(text.dim, config)
         self.visual_tower = VisualTower(visual.dim, config)
         cl_encoder = copy.deepcopy(text) if config.cl_encoder == "copy" else text
@@ -158,9 +159,3 @@ class Cl2cm(Method):
                 c.kt_teacher_tau, both_directions=c.kt_directions == "both",
             )  # fmt: skip
         return terms
-
-    def _gather(self, x: torch.Tensor) -> torch.Tensor:
-        return gather_with_grad(x) if self.config.gather else x
-
-    def _gather_plain(self, x: torch.Tensor) -> torch.Tensor:
-        return gather_nograd(x) if self.config.gather else x

@@ -20,7 +20,6 @@ the self-attention branch, whatever its language.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -43,10 +42,9 @@ from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared
 from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
 from ccrkit.models.blocks import projection_head
 from ccrkit.models.discriminators import LanguageDiscriminator
-from ccrkit.models.distributed import gather_with_grad
+from ccrkit.models.distributed import Gather, gatherers
 
 DISCRIMINATOR = "discriminator"
-Gather = Callable[[torch.Tensor], torch.Tensor]
 NOT_ENGLISH = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -121,7 +119,7 @@ class Nrccr(Method):
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         c = self.config
-        gather = gather_with_grad if c.gather else _identity
+        gather, _ = gatherers(c.gather)
         visual = gather(self.encode_visual(batch.visual))
         source_out = self.text(self._source_tokens(batch))
         source = self.tower.prepare(source_out)
@@ -211,7 +209,3 @@ class Nrccr(Method):
     def _view(self, batch: TrainBatch, key: str) -> TokenBatch:
         why = self.required_roles(self.config).get(key.partition(":")[0], "")
         return required_view(batch, key, "NRCCR", why)
-
-
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x

@@ -31,7 +31,7 @@ from ccrkit.methods.nrf.config import NrfConfig
 from ccrkit.methods.nrf.selection import SelectionInput, build_selector
 from ccrkit.methods.towers import TextTower, VisualTower
 from ccrkit.models.base import TextEncoder, VisualEncoder
-from ccrkit.models.distributed import gather_nograd, gather_with_grad
+from ccrkit.models.distributed import gatherers
 
 ENGLISH = "en"
 
@@ -117,8 +117,7 @@ class Nrf(Method):
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         c = self.config
-        gather = gather_with_grad if c.gather else _identity
-        gather_plain = gather_nograd if c.gather else _identity
+        gather, gather_plain = gatherers(c.gather)
         visual = gather(self.encode_visual(batch.visual))
         labels = gather_plain(batch.item_index)
         source_out = self.text(required_view(batch, SOURCE_VIEW, "NRF"))
@@ -138,7 +137,7 @@ class Nrf(Method):
         visual: torch.Tensor, labels: torch.Tensor,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         c, lang = self.config, view.partition(":")[2]
-        gather = gather_with_grad if c.gather else _identity
+        gather, gather_plain = gatherers(c.gather)
         target_out = self.text(batch.views[view])
         target = self.text_tower.prepare(target_out)
         f_t = self._filtered(target)
@@ -152,7 +151,7 @@ class Nrf(Method):
             teacher = self.text_tower.cross(source, target) if c.cross_teacher else e_s
             terms[f"guidance/{view}"] = c.guidance_weight * feature_distance(f_t, teacher, keep)
         if c.cross_lingual_weight:
-            kept = (gather_nograd if c.gather else _identity)(keep.to(torch.uint8)).bool()
+            kept = gather_plain(keep.to(torch.uint8)).bool()
             terms[f"cross_lingual/{view}"] = c.cross_lingual_weight * _selected_nce(
                 gather(f_t), gather(e_s), kept, c.tau
             )
@@ -184,7 +183,3 @@ def _selected_nce(
     if not keep.any():
         return target.sum() * 0.0
     return info_nce(target[keep], source[keep], tau)
-
-
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x
