@@ -1,7 +1,7 @@
 """Similarity scores served block by block, so ranking never needs the whole matrix in memory.
 
 A score source is a (queries x items) similarity, higher = better, that hands out slabs of rows
-(queries) or of columns (items). `MatrixScores` wraps a matrix already in memory; `EmbeddingScores`
+(queries; ranking) or tiles of queries x items (top-k). `MatrixScores` wraps a matrix already in memory; `EmbeddingScores`
 computes slabs from two embedding matrices on demand; `FusedScores` is the NRCCR translate-test
 fusion (methods.md §1.4, §5.2): each source min-max normalised over all its entries, then combined.
 """
@@ -18,17 +18,13 @@ TILE_QUERIES = 1024  # queries per top-k tile (see `top_k`)
 
 
 class ScoreSource(Protocol):
-    """A (n_queries x n_items) similarity matrix, readable by row or column slabs."""
+    """A (n_queries x n_items) similarity matrix, readable by row slabs or tiles."""
 
     n_queries: int
     n_items: int
 
     def query_block(self, start: int, stop: int) -> np.ndarray:
         """Scores of queries start..stop against every item: shape (stop-start, n_items)."""
-        ...
-
-    def item_block(self, start: int, stop: int) -> np.ndarray:
-        """Scores of every query against items start..stop: shape (n_queries, stop-start)."""
         ...
 
     def tile(self, queries: slice, items: slice) -> np.ndarray:
@@ -45,9 +41,6 @@ class MatrixScores:
 
     def query_block(self, start: int, stop: int) -> np.ndarray:
         return self.sim[start:stop]
-
-    def item_block(self, start: int, stop: int) -> np.ndarray:
-        return self.sim[:, start:stop]
 
     def tile(self, queries: slice, items: slice) -> np.ndarray:
         return self.sim[queries, items]
@@ -69,9 +62,6 @@ class EmbeddingScores:
     def query_block(self, start: int, stop: int) -> np.ndarray:
         return self.queries[start:stop] @ self.items.T
 
-    def item_block(self, start: int, stop: int) -> np.ndarray:
-        return self.queries @ self.items[start:stop].T
-
     def tile(self, queries: slice, items: slice) -> np.ndarray:
         return self.queries[queries] @ self.items[items].T
 
@@ -92,9 +82,6 @@ class FusedScores:
 
     def query_block(self, start: int, stop: int) -> np.ndarray:
         return self._mix([s.query_block(start, stop) for s in self.sources])
-
-    def item_block(self, start: int, stop: int) -> np.ndarray:
-        return self._mix([s.item_block(start, stop) for s in self.sources])
 
     def tile(self, queries: slice, items: slice) -> np.ndarray:
         return self._mix([s.tile(queries, items) for s in self.sources])
