@@ -293,6 +293,26 @@ def test_top_k_over_query_and_item_tiles_matches_a_full_sort(monkeypatch):
     np.testing.assert_allclose(scores, np.take_along_axis(full, expected, 1), rtol=1e-6)
 
 
+@pytest.mark.parametrize("layout", ["few distinct values", "rising along the items", "integers"])
+def test_top_k_gives_ties_to_the_lower_item_and_survives_every_score_order(layout, monkeypatch):
+    """Ties everywhere, or scores that beat the running best at every item (the candidate filter
+    then admits everything): still exactly a stable full sort, over uneven tiles."""
+    from ccrkit.evaluate import scores as scores_module
+
+    monkeypatch.setattr(scores_module, "TILE_QUERIES", 7)
+    rng = np.random.default_rng(9)
+    if layout == "few distinct values":
+        full = rng.integers(0, 3, (30, 257)).astype(np.float32)
+    elif layout == "rising along the items":
+        full = np.arange(257, dtype=np.float64)[None, :] + rng.random((30, 1))
+    else:
+        full = rng.integers(-5, 5, (30, 257))
+    scores, indices = top_k(MatrixScores(full), 12, block_bytes=4 * 7 * 40)
+    expected = np.argsort(-full, axis=1, kind="stable")[:, :12]
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_array_equal(scores, np.take_along_axis(full, expected, 1).astype(np.float32))
+
+
 @pytest.mark.parametrize("ties", TIE_POLICIES)
 def test_good_model_takes_the_sparse_path_and_matches_brute_force(ties):
     """With a useful model few captions outrank an item's captions: the candidate-gathering path."""

@@ -192,11 +192,21 @@ def _captions_before(
         return counts
     rows, cols = np.divmod(candidates, block.shape[1])
     values = block.ravel()[candidates] if block.flags.c_contiguous else block[rows, cols]
-    by_slot, index_by_slot = np.ascontiguousarray(scores.T), np.ascontiguousarray(positives.T)
-    for slot in range(width):  # +inf thresholds (no such slot) are never reached
-        index = index_by_slot[slot][cols] if ties == "stable" else None  # only "stable" reads it
-        hits = _before(values, offset + rows, by_slot[slot][cols], index, ties)
-        counts[:, slot] = np.bincount(cols[hits], minlength=n_items)
+    rows = offset + rows if ties == "stable" else None  # only "stable" compares caption indices
+    # each item's relevant captions from the easiest to pass to the hardest (a caption ordered
+    # before one of them is ordered before every easier one): each level filters the last's hits
+    easiest_first = np.lexsort((-positives, scores), axis=-1)
+    by_level = np.take_along_axis(scores, easiest_first, axis=1).T.copy()
+    index_by_level = np.take_along_axis(positives, easiest_first, axis=1).T.copy()
+    counted = np.zeros((width, n_items), dtype=np.int64)
+    for level in range(width):  # +inf thresholds (no such slot) are never reached
+        if level or ties != "pessimistic":  # pessimistic: every candidate passes the easiest
+            index = index_by_level[level][cols] if rows is not None else None
+            hits = _before(values, rows, by_level[level][cols], index, ties)
+            cols, values = cols[hits], values[hits]
+            rows = rows[hits] if rows is not None else None
+        counted[level] = np.bincount(cols, minlength=n_items)
+    np.put_along_axis(counts, easiest_first, counted.T, axis=1)
     return counts
 
 
