@@ -4,7 +4,7 @@ Run with `make bench-serve` (or `python benchmarks/bench_serve.py [--quick]`). P
 report and writes it with the raw figures to `runs/bench-serve/`.
 
 - Index: `--items` (100k) random unit vectors of `--dim` (256) in an exact `IndexFlatIP` (or
-  `--index hnsw|ivfpq` with the defaults of configs/index), built through
+  `--index flat16|hnsw|ivfpq` with the defaults of configs/index), built through
   `ccrkit.index.build_index` (item metadata in SQLite, as in production).
 - Query encoder: the trained encoder is not available to a benchmark, so queries go through a
   randomly initialised Transformer of the built-in text encoder's size (8k-word vocabulary, 256
@@ -339,7 +339,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--index",
-        choices=("flat", "hnsw", "ivfpq"),
+        choices=("flat", "flat16", "hnsw", "ivfpq"),
         default="flat",
         help="index type, with the defaults of configs/index (default: flat)",
     )

@@ -98,12 +98,14 @@ def test_approximate_indexes_report_recall_against_exact(tmp_path):
     model = ToyModel(dim=32)
     exact = features / np.linalg.norm(features, axis=1, keepdims=True)
     for name, config in {
+        "flat16": IndexConfig(type="flat16", recall_queries=300),
         "hnsw": IndexConfig(type="hnsw", hnsw_m=16, ef_search=64, recall_queries=300),
         "ivfpq": IndexConfig(type="ivfpq", pq_m=8, pq_bits=4, nprobe=8, recall_queries=300),
     }.items():
         manifest = build_index(model, gallery, tmp_path / name, config, progress=False)
         assert 0.0 < manifest.recall_at_10 <= 1.0
-        assert manifest.factory == {"hnsw": "HNSW16,Flat", "ivfpq": "IVF38,PQ8x4"}[name]
+        assert manifest.factory == {"flat16": "SQfp16", "hnsw": "HNSW16,Flat",
+                                    "ivfpq": "IVF38,PQ8x4"}[name]  # fmt: skip
         # The recorded recall is the one a fresh check measures on the same sampled queries.
         sample = np.sort(np.random.default_rng(0).choice(1500, 300, replace=False))
         truth = np.argsort(-(exact[sample] @ exact.T), axis=1)[:, :10]
@@ -116,6 +118,7 @@ def test_approximate_indexes_report_recall_against_exact(tmp_path):
         mapped = SearchIndex(tmp_path / name, mmap=True)  # "more like this" needs stored vectors
         similar = [h.item.item_id for h in mapped.similar("item7", 5)]
         assert len(similar) == 5 and "item7" not in similar
+    assert read_manifest(tmp_path / "flat16").recall_at_10 >= 0.99
     assert read_manifest(tmp_path / "hnsw").recall_at_10 > 0.9
     assert read_manifest(tmp_path / "ivfpq").search_params == {"nprobe": 8}
 

@@ -21,6 +21,8 @@ def factory_string(config: IndexConfig, count: int, dim: int) -> str:
     """The `faiss.index_factory` description of the configured index for `count` vectors."""
     if config.type == "flat":
         return "Flat"
+    if config.type == "flat16":
+        return "SQfp16"
     if config.type == "hnsw":
         return f"HNSW{config.hnsw_m},Flat"
     if dim % config.pq_m:
