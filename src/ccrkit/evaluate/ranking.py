@@ -11,6 +11,7 @@ stable argsort of the negated scores gives, which reproduces published numpy cod
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -226,5 +227,20 @@ def _map_blocks(fn: Callable[[int, int], object], total: int, step: int) -> list
     spans = [(start, min(start + step, total)) for start in range(0, total, step)]
     if len(spans) == 1 or workers == 1:
         return [fn(*span) for span in spans]
-    with ThreadPoolExecutor(max_workers=min(workers, len(spans))) as pool:
-        return list(pool.map(lambda span: fn(*span), spans))
+    return list(_thread_pool(workers).map(lambda span: fn(*span), spans))
+
+
+_POOL: dict[int, ThreadPoolExecutor] = {}  # process id -> its pool (a forked child needs its own)
+_POOL_LOCK = threading.Lock()
+
+
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    """One pool per process, kept between calls: starting the threads of a fresh pool took a
+    fifth of the time of a 1,000 x 5,000 ranking."""
+    with _POOL_LOCK:
+        pool = _POOL.get(os.getpid())
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ccrkit-ranks")
+            _POOL.clear()
+            _POOL[os.getpid()] = pool
+        return pool
