@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 
@@ -327,3 +329,26 @@ def test_good_model_takes_the_sparse_path_and_matches_brute_force(ties):
     np.testing.assert_array_equal(ranks.v2t, expected.v2t)
     np.testing.assert_allclose(ranks.v2t_ap, expected.v2t_ap)
     np.testing.assert_array_equal(ranks.t2v, expected.t2v)
+
+
+def _ranks_in_child(sim: np.ndarray, query_item: np.ndarray, results) -> None:
+    results.put(compute_ranks(MatrixScores(sim), query_item).t2v.tolist())
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_ranking_threads_work_in_a_forked_child():
+    """The ranking thread pool is kept per process: a forked child (whose copy of the parent's
+    pool has no threads) must start its own instead of waiting forever."""
+    rng = np.random.default_rng(10)
+    sim, query_item = rng.standard_normal((400, 50)), np.arange(400) % 50
+    expected = compute_ranks(MatrixScores(sim), query_item).t2v.tolist()  # parent's pool exists
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_ranks_in_child, args=(sim, query_item, results))
+    child.start()
+    child.join(timeout=60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung, "compute_ranks never returned in a forked child"
+    assert results.get(timeout=5) == expected
