@@ -136,17 +136,14 @@ def client(make_client) -> AsgiCaller:
 @pytest.fixture
 def serve_app() -> Iterator[object]:
     """serve_app(app) -> base URL of an ASGI app under a real uvicorn on a free loopback port."""
-    from ccrkit.serve.server import HTTP_IMPLEMENTATION, MAX_REQUEST_HEAD_BYTES
+    from ccrkit.serve.server import UVICORN_OPTIONS
 
     running: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
 
     def start(app: object) -> str:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", http=HTTP_IMPLEMENTATION,
-            h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
-        )  # fmt: skip
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", **UVICORN_OPTIONS)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
