@@ -158,3 +158,21 @@ def test_validate_languages_selects_on_the_mean() -> None:
     singles = [validate(encoder, sets[lang], lang, config)[1] for lang in sets]
     assert score == pytest.approx(np.mean(singles)) and len(results) == 3
     assert validate_languages(encoder, {"de": sets["de"]}, config)[1] == singles[0]
+
+
+def test_languages_over_one_gallery_encode_it_once() -> None:
+    """Several languages over the same items share one gallery encoding (per call); a set over
+    other items gets its own."""
+    from ccrkit.evaluate.protocol import EvalConfig
+
+    encoder, sets = three_languages()
+    calls = []
+    encode_visual = encoder.encode_visual
+    encoder.encode_visual = lambda visual: calls.append(len(visual.values)) or encode_visual(visual)
+    evaluate_languages(encoder, sets, [0.5])
+    assert len(calls) == 1
+    calls.clear()
+    other = TableSet([[0.0, 1.0], [1.0, 0.0]], sets["de"].query_texts, [0, 1])
+    other.item_ids = ["a", "b"]
+    validate_languages(encoder, {**sets, "cs": other}, EvalConfig())
+    assert len(calls) == 2

@@ -142,6 +142,20 @@ def encode_gallery(
     )
 
 
+def _shared_galleries(
+    method: Encoder, datasets: Mapping[str, EvalSet], batch_size: int, device: torch.device | str
+) -> dict[str, np.ndarray]:
+    """Each language's gallery embeddings, encoded once per distinct gallery (the languages of
+    a multi-language run share one: the same item ids)."""
+    encoded: dict[tuple[str, ...], np.ndarray] = {}
+    with eval_mode(method):
+        for dataset in datasets.values():
+            key = tuple(dataset.item_ids)
+            if key not in encoded:
+                encoded[key] = encode_gallery(method, dataset.visual_batches(batch_size), device)
+    return {lang: encoded[tuple(dataset.item_ids)] for lang, dataset in datasets.items()}
+
+
 def evaluate_method(
     method: Encoder,
     dataset: EvalSet,
@@ -151,9 +165,13 @@ def evaluate_method(
     device: torch.device | str = "cpu",
     ranks_dir: Path | None = None,
     progress: bool = False,
+    gallery: np.ndarray | None = None,
 ) -> dict[str, dict[str, float]]:
-    """{label: metrics} for native queries, each fusion weight, and English captions."""
-    scored = _evaluate(method, dataset, lang, weights, config, device, ranks_dir, progress)
+    """{label: metrics} for native queries, each fusion weight, and English captions.
+
+    `gallery`: the set's item embeddings when the caller already has them (several languages
+    over one gallery); encoded here otherwise."""
+    scored = _evaluate(method, dataset, lang, weights, config, device, ranks_dir, progress, gallery)
     return {label: metrics for label, (metrics, _) in scored.items()}
 
 
@@ -172,9 +190,12 @@ def evaluate_languages(
     config = config or EvalConfig()
     results: dict[str, dict[str, float]] = {}
     native: list[LanguageRanks] = []
+    galleries = _shared_galleries(method, datasets, config.batch_size, device)
     for index, (lang, dataset) in enumerate(datasets.items()):
         wanted = config if index == 0 else replace(config, english=False)
-        scored = _evaluate(method, dataset, lang, weights, wanted, device, ranks_dir, progress)
+        scored = _evaluate(
+            method, dataset, lang, weights, wanted, device, ranks_dir, progress, galleries[lang]
+        )
         results |= {label: metrics for label, (metrics, _) in scored.items()}
         native.append(scored[native_label(lang)][1])
     if len(native) > 1:
@@ -192,24 +213,31 @@ def _evaluate(
     device: torch.device | str,
     ranks_dir: Path | None,
     progress: bool,
+    gallery: np.ndarray | None = None,
 ) -> dict[str, tuple[dict[str, float], LanguageRanks]]:
     config = config or EvalConfig()
     size = config.batch_size
     with eval_mode(method):
         steps = tqdm(total=3, desc=f"evaluate {lang}", disable=not progress, leave=False)
-        items = encode_gallery(method, dataset.visual_batches(size), device)
+        items = (
+            gallery
+            if gallery is not None
+            else encode_gallery(method, dataset.visual_batches(size), device)
+        )
         steps.update()
-        native = encode_texts(method, dataset.query_texts, lang, size, device)
+        native = EmbeddingScores(
+            encode_texts(method, dataset.query_texts, lang, size, device), items
+        )
         steps.update()
         sources: dict[str, tuple[ScoreSource, np.ndarray, str]] = {
-            native_label(lang): (EmbeddingScores(native, items), dataset.query_item, lang)
+            native_label(lang): (native, dataset.query_item, lang)
         }
         if dataset.query_texts_to_en is not None and any(w > 0 for w in weights):
             to_en = EmbeddingScores(
                 encode_texts(method, dataset.query_texts_to_en, "en", size, device), items
             )
             for weight in (w for w in weights if w > 0):
-                fused = FusedScores([to_en, EmbeddingScores(native, items)], [weight, 1.0 - weight])
+                fused = FusedScores([to_en, native], [weight, 1.0 - weight])
                 sources[fused_label(lang, weight)] = (fused, dataset.query_item, lang)
         if config.english and dataset.source_texts is not None:
             english = encode_texts(method, dataset.source_texts, "en", size, device)
@@ -265,10 +293,12 @@ def validate(
     lang: str,
     config: EvalConfig,
     device: torch.device | str = "cpu",
+    gallery: np.ndarray | None = None,
 ) -> tuple[dict[str, dict[str, float]], float]:
     """NRCCR validation: metrics at the validation fusion weight and the selection score on them."""
+    no_english = replace(config, english=False)
     results = evaluate_method(
-        method, dataset, lang, [config.val_fusion_weight], replace(config, english=False), device
+        method, dataset, lang, [config.val_fusion_weight], no_english, device, gallery=gallery
     )
     label = validation_label(lang, dataset, config.val_fusion_weight)
     return results, selection_score(results[label], config.select_metric)
@@ -284,8 +314,9 @@ def validate_languages(
     language: exactly `validate`)."""
     results: dict[str, dict[str, float]] = {}
     scores = []
+    galleries = _shared_galleries(method, datasets, config.batch_size, device)
     for lang, dataset in datasets.items():
-        found, score = validate(method, dataset, lang, config, device)
+        found, score = validate(method, dataset, lang, config, device, galleries[lang])
         results |= found
         scores.append(score)
     return results, float(np.mean(scores))
