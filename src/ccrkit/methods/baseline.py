@@ -47,18 +47,22 @@ class BaselineConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if self.head not in PROJECTION_KINDS:
-            raise ValueError(
-                f"head must be one of {', '.join(PROJECTION_KINDS)}, got {self.head!r}"
-            )
-        low, high = self.temperature_range
-        if not 0 < low <= self.temperature <= high:
-            raise ValueError(
-                f"temperature {self.temperature} must lie in temperature_range [{low}, {high}], > 0"
-            )
+        check_head_and_temperature(self)
         self.views = dict(self.views) or dict(DEFAULT_VIEWS)
         if not any(self.views.values()):
             raise ValueError(f"views must give some caption role a weight > 0, got {self.views}")
+
+
+def check_head_and_temperature(config: Any) -> None:
+    """The checks every `DualEncoder` config shares: a known projection head, and a temperature
+    inside its clamp range."""
+    if config.head not in PROJECTION_KINDS:
+        raise ValueError(f"head must be one of {', '.join(PROJECTION_KINDS)}, got {config.head!r}")
+    low, high = config.temperature_range
+    if not 0 < low <= config.temperature <= high:
+        raise ValueError(
+            f"temperature {config.temperature} must lie in temperature_range [{low}, {high}], > 0"
+        )
 
 
 class DualEncoder(Method):

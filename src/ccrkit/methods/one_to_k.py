@@ -22,9 +22,8 @@ from torch import nn
 from ccrkit.data.batch import SOURCE_VIEW, TrainBatch
 from ccrkit.losses import one_to_k_nce
 from ccrkit.methods.base import view_language, views_of_role
-from ccrkit.methods.baseline import DualEncoder
+from ccrkit.methods.baseline import DualEncoder, check_head_and_temperature
 from ccrkit.models.base import TextEncoder, VisualEncoder
-from ccrkit.models.blocks import PROJECTION_KINDS
 from ccrkit.models.distributed import gatherers
 
 VIEW_ROLES = ("source", "mt", "bt")
@@ -48,15 +47,7 @@ class OneToKConfig:
     gather: bool = True  # under DDP, negatives from every process
 
     def __post_init__(self) -> None:
-        if self.head not in PROJECTION_KINDS:
-            raise ValueError(
-                f"head must be one of {', '.join(PROJECTION_KINDS)}, got {self.head!r}"
-            )
-        low, high = self.temperature_range
-        if not 0 < low <= self.temperature <= high:
-            raise ValueError(
-                f"temperature {self.temperature} must lie in temperature_range [{low}, {high}], > 0"
-            )
+        check_head_and_temperature(self)
         unknown = [role for role in self.views if role not in VIEW_ROLES]
         if unknown or not self.views or len(set(self.views)) != len(self.views):
             raise ValueError(
