@@ -34,7 +34,7 @@ from typing import Literal
 import numpy as np
 
 from ccrkit.evaluate.metrics import mrv
-from ccrkit.evaluate.ranking import Ranks
+from ccrkit.evaluate.ranking import Ranks, caption_table
 
 CROSS_LABEL = "cross-language"
 T2V_UNITS = ("item", "caption")
@@ -115,13 +115,8 @@ def item_t2v_ranks(t2v: np.ndarray, query_item: np.ndarray, n_items: int) -> np.
 
 def caption_t2v_ranks(t2v: np.ndarray, query_item: np.ndarray, n_items: int) -> np.ndarray:
     """(n_items, captions) 0-based t2v rank of item i's j-th caption; -1 where it has none."""
-    order = np.argsort(query_item, kind="stable")
-    counts = np.bincount(query_item, minlength=n_items)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    slot = np.arange(len(order)) - np.repeat(starts, counts)
-    table = np.full((n_items, int(counts.max(initial=0))), -1.0)
-    table[query_item[order], slot] = t2v[order] - 1.0
-    return table
+    captions = caption_table(query_item, n_items)
+    return np.where(captions >= 0, t2v[np.maximum(captions, 0)] - 1.0, -1.0)
 
 
 def aligned_ranks(
