@@ -35,6 +35,7 @@ import numpy as np
 
 from ccrkit.evaluate.metrics import mrv
 from ccrkit.evaluate.ranking import Ranks, caption_table
+from ccrkit.tables import pipe_table
 
 CROSS_LABEL = "cross-language"
 T2V_UNITS = ("item", "caption")
@@ -198,7 +199,4 @@ def cross_language_table(metrics: Mapping[str, float], langs: Sequence[str]) -> 
     head = ["languages", "t2v MRV (std)", "t2v MRV (var)", "v2t MRV (std)", "v2t MRV (var)",
             "mR mean", "mR std", "mR min", "mR max"]  # fmt: skip
     keys = CROSS_KEYS[:-1]
-    cells = [", ".join(langs), *(f"{metrics[k]:.2f}" for k in keys)]
-    return "\n".join(
-        ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), "| " + " | ".join(cells) + " |"]
-    )
+    return pipe_table(head, [[", ".join(langs), *(f"{metrics[k]:.2f}" for k in keys)]])

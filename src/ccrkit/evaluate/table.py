@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ccrkit.tables import pipe_table
+
 COLUMNS = (
     ("t2v R@1", "t2v_r1"), ("R@5", "t2v_r5"), ("R@10", "t2v_r10"), ("MedR", "t2v_medr"),
     ("MeanR", "t2v_meanr"), ("mAP", "t2v_map"),
@@ -24,11 +26,10 @@ def format_value(key: str, value: float) -> str:
 def metrics_table(rows: Mapping[str, Mapping[str, float]], label: str = "setting") -> str:
     """A Markdown table with one row per labelled metrics dict (missing metrics shown as '–')."""
     header = [label, *(name for name, _ in COLUMNS)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, metrics in rows.items():
-        cells = [format_value(k, metrics[k]) if k in metrics else "–" for _, k in COLUMNS]
-        lines.append("| " + " | ".join([name, *cells]) + " |")
-    return "\n".join(lines)
+    return pipe_table(header, [
+        [name, *(format_value(k, metrics[k]) if k in metrics else "–" for _, k in COLUMNS)]
+        for name, metrics in rows.items()
+    ])  # fmt: skip
 
 
 def results_tables(results: Mapping[str, Mapping[str, float]]) -> str:

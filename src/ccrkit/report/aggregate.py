@@ -12,6 +12,7 @@ from ccrkit.evaluate.protocol import fused_label, native_label
 from ccrkit.report.execute import read_record, run_seconds
 from ccrkit.report.plan import PLAIN, PlannedRun
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
+from ccrkit.tables import pipe_table
 
 
 @dataclass
@@ -114,7 +115,7 @@ def markdown_table(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) 
     if reference:
         head.append(f"Δ native vs {experiment.reference}")
     head += ["seeds", "s / run"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    table_rows = []
     for row in rows:
         cells = [row.label, *([row.variant] if with_variant else []),
                  *([row.training] if with_training else []), row.lang, f"{row.noise:g}",
@@ -125,8 +126,8 @@ def markdown_table(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) 
             cells.append("–" if base is None or mean is None else f"{mean - base:+.1f}")
         seeds = f"{len(row.native)}" + (f" ({row.missing} missing)" if row.missing else "")
         seconds = f"{statistics.fmean(row.seconds):.0f}" if row.seconds else "–"
-        lines.append("| " + " | ".join([*cells, seeds, seconds]) + " |")
-    return "\n".join(lines)
+        table_rows.append([*cells, seeds, seconds])
+    return pipe_table(head, table_rows)
 
 
 def _reference_means(experiment: ExperimentSpec, rows: list[Row]) -> dict[tuple, float]:

@@ -28,6 +28,7 @@ from ccrkit.report.aggregate import cell, std
 from ccrkit.report.execute import read_record
 from ccrkit.report.plan import PLAIN, PlannedRun
 from ccrkit.report.spec import JOINT, SEPARATE, ExperimentSpec, GridSpec
+from ccrkit.tables import pipe_table
 
 RANKS_DIR = "ranks"  # a training run's test ranks (ccrkit.train.run.RANKS_DIR)
 MRV_KEYS = ("t2v_mrv_std", "t2v_mrv_var", "v2t_mrv_std", "v2t_mrv_var", "mr_mean", "mr_std")
@@ -139,13 +140,11 @@ def recall_table(rows: list[LanguageRow]) -> str:
     with_variant = any(r.variant != PLAIN for r in rows)
     head = ["method", *(["variant"] if with_variant else []), "training", "MT noise",
             *(f"mR {lang}" for lang in langs), "mR mean", "mR spread (std)", "seeds"]  # fmt: skip
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in rows:
-        cells = [*_name_cells(row, with_variant), *(cell(row.mr.get(lang, [])) for lang in langs),
-                 cell(row.values.get("mr_mean", [])), cell(row.values.get("mr_std", [])),
-                 _seeds_cell(row)]  # fmt: skip
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return pipe_table(head, [
+        [*_name_cells(row, with_variant), *(cell(row.mr.get(lang, [])) for lang in langs),
+         cell(row.values.get("mr_mean", [])), cell(row.values.get("mr_std", [])), _seeds_cell(row)]
+        for row in rows
+    ])  # fmt: skip
 
 
 def mrv_table(rows: list[LanguageRow]) -> str:
@@ -162,16 +161,15 @@ def mrv_table(rows: list[LanguageRow]) -> str:
     if with_delta:
         head += ["Δ t2v MRV vs separate", "Δ v2t MRV vs separate"]
     head.append("seeds")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     keys = ("t2v_mrv_std", "v2t_mrv_std", "t2v_mrv_var", "v2t_mrv_var")
+    table_rows = []
     for row in rows:
         cells = [*_name_cells(row, with_variant), *(cell(row.values.get(k, [])) for k in keys)]
         if with_delta:
             base = separate.get((row.method, row.variant, row.noise))
             cells += [_delta(row, base, k) for k in ("t2v_mrv_std", "v2t_mrv_std")]
-        cells.append(_seeds_cell(row))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        table_rows.append([*cells, _seeds_cell(row)])
+    return pipe_table(head, table_rows)
 
 
 def _delta(row: LanguageRow, base: LanguageRow | None, key: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ccrkit.tables import pipe_table
 from ccrkit.translate.pipeline import JobResult, PlanRow
 
 RESULT_COLUMNS = (
@@ -56,7 +57,7 @@ def results_table(results: Sequence[JobResult]) -> str:
         rows.append(
             [job.split, job.output_tag, f"{job.src}→{job.tgt}", *counts, *scores, result.status]
         )
-    return _markdown(RESULT_COLUMNS, rows)
+    return pipe_table(RESULT_COLUMNS, rows)
 
 
 def plan_table(rows: Sequence[PlanRow]) -> str:
@@ -68,13 +69,7 @@ def plan_table(rows: Sequence[PlanRow]) -> str:
             job.split, job.output_tag, f"{job.src}→{job.tgt}", _fmt(row.captions), _fmt(row.unique),
             _fmt(row.cached), _fmt(todo), row.action, job.output_path.name, row.note or "",
         ])  # fmt: skip
-    return _markdown(PLAN_COLUMNS, cells)
-
-
-def _markdown(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return pipe_table(PLAN_COLUMNS, cells)
 
 
 def _fmt(value: Any) -> str:
