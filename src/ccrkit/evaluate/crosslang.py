@@ -183,14 +183,19 @@ def cross_language_metrics(
     unit: T2vUnit = "item",
 ) -> dict[str, float]:
     """MRV (std and var, t2v and v2t) over the languages' aligned ranks, and the mR spread."""
-    t2v, v2t = aligned_ranks(languages, unit)
-    values = np.array([mr[lang.lang] for lang in languages], dtype=np.float64)
+    return aligned_metrics(*aligned_ranks(languages, unit), [mr[lang.lang] for lang in languages])
+
+
+def aligned_metrics(t2v: np.ndarray, v2t: np.ndarray, mr: Sequence[float]) -> dict[str, float]:
+    """`cross_language_metrics` from rank matrices already aligned (`aligned_ranks`) and the
+    languages' mR in the same order."""
+    values = np.asarray(mr, dtype=np.float64)
     return {
         "t2v_mrv_std": mrv(t2v, "std"), "t2v_mrv_var": mrv(t2v, "var"),
         "v2t_mrv_std": mrv(v2t, "std"), "v2t_mrv_var": mrv(v2t, "var"),
         "mr_mean": float(values.mean()), "mr_std": float(values.std()),
         "mr_min": float(values.min()), "mr_max": float(values.max()),
-        "languages": float(len(languages)),
+        "languages": float(len(values)),
     }  # fmt: skip
 
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from ccrkit.evaluate.crosslang import (
     LanguageRanks,
+    aligned_metrics,
     aligned_ranks,
-    cross_language_metrics,
     rank_spread,
 )
 from ccrkit.evaluate.protocol import native_label, slug
@@ -115,12 +115,12 @@ def _add_seed(row: LanguageRow, seed: int, runs: list[PlannedRun]) -> None:
             row.missing.append(f"seed {seed}: {err}")
             return
         mr[lang] = float(metrics["mr"])
-    found = cross_language_metrics(ranks, mr)
+    t2v, v2t = aligned_ranks(ranks)
+    found = aligned_metrics(t2v, v2t, [mr[lang.lang] for lang in ranks])
     for key in MRV_KEYS:
         row.values.setdefault(key, []).append(found[key])
     for lang, value in mr.items():
         row.mr.setdefault(lang, []).append(value)
-    t2v, v2t = aligned_ranks(ranks)
     row.spread_t2v.append(rank_spread(t2v))
     row.spread_v2t.append(rank_spread(v2t))
 
