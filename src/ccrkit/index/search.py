@@ -22,6 +22,7 @@ from ccrkit.index.model import (
     check_embeddings,
     load_retrieval_model,
 )
+from ccrkit.index.scan import BatchedFlatScan
 from ccrkit.index.store import ItemRecord, ItemStore
 
 MMAP_THRESHOLD_BYTES = 256 * 2**20
@@ -44,6 +45,8 @@ class SearchIndex:
     """An index folder opened read-only; safe to search from several threads at once.
 
     `mmap`: map the FAISS file instead of reading it (None: only when it is over 256 MiB).
+    An exact flat index read into memory is searched batch-wise (`index.scan`), with the same
+    results as FAISS's per-query scan.
     """
 
     def __init__(self, index_dir: str | Path, mmap: bool | None = None) -> None:
@@ -57,6 +60,9 @@ class SearchIndex:
         self.faiss = read_faiss(
             faiss_path, mmap, self.manifest.search_params, self.manifest.index_type
         )
+        self._scan = (
+            BatchedFlatScan(self.faiss) if BatchedFlatScan.usable_for(self.faiss, mmap) else None
+        )
         self.items = ItemStore(self.dir / ITEMS_FILE)
         self.media_root = Path(self.manifest.media_root).resolve()
         self._check_consistent()
@@ -67,7 +73,8 @@ class SearchIndex:
     def search_vectors(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         """Top-`k` items of every query vector (rows of `queries`), best first."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.manifest.dim)
-        scores, rows = self.faiss.search(queries, min(k, len(self)))
+        search = self._scan.search if self._scan is not None else self.faiss.search
+        scores, rows = search(queries, min(k, len(self)))
         return [self._hits(s, r) for s, r in zip(scores, rows, strict=True)]
 
     def similar(self, item_id: str, k: int) -> list[Hit] | None:

@@ -29,11 +29,15 @@ class MicroBatcher(Generic[T, R]):
         max_batch: int = 32,
         max_wait_s: float = 0.0,
         name: str = "micro-batcher",
+        initializer: Callable[[], None] | None = None,
     ) -> None:
+        """`initializer` runs first on the worker thread: per-thread settings such as OpenMP's
+        thread count belong to the thread that calls the library, not to the one that made it."""
         if max_batch < 1 or max_wait_s < 0:
             raise ValueError(f"{name}: max_batch must be >= 1 and max_wait_s >= 0")
         self.process, self.max_batch, self.max_wait_s = process, max_batch, max_wait_s
         self.batches = 0  # how many batches ran (for tests and /api/info)
+        self._initializer = initializer
         self._queue: queue.Queue[object] = queue.Queue()
         self._closed = False
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
@@ -54,6 +58,8 @@ class MicroBatcher(Generic[T, R]):
             self._thread.join(timeout)
 
     def _work(self) -> None:
+        if self._initializer is not None:
+            self._initializer()
         while True:
             first = self._queue.get()
             if first is _STOP:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from ccrkit.index.backend import one_faiss_thread
 from ccrkit.index.build import MAX_ID_LENGTH
 from ccrkit.index.search import Hit, Query, TextSearcher, language_hint
 from ccrkit.serve.batching import MicroBatcher
@@ -60,7 +61,7 @@ class SearchService:
             lambda queries: list(searcher.encode(queries)), settings.max_batch, wait_s, "encoder"
         )
         self.finder: MicroBatcher[tuple[np.ndarray, int], list[Hit]] = MicroBatcher(
-            self._find, settings.max_batch, 0.0, "index-search"
+            self._find, settings.max_batch, 0.0, "index-search", one_faiss_thread
         )
         self.previews = PreviewCache(settings.preview_cache)
 

@@ -1,0 +1,120 @@
+"""The batched exact scan: same top-k as FAISS's exact search, a bound that holds, a fallback."""
+
+from __future__ import annotations
+
+import threading
+
+import faiss
+import numpy as np
+import pytest
+import torch
+
+from ccrkit.index import scan
+from ccrkit.index.backend import one_faiss_thread
+from ccrkit.index.scan import BatchedFlatScan, bf16_product, bf16_relative_error
+from ccrkit.serve.batching import MicroBatcher
+
+
+def unit_rows(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
+    x = rng.standard_normal((rows, dim), dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def flat_index(vectors: np.ndarray) -> faiss.IndexFlatIP:
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index
+
+
+@pytest.fixture(scope="module")
+def gallery():
+    rng = np.random.default_rng(0)
+    vectors = unit_rows(rng, 5000, 64) * rng.uniform(0.5, 2.0, (5000, 1)).astype(np.float32)
+    return vectors, flat_index(vectors)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 40])
+@pytest.mark.parametrize("k", [1, 10, 100])
+def test_same_top_k_as_faiss_exact_search(gallery, batch, k):
+    vectors, index = gallery
+    queries = unit_rows(np.random.default_rng(batch * 1000 + k), batch, 64) * 3
+    scores, rows = BatchedFlatScan(index).search(queries, k)
+    want_scores, want_rows = index.search(queries, k)
+    assert scores.shape == rows.shape == (batch, k)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scores, np.einsum("qd,qkd->qk", queries, vectors[rows]), atol=1e-5)
+
+
+def test_every_vector_a_candidate_and_ties_to_the_lower_row():
+    base = unit_rows(np.random.default_rng(1), 6, 8)
+    vectors = np.concatenate([base, base])  # rows i and i + 6 are the same vector
+    queries = base[:3].copy()
+    scores, rows = BatchedFlatScan(flat_index(vectors)).search(queries, 4)
+    assert rows[:, :2].tolist() == [[0, 6], [1, 7], [2, 8]]
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-6)
+
+
+def test_unsure_queries_get_a_full_float32_scan(gallery):
+    _, index = gallery
+    queries = unit_rows(np.random.default_rng(2), 5, 64)
+    scanner = BatchedFlatScan(index)
+    scanner.relative_error = 10.0  # no candidate list can be certified
+    scores, rows = scanner.search(queries, 10)
+    want_scores, want_rows = index.search(queries, 10)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+
+
+def test_many_ties_at_the_k_th_score_are_cut_by_row():
+    vectors = np.zeros((200, 4), dtype=np.float32)
+    vectors[:, 0] = 1.0  # 200 equal scores: more than the candidates kept for k = 5
+    vectors[150, 0] = 2.0
+    scores, rows = BatchedFlatScan(flat_index(vectors)).search(np.eye(4, dtype=np.float32), 5)
+    assert rows[0].tolist() == [150, 0, 1, 2, 3]
+    np.testing.assert_allclose(scores[0], [2, 1, 1, 1, 1])
+    assert rows[1].tolist() == [0, 1, 2, 3, 4]  # all scores 0
+
+
+def test_the_bf16_error_bound_holds_for_the_product_in_use():
+    rng = np.random.default_rng(3)
+    for dim in (16, 256, 1024):
+        vectors = rng.standard_normal((3000, dim), dtype=np.float32)
+        vectors[:10] *= 50  # a few long vectors: the bound scales with the norms
+        queries = rng.standard_normal((16, dim), dtype=np.float32)
+        product = bf16_product(torch.from_numpy(vectors).to(torch.bfloat16))
+        rough = product(torch.from_numpy(queries).to(torch.bfloat16)).float().numpy()
+        exact = queries.astype(np.float64) @ vectors.T.astype(np.float64)
+        norms = np.outer(np.linalg.norm(queries, axis=1), np.linalg.norm(vectors, axis=1))
+        assert (np.abs(rough - exact) <= norms * bf16_relative_error(dim)).all()
+
+
+def test_used_only_for_flat_inner_product_indexes_in_memory(gallery):
+    _, index = gallery
+    assert BatchedFlatScan.usable_for(index, mmap=False) == scan.bf16_is_fast()
+    assert not BatchedFlatScan.usable_for(index, mmap=True)
+    assert not BatchedFlatScan.usable_for(faiss.IndexFlatL2(64), mmap=False)
+    hnsw = faiss.IndexHNSWFlat(64, 8, faiss.METRIC_INNER_PRODUCT)
+    assert not BatchedFlatScan.usable_for(hnsw, mmap=False)
+
+
+def openmp_threads_of_a_new_thread() -> int:
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(faiss.omp_get_max_threads()))
+    worker.start()
+    worker.join()
+    return seen[0]
+
+
+def test_the_search_thread_runs_faiss_on_one_openmp_thread():
+    if openmp_threads_of_a_new_thread() == 1:
+        pytest.skip("one core: a new thread's OpenMP default is 1 already")
+    seen = []
+    batcher = MicroBatcher(
+        lambda items: [seen.append(faiss.omp_get_max_threads()) or i for i in items],
+        initializer=one_faiss_thread,
+    )
+    assert batcher.submit(1).result(5) == 1
+    batcher.close()
+    assert seen == [1]
+    assert openmp_threads_of_a_new_thread() > 1  # other threads are left as they were
