@@ -104,3 +104,21 @@ def test_translation_is_deterministic_and_the_text_api_uses_the_frame_index() ->
 def test_bad_arguments_name_what_is_allowed(src: str, tgt: str, noise: float, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         translate_frames(_frames(1), src, tgt, noise, 0)
+
+
+def test_quality_in_worker_processes_equals_the_serial_measurement() -> None:
+    from ccrkit.config import load_config
+    from ccrkit.data.synthetic.config import WorldConfig
+    from ccrkit.data.synthetic.layout import IMAGE_COLLECTION, VIDEO_COLLECTION
+    from ccrkit.data.synthetic.quality import mt_quality, parallel_mt_quality
+    from ccrkit.data.synthetic.text import collection_text
+    from ccrkit.data.synthetic.world import sample_items
+
+    cfg = load_config(WorldConfig, "world-tiny")
+    per_item = {IMAGE_COLLECTION: cfg.image.captions, VIDEO_COLLECTION: cfg.video.captions}
+    texts = {c: collection_text(sample_items(cfg, c), per_item[c], cfg) for c in per_item}
+    serial = {c: mt_quality(texts[c], cfg.languages, "test", per_item[c]) for c in texts}
+    parallel = parallel_mt_quality(texts, cfg.languages, "test", per_item, workers=2)
+    assert parallel == serial
+    assert list(parallel[IMAGE_COLLECTION]) == list(cfg.languages)
+    assert parallel[IMAGE_COLLECTION]["de"]["enc2de"]["vs_clean"]["bleu"] > 0

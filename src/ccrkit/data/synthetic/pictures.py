@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -35,11 +35,14 @@ def render_chunk(
     return np.stack(out)
 
 
-def make_executor(workers: int) -> Executor:
-    """Worker processes; 'fork' where available (fast start, nothing to re-import)."""
+def make_executor(
+    workers: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()
+) -> Executor:
+    """Worker processes; 'fork' where available (fast start, nothing to re-import, and
+    `initargs` reach the workers by inheritance, not pickled)."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(workers, context, initializer, initargs)
 
 
 def submit_collection(

@@ -72,31 +72,68 @@ def mt_quality(
     clean translation of the same caption (one reference) and vs the item's independent human
     captions (all `per_item` of them, multi-reference), and the round trip (back-translation vs
     the English source caption)."""
+    return {lang: language_quality(text, lang, split, per_item) for lang in languages}
+
+
+def language_quality(text: CollectionText, lang: str, split: str, per_item: int) -> dict[str, Any]:
+    """`mt_quality` of one language."""
     english = text.captions[(split, "enc")]
-    out: dict[str, Any] = {}
-    for lang in languages:
-        forward_tag, back_tag, test_tag = mt_tags(lang)
-        forward, back, test = (text.captions[(split, t)] for t in (forward_tag, back_tag, test_tag))
-        forward_ids, forward_first = first_captions(forward)
-        test_ids, test_first = first_captions(test)
-        clean_forward, clean_test = text.clean[(split, forward_tag)], text.clean[(split, test_tag)]
-        _, back_first = first_captions(back)
-        _, english_first = first_captions(english)
-        human = text.captions[(split, lang)]
-        out[lang] = {
-            forward_tag: {
-                "vs_clean": score(forward_first, [clean_forward], lang),
-                "vs_human": score(
-                    forward_first, item_references(forward_ids, human, per_item), lang
-                ),
-            },
-            test_tag: {
-                "vs_clean": score(test_first, [clean_test], "en"),
-                "vs_human": score(test_first, item_references(test_ids, english, per_item), "en"),
-            },
-            back_tag: {"vs_source": score(back_first, [english_first], "en")},
-        }
+    forward_tag, back_tag, test_tag = mt_tags(lang)
+    forward, back, test = (text.captions[(split, t)] for t in (forward_tag, back_tag, test_tag))
+    forward_ids, forward_first = first_captions(forward)
+    test_ids, test_first = first_captions(test)
+    clean_forward, clean_test = text.clean[(split, forward_tag)], text.clean[(split, test_tag)]
+    _, back_first = first_captions(back)
+    _, english_first = first_captions(english)
+    human = text.captions[(split, lang)]
+    return {
+        forward_tag: {
+            "vs_clean": score(forward_first, [clean_forward], lang),
+            "vs_human": score(forward_first, item_references(forward_ids, human, per_item), lang),
+        },
+        test_tag: {
+            "vs_clean": score(test_first, [clean_test], "en"),
+            "vs_human": score(test_first, item_references(test_ids, english, per_item), "en"),
+        },
+        back_tag: {"vs_source": score(back_first, [english_first], "en")},
+    }
+
+
+_SHARED: dict[str, Any] = {}
+
+
+def parallel_mt_quality(
+    texts: dict[str, CollectionText],
+    languages: Sequence[str],
+    split: str,
+    per_item: dict[str, int],
+    workers: int,
+) -> dict[str, dict[str, Any]]:
+    """`mt_quality` of every collection, one (collection, language) per task in `workers`
+    processes: sacrebleu is pure Python, so on 2 cores this halves the slowest step that follows
+    the backbone (22.6 -> 12 s for the default world). Forked workers inherit the captions
+    instead of receiving them pickled."""
+    from ccrkit.data.synthetic.pictures import make_executor
+
+    for lang in ["en", *languages]:  # resolved (and warned about) once: the workers inherit it
+        tokenizer(lang)
+    tasks = [(c, lang) for c in texts for lang in languages]
+    with make_executor(workers, _share, (texts, split, per_item)) as pool:
+        scores = list(pool.map(_language_task, tasks))
+    out: dict[str, dict[str, Any]] = {c: {} for c in texts}
+    for (collection, lang), result in zip(tasks, scores, strict=True):
+        out[collection][lang] = result
     return out
+
+
+def _share(texts: dict[str, CollectionText], split: str, per_item: dict[str, int]) -> None:
+    _SHARED.update(texts=texts, split=split, per_item=per_item)
+
+
+def _language_task(task: tuple[str, str]) -> dict[str, Any]:
+    collection, lang = task
+    text, per_item = _SHARED["texts"][collection], _SHARED["per_item"][collection]
+    return language_quality(text, lang, _SHARED["split"], per_item)
 
 
 def noise_counts(text: CollectionText, languages: Sequence[str]) -> dict[str, Any]:

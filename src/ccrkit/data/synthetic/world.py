@@ -187,13 +187,10 @@ def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) ->
     from ccrkit.data.synthetic.train_world import backbone_stage
 
     backbone_info = backbone_stage(cfg, root, items, texts, pictures, show_progress, lap)
-    from ccrkit.data.synthetic.quality import mt_quality, noise_counts, tokenizer
+    from ccrkit.data.synthetic.quality import noise_counts, parallel_mt_quality, tokenizer
 
-    quality = {
-        c: mt_quality(texts[c], cfg.languages, cfg.mt.bleu_split,
-                      cfg.video.captions if c == VIDEO_COLLECTION else cfg.image.captions)
-        for c in texts
-    }  # fmt: skip
+    per_item = {IMAGE_COLLECTION: cfg.image.captions, VIDEO_COLLECTION: cfg.video.captions}
+    quality = parallel_mt_quality(texts, cfg.languages, cfg.mt.bleu_split, per_item, cfg.workers)
     counts = {c: noise_counts(texts[c], cfg.languages) for c in texts}
     lap("mt_quality")
     timings["total"] = round(time.perf_counter() - started, 2)
