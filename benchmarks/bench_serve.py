@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ccrkit.allocator import keep_freed_memory
 from ccrkit.data.batch import VisualBatch
 from ccrkit.index import IndexConfig, SearchIndex, TextSearcher, build_index
 from ccrkit.index.search import Query
@@ -269,6 +270,7 @@ def serve_child(index_dir: str, port: int, dim: int, threads: int) -> None:
     """The server process: the app `ccrkit serve` runs, under uvicorn, access log off."""
     import uvicorn
 
+    keep_freed_memory()  # as every `ccrkit` command does
     torch.set_num_threads(threads)
     faiss.omp_set_num_threads(threads)
     from ccrkit.serve import ServeSettings, create_app

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ccrkit.allocator import keep_freed_memory
 from ccrkit.config import load_config
 from ccrkit.data.batch import TokenBatch, TrainBatch, VisualBatch
 from ccrkit.train import RunConfig, run_training
@@ -91,6 +92,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
+    keep_freed_memory()  # as every `ccrkit` command does
     torch.set_num_threads(args.threads)
     overrides = [f"train.epochs={args.epochs}", "train.tensorboard=false", "train.progress=false"]
     config = load_config(RunConfig, args.config, [*overrides, *args.overrides])

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ccrkit.allocator import keep_freed_memory
 from ccrkit.config import load_config
 from ccrkit.data.synthetic.config import WorldConfig
 from ccrkit.data.synthetic.world import generate_world, summary
@@ -23,6 +24,7 @@ def main(argv: list[str]) -> int:
     name = argv[0] if argv and "=" not in argv[0] else "world-default"
     overrides = [a for a in argv if "=" in a]
     cfg = load_config(WorldConfig, name, overrides)
+    keep_freed_memory()  # as every `ccrkit` command does
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
