@@ -8,7 +8,8 @@ and writes it with the raw figures to `runs/bench-metrics/`:
    5,000 captions and 5,000 x 25,000: a tight one (one argsort per query, the rest vectorised) and,
    on the first size only, one computed the way the official NRCCR code computes it;
 3. chunked similarity + top-k of queries against 100k items x 512-d embeddings, as a fraction of
-   the GEMM throughput (also in five rounds, each against the GEMM measured right before it),
+   the GEMM throughput (also in five rounds, each the best of 3 runs against the best of 3 runs
+   of the GEMM measured right before it),
    next to a plain `q @ v.T` + `topk`;
 4. peak memory of the chunked path for two block sizes, each measured in a fresh subprocess as the
    growth of its peak resident set size (Linux VmHWM, reset through /proc/self/clear_refs once the
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ccrkit.allocator import keep_freed_memory
 from ccrkit.evaluate.metrics import metrics_from_ranks
 from ccrkit.evaluate.ranking import compute_ranks
 from ccrkit.evaluate.scores import EmbeddingScores, MatrixScores, top_k
@@ -152,18 +154,17 @@ def bench_metric_suite(n_items: int, per_item: int, official: bool) -> dict[str,
 def bench_top_k(
     n_items: int, n_queries: int, d: int, k: int = 10, rounds: int = 5
 ) -> dict[str, object]:
-    """Chunked similarity + top-k against the GEMM, in `rounds` pairs: the GEMM reference (numpy,
-    best of 3) measured right before each chunked run, so that both see the same state of a
-    shared machine (its GEMM alone drifts by 10-20 % between minutes here)."""
+    """Chunked similarity + top-k against the GEMM, in `rounds` pairs, each the best of 3 runs:
+    the GEMM reference (numpy) measured right before the chunked path, so that both see the
+    same state of a shared machine (its GEMM alone drifts by 10-20 % between minutes here)."""
     rng = np.random.default_rng(1)
     items = rng.standard_normal((n_items, d), dtype=np.float32)
     queries = rng.standard_normal((n_queries, d), dtype=np.float32)
     flops = 2 * n_queries * n_items * d
-    top_k(EmbeddingScores(queries, items), k)  # warm-up
     pairs = []
     for _ in range(rounds):
         reference = gemm_throughput(d, with_torch=False)["numpy_gflops"]
-        chunked = best_time(lambda: top_k(EmbeddingScores(queries, items), k), 1)
+        chunked = best_time(lambda: top_k(EmbeddingScores(queries, items), k), 3)
         pairs.append((reference, flops / chunked / 1e9, chunked))
     ratios = [chunked / reference for reference, chunked, _ in pairs]
     tq, tv = torch.from_numpy(queries), torch.from_numpy(items)
@@ -257,6 +258,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args()
+    keep_freed_memory()  # as every `ccrkit` command does
     sizes = [(200, 5)] if args.quick else [(1_000, 5), (5_000, 5)]
     n_items, n_queries = (20_000, 256) if args.quick else (100_000, 2_048)
     results = {
