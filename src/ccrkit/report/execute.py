@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ccrkit.allocator import keep_freed_memory
 from ccrkit.report.plan import PlannedRun
 from ccrkit.runs import RUN_RECORD
 
@@ -58,7 +59,8 @@ def execute(
         failures = _collect(results, bar)
     else:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        # spawned workers start a fresh allocator: give them the CLI's setting (ccrkit.allocator)
+        with ProcessPoolExecutor(jobs, context, keep_freed_memory) as pool:
             futures = [pool.submit(train_one, run, threads) for run in todo]
             failures = _collect((f.result() for f in as_completed(futures)), bar)
     bar.close()
