@@ -45,8 +45,8 @@ class SearchIndex:
     """An index folder opened read-only; safe to search from several threads at once.
 
     `mmap`: map the FAISS file instead of reading it (None: only when it is over 256 MiB).
-    An exact flat index read into memory is searched batch-wise (`index.scan`), with the same
-    results as FAISS's per-query scan.
+    An exact flat index read into memory is searched batch-wise (`index.scan`): the hits of
+    FAISS's exact scan, with equal scores ordered by row.
     """
 
     def __init__(self, index_dir: str | Path, mmap: bool | None = None) -> None:
