@@ -16,6 +16,7 @@ import numpy as np
 
 DEFAULT_BLOCK_BYTES = 32 * 2**20  # one slab of float32 scores; peak extra memory is a few slabs
 TILE_QUERIES = 1024  # queries per top-k tile (see `top_k`)
+FIRST_CHUNK = 1024  # items of the first chunk of a running top-k (see `_RunningTopK.update`)
 
 
 class ScoreSource(Protocol):
@@ -192,7 +193,8 @@ class _RunningTopK:
 
         While fewer items than the tile holds have been seen, the running k-th best is a weak
         floor that most entries beat; so the tile is taken in chunks that double with the items
-        seen (k, k, 2k, 4k, ...), each chunk bringing about k·ln 2 candidates per query.
+        seen, each bringing about k·ln 2 candidates per query. The first chunk (FIRST_CHUNK
+        items, one partition) replaces the many tiny chunks a start at k would take.
         """
         tile = np.asarray(tile)
         if tile.dtype.kind != "f":
@@ -201,7 +203,7 @@ class _RunningTopK:
             self.scores = np.full((self.n_queries, self.k), -np.inf, dtype=tile.dtype)
         done = 0
         while done < tile.shape[1]:
-            width = max(self.k, offset + done)
+            width = max(FIRST_CHUNK, self.k, offset + done)
             self._merge_chunk(tile[:, done : done + width], offset + done)
             done += width
 
@@ -234,5 +236,5 @@ class _RunningTopK:
 
 def _kth_largest(block: np.ndarray, k: int) -> np.ndarray:
     """Each row's k-th largest value (the whole row's smallest when it has fewer than k)."""
-    kth = min(k, block.shape[1])
-    return -np.partition(-block, kth - 1, axis=1)[:, kth - 1]
+    position = block.shape[1] - min(k, block.shape[1])
+    return np.partition(block, position, axis=1)[:, position]
