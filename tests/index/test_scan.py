@@ -118,3 +118,16 @@ def test_the_search_thread_runs_faiss_on_one_openmp_thread():
     batcher.close()
     assert seen == [1]
     assert openmp_threads_of_a_new_thread() > 1  # other threads are left as they were
+
+
+def test_without_the_prepacking_ops_the_plain_product_is_used(monkeypatch):
+    vectors = torch.randn(50, 16).to(torch.bfloat16)
+    queries = torch.randn(3, 16).to(torch.bfloat16)
+
+    def missing(*_args):
+        raise RuntimeError("no oneDNN here")
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_reorder_linear_weight", missing, raising=False)
+    product = bf16_product(vectors)
+    assert product.__name__ == "plain"
+    torch.testing.assert_close(product(queries), queries @ vectors.T)
