@@ -12,10 +12,11 @@ class IndexConfig:
     """FAISS index type and its parameters; every index uses inner product on unit vectors.
 
     - flat: exact search (IndexFlatIP); best up to a few hundred thousand items.
-    - flat16: the same scan over vectors stored as float16 (FAISS SQfp16): half the memory and
-      memory traffic, so a faster scan on a CPU (about 1.5x the served queries per second of
-      flat in bench_serve); scores differ from float32 by ~1e-4, so only near-ties can swap
-      (recall@10 against float32 is reported at build time).
+    - flat16: FAISS's scan over vectors stored as float16 (SQfp16): half the memory. On a CPU
+      without fast bfloat16, where `flat` uses FAISS's own per-query scan, about 1.5x its served
+      queries per second; elsewhere `flat`'s batched scan (`index.scan`) is faster. Scores
+      differ from float32 by ~1e-4, so only near-ties can swap (recall@10 against float32 is
+      reported at build time).
     - ivfpq: inverted lists + product quantisation, for millions of items. `nlist` lists
       (0: 4·sqrt(n), at most n/39 so every list trains on 39 points), `pq_m` sub-vectors of
       `pq_bits` bits (dim must be divisible by `pq_m`), `nprobe` lists searched per query.
