@@ -295,13 +295,19 @@ def test_top_k_over_query_and_item_tiles_matches_a_full_sort(monkeypatch):
     np.testing.assert_allclose(scores, np.take_along_axis(full, expected, 1), rtol=1e-6)
 
 
+@pytest.mark.parametrize("first_chunk", [None, 1, 16])  # None: the default, wider than a tile
 @pytest.mark.parametrize("layout", ["few distinct values", "rising along the items", "integers"])
-def test_top_k_gives_ties_to_the_lower_item_and_survives_every_score_order(layout, monkeypatch):
+def test_top_k_gives_ties_to_the_lower_item_and_survives_every_score_order(
+    layout, first_chunk, monkeypatch
+):
     """Ties everywhere, or scores that beat the running best at every item (the candidate filter
-    then admits everything): still exactly a stable full sort, over uneven tiles."""
+    then admits everything): still exactly a stable full sort, over uneven tiles, whether a tile
+    is merged whole or in chunks that double with the items seen (a small first chunk)."""
     from ccrkit.evaluate import scores as scores_module
 
     monkeypatch.setattr(scores_module, "TILE_QUERIES", 7)
+    if first_chunk is not None:
+        monkeypatch.setattr(scores_module, "FIRST_CHUNK", first_chunk)
     rng = np.random.default_rng(9)
     if layout == "few distinct values":
         full = rng.integers(0, 3, (30, 257)).astype(np.float32)
