@@ -228,7 +228,7 @@ def bench_in_process(searcher: TextSearcher, queries: list[str], clients: int) -
     batches = service.encoder.batches
     service.encoder.close()
     service.finder.close()
-    return {**summary(latencies, wall), "mean_batch": (len(queries) + 100) / max(batches, 1)}
+    return {**summary(latencies, wall), "mean_batch": (len(queries) + 100) / batches}
 
 
 async def http_load(
