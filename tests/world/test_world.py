@@ -146,6 +146,29 @@ def test_same_world_is_cached_and_a_different_one_needs_force(tiny_world: Path) 
         generate_world(other, tiny_world, show_progress=False)
 
 
+def test_garbage_collector_is_paused_while_generating_and_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from ccrkit.data.synthetic import world
+
+    seen = []
+
+    def record_gc(*args: object) -> dict:
+        seen.append(gc.isenabled())
+        return {"mt": {"quality": {}}, "backbone": {}}
+
+    monkeypatch.setattr(world, "_generate", record_gc)
+    assert gc.isenabled()
+    generate_world(load_config(WorldConfig, "world-tiny"), tmp_path, show_progress=False)
+    assert seen == [False] and gc.isenabled()
+    monkeypatch.setattr(world, "_generate", lambda *args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        generate_world(load_config(WorldConfig, "world-tiny"), tmp_path, force=True)
+    assert gc.isenabled()
+
+
 def test_same_seed_gives_byte_identical_files(tiny_world: Path, tmp_path: Path) -> None:
     generate_world(load_config(WorldConfig, "world-tiny"), tmp_path, show_progress=False)
     names = [

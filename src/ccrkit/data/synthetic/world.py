@@ -7,11 +7,14 @@ measure MT quality and the backbone; write `world.json` last (its presence marks
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import random
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,11 +138,29 @@ def generate_world(
         return WorldResult(
             root, "cached", json.loads((root / layout.WORLD_JSON).read_text(encoding="utf-8"))
         )
-    with run_record(root, "world", cfg, cfg.seed) as record:
+    with run_record(root, "world", cfg, cfg.seed) as record, paused_gc():
         info = _generate(cfg, root, digest, show_progress)
         record.metrics = {"mt_quality": info["mt"]["quality"], "backbone": info["backbone"]}
         record.extra["world_json"] = str(root / layout.WORLD_JSON)
     return WorldResult(root, "generated", info)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """CPython's cyclic garbage collector off for the duration (also in the forked workers).
+
+    Generation builds millions of long-lived, acyclic objects (scenes, frames, captions, their
+    translations), and every collection of the older generations walks all of them again: with
+    the collector on, the default world took 66.5 s instead of 55.8 s, and a larger peak memory
+    (3.59 against 3.44 GB), since almost nothing it allocates is cyclic garbage.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) -> dict[str, Any]:
