@@ -34,14 +34,14 @@ class Drawn:
 def render_image(scene: Scene, size: int, supersample: int) -> np.ndarray:
     """(size, size, 3) uint8 picture of an image scene."""
     drawn = [Drawn(o, o.x, o.y, RADIUS[o.size], o.colour) for o in scene.objects]
-    return draw(drawn, background(scene.background, size), supersample)
+    return draw(drawn, canvas_base(background(scene.background, size), supersample), supersample)
 
 
 def render_video(scene: Scene, size: int, n_frames: int, supersample: int) -> np.ndarray:
     """(n_frames, size, size, 3) uint8 frames; event k happens during the k-th time segment."""
-    bg = background(scene.background, size)
+    base = canvas_base(background(scene.background, size), supersample)  # shared by every frame
     return np.stack(
-        [draw(video_state(scene, t, n_frames), bg, supersample) for t in range(n_frames)]
+        [draw(video_state(scene, t, n_frames), base, supersample) for t in range(n_frames)]
     )
 
 
@@ -73,10 +73,16 @@ def video_state(scene: Scene, t: int, n_frames: int) -> list[Drawn]:
     return drawn
 
 
-def draw(objects: list[Drawn], bg: np.ndarray, supersample: int) -> np.ndarray:
-    size = bg.shape[0]
-    big = size * supersample
-    canvas = Image.fromarray(bg).resize((big, big), Image.Resampling.BILINEAR)
+def canvas_base(bg: np.ndarray, supersample: int) -> Image.Image:
+    """The background at the supersampled drawing size."""
+    big = bg.shape[0] * supersample
+    return Image.fromarray(bg).resize((big, big), Image.Resampling.BILINEAR)
+
+
+def draw(objects: list[Drawn], base: Image.Image, supersample: int) -> np.ndarray:
+    """Objects painted over a copy of `base` (from `canvas_base`), then reduced to picture size."""
+    canvas = base.copy()
+    big = canvas.width
     for item in objects:
         # Draw only inside the object's bounding box: most of the canvas is untouched.
         reach = int(item.radius * big * 1.3) + 2
