@@ -122,3 +122,33 @@ def test_quality_in_worker_processes_equals_the_serial_measurement() -> None:
     assert parallel == serial
     assert list(parallel[IMAGE_COLLECTION]) == list(cfg.languages)
     assert parallel[IMAGE_COLLECTION]["de"]["enc2de"]["vs_clean"]["bleu"] > 0
+
+
+def test_english_side_is_scored_once_with_the_same_figures_as_from_scratch() -> None:
+    from ccrkit.config import load_config
+    from ccrkit.data.synthetic.config import WorldConfig
+    from ccrkit.data.synthetic.layout import IMAGE_COLLECTION
+    from ccrkit.data.synthetic.quality import (
+        EnglishSide,
+        first_captions,
+        item_references,
+        language_quality,
+    )
+    from ccrkit.data.synthetic.text import collection_text
+    from ccrkit.data.synthetic.world import sample_items
+
+    cfg = load_config(WorldConfig, "world-tiny")
+    per_item = cfg.image.captions
+    text = collection_text(sample_items(cfg, IMAGE_COLLECTION), per_item, cfg)
+    english = EnglishSide.of(text, "test", per_item)
+    _, english_first = first_captions(text.captions[("test", "enc")])
+    for lang in ("de", "zh"):
+        measured = language_quality(text, lang, "test", per_item, english)
+        test_ids, test_first = first_captions(text.captions[("test", f"{lang}2enc")])
+        _, back_first = first_captions(text.captions[("test", f"enc2{lang}2enc")])
+        human = item_references(test_ids, text.captions[("test", "enc")], per_item)
+        assert measured[f"{lang}2enc"]["vs_human"] == score(test_first, human, "en")
+        assert measured[f"enc2{lang}2enc"]["vs_source"] == score(back_first, [english_first], "en")
+    english.items.reverse()  # an English side of another item order must not be used
+    with pytest.raises(ValueError, match="not in the English captions' item order"):
+        language_quality(text, "de", "test", per_item, english)

@@ -8,6 +8,7 @@ import functools
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ccrkit.data.synthetic.config import NOISE_TYPES
@@ -37,17 +38,46 @@ def tokenizer(lang: str) -> str:
         return "char"
 
 
+class Scorer:
+    """Corpus BLEU (tokeniser by language) and chrF against fixed reference streams, whose
+    statistics sacrebleu extracts once, however many hypothesis sets are scored against them."""
+
+    def __init__(self, references: Sequence[Sequence[str]], lang: str) -> None:
+        from sacrebleu.metrics import BLEU, CHRF
+
+        streams = [list(r) for r in references]
+        self.bleu = BLEU(tokenize=tokenizer(lang), references=streams)
+        self.chrf = CHRF(references=streams)
+
+    def __call__(self, hypotheses: Sequence[str]) -> dict[str, float]:
+        bleu = self.bleu.corpus_score(list(hypotheses), None)
+        chrf = self.chrf.corpus_score(list(hypotheses), None)
+        return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2)}
+
+
 def score(
     hypotheses: Sequence[str], references: Sequence[Sequence[str]], lang: str
 ) -> dict[str, float]:
     """Corpus BLEU (tokeniser by language) and chrF; `references` is a list of reference streams."""
-    from sacrebleu.metrics import BLEU, CHRF
+    return Scorer(references, lang)(hypotheses)
 
-    bleu = BLEU(tokenize=tokenizer(lang)).corpus_score(
-        list(hypotheses), [list(r) for r in references]
-    )
-    chrf = CHRF().corpus_score(list(hypotheses), [list(r) for r in references])
-    return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2)}
+
+@dataclass
+class EnglishSide:
+    """What every language's output into English is scored against, for one split: the items in
+    caption order, scorers against all their human English captions and against caption #0 of
+    each. Built once per collection instead of once per language (a third of the scoring time)."""
+
+    items: list[str]
+    human: Scorer
+    first: Scorer
+
+    @classmethod
+    def of(cls, text: CollectionText, split: str, per_item: int) -> EnglishSide:
+        english = text.captions[(split, "enc")]
+        ids, firsts = first_captions(english)
+        human = Scorer(item_references(ids, english, per_item), "en")
+        return cls([i.split("#")[0] for i in ids], human, Scorer([firsts], "en"))
 
 
 def item_references(hyp_ids: Sequence[str], human: Captions, per_item: int) -> list[list[str]]:
@@ -72,19 +102,25 @@ def mt_quality(
     clean translation of the same caption (one reference) and vs the item's independent human
     captions (all `per_item` of them, multi-reference), and the round trip (back-translation vs
     the English source caption)."""
-    return {lang: language_quality(text, lang, split, per_item) for lang in languages}
+    english = EnglishSide.of(text, split, per_item)
+    return {lang: language_quality(text, lang, split, per_item, english) for lang in languages}
 
 
-def language_quality(text: CollectionText, lang: str, split: str, per_item: int) -> dict[str, Any]:
-    """`mt_quality` of one language."""
-    english = text.captions[(split, "enc")]
+def language_quality(
+    text: CollectionText, lang: str, split: str, per_item: int, english: EnglishSide
+) -> dict[str, Any]:
+    """`mt_quality` of one language; `english` is `EnglishSide.of` the same text and split."""
     forward_tag, back_tag, test_tag = mt_tags(lang)
     forward, back, test = (text.captions[(split, t)] for t in (forward_tag, back_tag, test_tag))
     forward_ids, forward_first = first_captions(forward)
     test_ids, test_first = first_captions(test)
+    back_ids, back_first = first_captions(back)
+    for ids in (test_ids, back_ids):
+        if [i.split("#")[0] for i in ids] != english.items:
+            raise ValueError(
+                f"{lang} captions of {split} are not in the English captions' item order"
+            )
     clean_forward, clean_test = text.clean[(split, forward_tag)], text.clean[(split, test_tag)]
-    _, back_first = first_captions(back)
-    _, english_first = first_captions(english)
     human = text.captions[(split, lang)]
     return {
         forward_tag: {
@@ -93,9 +129,9 @@ def language_quality(text: CollectionText, lang: str, split: str, per_item: int)
         },
         test_tag: {
             "vs_clean": score(test_first, [clean_test], "en"),
-            "vs_human": score(test_first, item_references(test_ids, english, per_item), "en"),
+            "vs_human": english.human(test_first),
         },
-        back_tag: {"vs_source": score(back_first, [english_first], "en")},
+        back_tag: {"vs_source": english.first(back_first)},
     }
 
 
@@ -133,7 +169,12 @@ def _share(texts: dict[str, CollectionText], split: str, per_item: dict[str, int
 def _language_task(task: tuple[str, str]) -> dict[str, Any]:
     collection, lang = task
     text, per_item = _SHARED["texts"][collection], _SHARED["per_item"][collection]
-    return language_quality(text, lang, _SHARED["split"], per_item)
+    english = _SHARED.get(("english", collection))  # this worker's, made by its first task
+    if english is None:
+        english = _SHARED[("english", collection)] = EnglishSide.of(
+            text, _SHARED["split"], per_item
+        )
+    return language_quality(text, lang, _SHARED["split"], per_item, english)
 
 
 def noise_counts(text: CollectionText, languages: Sequence[str]) -> dict[str, Any]:
