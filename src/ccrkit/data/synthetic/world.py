@@ -138,6 +138,10 @@ def generate_world(
         return WorldResult(
             root, "cached", json.loads((root / layout.WORLD_JSON).read_text(encoding="utf-8"))
         )
+    # torch imports its compiler on the first optimizer, and that import keeps the frames then on
+    # the stack alive in reference cycles: imported here, it cannot hold on to the world's objects.
+    import torch._dynamo  # noqa: F401
+
     with run_record(root, "world", cfg, cfg.seed) as record, paused_gc():
         info = _generate(cfg, root, digest, show_progress)
         record.metrics = {"mt_quality": info["mt"]["quality"], "backbone": info["backbone"]}
