@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -89,11 +92,29 @@ def test_translation_is_deterministic_and_the_text_api_uses_the_frame_index() ->
     by_text = translate(texts, "en", "ja", 0.3, 9, index)
     by_frame = translate_frames([index.frame("en", t) for t in texts], "en", "ja", 0.3, 9)
     assert by_text == by_frame
-    restored = FrameIndex()
-    restored._frames = {}  # loading a dump gives the same index
     assert len(index) > 0
     with pytest.raises(ValueError, match="only translates captions of its own world"):
         translate(["A unicorn."], "en", "de", 0.1, 0, index)
+
+
+def test_frame_index_file_is_the_json_lines_json_dumps_writes_and_loads_back(
+    tmp_path: Path,
+) -> None:
+    frames = _frames(2)
+    texts = ['Say "hi" \\ back', "緑の星が上に動いて、赤くなる。", "tab\tand\nnewline", "ü\u2028é"]
+    index = FrameIndex()
+    for text, frame in zip(texts, frames, strict=False):
+        index.add("de", text, frame)
+    index.add("ja", texts[1], frames[0])  # one frame object behind captions of two languages
+    expected = "".join(
+        json.dumps({"lang": lang, "text": text, "frame": frame.to_json()}, ensure_ascii=False)
+        + "\n"
+        for (lang, text), frame in sorted(index._frames.items())
+    )
+    assert gzip.decompress(index.dumps()).decode("utf-8") == expected
+    (tmp_path / "frames.jsonl.gz").write_bytes(index.dumps())
+    restored = FrameIndex.load([tmp_path / "frames.jsonl.gz"])
+    assert restored._frames == index._frames
 
 
 @pytest.mark.parametrize(("src", "tgt", "noise", "message"), [

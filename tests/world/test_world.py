@@ -61,8 +61,10 @@ def test_caption_files_round_trip_with_ids_per_item(tiny_world: Path, collection
                 side = caption_path(tiny_world, collection, split, tag).with_name(
                     f"{collection}{split}_synthetic_{tag}.noise.jsonl"
                 )
-                noise = [json.loads(line) for line in side.read_text().splitlines()]
+                lines = side.read_text().splitlines()
+                noise = [json.loads(line) for line in lines]
                 assert [r["id"] for r in noise] == [cid for cid, _ in rows]
+                assert [json.dumps(r) for r in noise] == lines  # json.dumps's own format
 
 
 def test_image_features_and_pictures(tiny_world: Path) -> None:

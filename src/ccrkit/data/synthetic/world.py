@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,10 @@ def write_text(root: Path, collection: str, text: CollectionText) -> None:
     for (split, tag), captions in text.captions.items():
         lines = "".join(f"{cid} {t}\n" for cid, t in zip(captions.ids, captions.texts, strict=True))
         write_atomic(layout.caption_file(root, collection, split, tag), lines.encode("utf-8"))
-        if captions.noise is not None:
+        if captions.noise is not None:  # as json.dumps({"id": cid, "noise": list(types)})
+            noise_json = {t: json.dumps(list(t)) for t in set(captions.noise)}
             rows = "".join(
-                json.dumps({"id": cid, "noise": list(types)}) + "\n"
+                f'{{"id": {encode_basestring_ascii(cid)}, "noise": {noise_json[types]}}}\n'
                 for cid, types in zip(captions.ids, captions.noise, strict=True)
             )
             write_atomic(layout.noise_file(root, collection, split, tag), rows.encode("utf-8"))
