@@ -192,6 +192,14 @@ print(sum(isinstance(o, CollectionText) for o in gc.get_objects()))
     assert out.stdout.split()[-1] == "0"
 
 
+def test_world_hash_ignores_workers_but_not_the_backbone_threads() -> None:
+    """Two training threads round differently from one (max weight difference 0.16 on the
+    default world), so a world made with another thread count is another world."""
+    default = config_hash(load_config(WorldConfig, "world-tiny"))
+    assert config_hash(load_config(WorldConfig, "world-tiny", ["workers=1"])) == default
+    assert config_hash(load_config(WorldConfig, "world-tiny", ["backbone.threads=1"])) != default
+
+
 def test_same_seed_gives_byte_identical_files(tiny_world: Path, tmp_path: Path) -> None:
     generate_world(load_config(WorldConfig, "world-tiny"), tmp_path, show_progress=False)
     names = [

@@ -128,10 +128,13 @@ class WorldConfig:
 
 def config_hash(cfg: WorldConfig) -> str:
     """sha256 over the generator version and every field except the ones that change only speed
-    (workers, backbone.threads) or what the preview shows; the device stays: it changes features."""
+    (workers) or what the preview shows. The device and the backbone's thread count stay: both
+    change the float rounding of its training, so its features. The thread count counts only
+    when it is not the default, so that worlds hashed before it counted keep their names."""
     data = to_dict(cfg)
     for key in ("workers", "preview_items"):
         data.pop(key)
-    data["backbone"].pop("threads")
+    if data["backbone"]["threads"] == BackboneWorld.threads:
+        data["backbone"].pop("threads")
     text = json.dumps({"generator": GENERATOR_VERSION, "config": data}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
