@@ -66,7 +66,8 @@ def score(
 class EnglishSide:
     """What every language's output into English is scored against, for one split: the items in
     caption order, scorers against all their human English captions and against caption #0 of
-    each. Built once per collection instead of once per language (a third of the scoring time)."""
+    each. Built once per collection instead of once per language: the default world's scoring
+    took 10.2 s instead of 14.2 s (one process, both collections, five languages)."""
 
     items: list[str]
     human: Scorer
