@@ -78,15 +78,21 @@ class EnglishSide:
         english = text.captions[(split, "enc")]
         ids, firsts = first_captions(english)
         human = Scorer(item_references(ids, english, per_item), "en")
-        return cls([i.split("#")[0] for i in ids], human, Scorer([firsts], "en"))
+        return cls(items_of(ids), human, Scorer([firsts], "en"))
+
+
+def items_of(caption_ids: Sequence[str]) -> list[str]:
+    """The item of every caption id `<item>#<tag>#<n>`."""
+    return [cid.split("#")[0] for cid in caption_ids]
 
 
 def item_references(hyp_ids: Sequence[str], human: Captions, per_item: int) -> list[list[str]]:
     """`per_item` reference streams: stream j holds caption j of each hypothesis's item."""
     by_item: dict[str, list[str]] = {}
-    for cid, text in zip(human.ids, human.texts, strict=True):
-        by_item.setdefault(cid.split("#")[0], []).append(text)
-    return [[by_item[h.split("#")[0]][j] for h in hyp_ids] for j in range(per_item)]
+    for item, text in zip(items_of(human.ids), human.texts, strict=True):
+        by_item.setdefault(item, []).append(text)
+    hyp_items = items_of(hyp_ids)
+    return [[by_item[item][j] for item in hyp_items] for j in range(per_item)]
 
 
 def first_captions(captions: Captions) -> tuple[list[str], list[str]]:
@@ -117,7 +123,7 @@ def language_quality(
     test_ids, test_first = first_captions(test)
     back_ids, back_first = first_captions(back)
     for ids in (test_ids, back_ids):
-        if [i.split("#")[0] for i in ids] != english.items:
+        if items_of(ids) != english.items:
             raise ValueError(
                 f"{lang} captions of {split} are not in the English captions' item order"
             )
@@ -164,18 +170,16 @@ def parallel_mt_quality(
 
 
 def _share(texts: dict[str, CollectionText], split: str, per_item: dict[str, int]) -> None:
-    _SHARED.update(texts=texts, split=split, per_item=per_item)
+    _SHARED.update(texts=texts, split=split, per_item=per_item, english={})
 
 
 def _language_task(task: tuple[str, str]) -> dict[str, Any]:
     collection, lang = task
     text, per_item = _SHARED["texts"][collection], _SHARED["per_item"][collection]
-    english = _SHARED.get(("english", collection))  # this worker's, made by its first task
-    if english is None:
-        english = _SHARED[("english", collection)] = EnglishSide.of(
-            text, _SHARED["split"], per_item
-        )
-    return language_quality(text, lang, _SHARED["split"], per_item, english)
+    sides = _SHARED["english"]  # this worker's, each made by its first task of a collection
+    if collection not in sides:
+        sides[collection] = EnglishSide.of(text, _SHARED["split"], per_item)
+    return language_quality(text, lang, _SHARED["split"], per_item, sides[collection])
 
 
 def noise_counts(text: CollectionText, languages: Sequence[str]) -> dict[str, Any]:
