@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ccrkit.allocator import keep_freed_memory
 from ccrkit.config import load_config
-from ccrkit.data.synthetic.config import WorldConfig
-from ccrkit.data.synthetic.world import generate_world, summary
+from ccrkit.world.config import WorldConfig
+from ccrkit.world.world import generate_world, summary
 
 
 def main(argv: list[str]) -> int:

@@ -29,8 +29,8 @@ def one_torch_thread() -> Iterator[None]:
 def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """DATA_ROOT of the `world-tiny` synthetic world, generated once per test session."""
     from ccrkit.config import load_config
-    from ccrkit.data.synthetic.config import WorldConfig
-    from ccrkit.data.synthetic.world import generate_world
+    from ccrkit.world.config import WorldConfig
+    from ccrkit.world.world import generate_world
 
     root = tmp_path_factory.mktemp("world") / "tiny"
     generate_world(load_config(WorldConfig, "world-tiny"), root, show_progress=False)

@@ -264,7 +264,7 @@ def test_unknown_encoder_and_missing_model(tmp_path):
 
 
 def test_world_cnn_encoder_goes_through_the_backbone_loader(monkeypatch, world_root, tmp_path):
-    """The registry entry imports `ccrkit.data.synthetic.backbone` lazily; a stand-in module here."""
+    """The registry entry imports `ccrkit.world.backbone` lazily; a stand-in module here."""
     seen = {}
 
     def load_backbone(directory):
@@ -274,9 +274,9 @@ def test_world_cnn_encoder_goes_through_the_backbone_loader(monkeypatch, world_r
             torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
         )
 
-    module = types.ModuleType("ccrkit.data.synthetic.backbone")
+    module = types.ModuleType("ccrkit.world.backbone")
     module.load_backbone = load_backbone
-    monkeypatch.setitem(sys.modules, "ccrkit.data.synthetic.backbone", module)
+    monkeypatch.setitem(sys.modules, "ccrkit.world.backbone", module)
     encoder = load_encoder("worldcnn", str(tmp_path / "worldcnn"), "cpu")
     assert seen["directory"] == str(tmp_path / "worldcnn")
     image = load_image(world_root / "worldimage" / "ImageData" / "img00000.png")

@@ -1,4 +1,4 @@
-"""The synthetic backend against stand-ins for the world's MT module (`ccrkit.data.synthetic.mt`,
+"""The synthetic backend against stand-ins for the world's MT module (`ccrkit.world.mt`,
 written on another branch): what it is called with, where its defaults come from, and errors."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from ccrkit.translate import BackendConfig, TranslateConfig, TranslationError, run_translate
 
-WORLD_MT = "ccrkit.data.synthetic.mt"
+WORLD_MT = "ccrkit.world.mt"
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,11 @@ class FakeResult:
 
 def install_world_mt(monkeypatch, translate) -> types.ModuleType:
     """Put a stand-in world MT module where the backend imports it from."""
-    package = types.ModuleType("ccrkit.data.synthetic")
+    package = types.ModuleType("ccrkit.world")
     module = types.ModuleType(WORLD_MT)
     module.translate = translate
     package.mt = module
-    monkeypatch.setitem(sys.modules, "ccrkit.data.synthetic", package)
+    monkeypatch.setitem(sys.modules, "ccrkit.world", package)
     monkeypatch.setitem(sys.modules, WORLD_MT, module)
     return module
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ccrkit.data.synthetic.backbone import info_nce, ngram_ids
-from ccrkit.data.synthetic.concepts import Frame, Mention
-from ccrkit.data.synthetic.features import colour_histogram, mirror_test, ridge_probe
+from ccrkit.world.backbone import info_nce, ngram_ids
+from ccrkit.world.concepts import Frame, Mention
+from ccrkit.world.features import colour_histogram, mirror_test, ridge_probe
 
 
 def test_colour_histogram_counts_pixels_per_rgb_bin() -> None:

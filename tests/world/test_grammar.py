@@ -7,13 +7,13 @@ import re
 
 import pytest
 
-from ccrkit.data.synthetic.captions import caption_frame
-from ccrkit.data.synthetic.concepts import Event, Frame, Mention
-from ccrkit.data.synthetic.lang import GRAMMARS, render_text
-from ccrkit.data.synthetic.lang import cs as czech
-from ccrkit.data.synthetic.lang import de as german
-from ccrkit.data.synthetic.lang import fr as french
-from ccrkit.data.synthetic.scene import sample_family
+from ccrkit.world.captions import caption_frame
+from ccrkit.world.concepts import Event, Frame, Mention
+from ccrkit.world.lang import GRAMMARS, render_text
+from ccrkit.world.lang import cs as czech
+from ccrkit.world.lang import de as german
+from ccrkit.world.lang import fr as french
+from ccrkit.world.scene import sample_family
 
 
 def _captions(lang: str, n_families: int = 150) -> list[str]:

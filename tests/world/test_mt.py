@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ccrkit.data.synthetic.captions import caption_frame
-from ccrkit.data.synthetic.concepts import Frame, Mention
-from ccrkit.data.synthetic.config import NOISE_TYPES
-from ccrkit.data.synthetic.lang import GRAMMARS, render_text
-from ccrkit.data.synthetic.mt import FrameIndex, applicable, translate, translate_frames
-from ccrkit.data.synthetic.quality import score
-from ccrkit.data.synthetic.scene import sample_family
+from ccrkit.world.captions import caption_frame
+from ccrkit.world.concepts import Frame, Mention
+from ccrkit.world.config import NOISE_TYPES
+from ccrkit.world.lang import GRAMMARS, render_text
+from ccrkit.world.mt import FrameIndex, applicable, translate, translate_frames
+from ccrkit.world.quality import score
+from ccrkit.world.scene import sample_family
 
 
 def _frames(n_families: int = 250) -> list[Frame]:
@@ -129,11 +129,11 @@ def test_bad_arguments_name_what_is_allowed(src: str, tgt: str, noise: float, me
 
 def test_quality_in_worker_processes_equals_the_serial_measurement() -> None:
     from ccrkit.config import load_config
-    from ccrkit.data.synthetic.config import WorldConfig
-    from ccrkit.data.synthetic.layout import IMAGE_COLLECTION, VIDEO_COLLECTION
-    from ccrkit.data.synthetic.quality import mt_quality, parallel_mt_quality
-    from ccrkit.data.synthetic.text import collection_text
-    from ccrkit.data.synthetic.world import sample_items
+    from ccrkit.world.config import WorldConfig
+    from ccrkit.world.layout import IMAGE_COLLECTION, VIDEO_COLLECTION
+    from ccrkit.world.quality import mt_quality, parallel_mt_quality
+    from ccrkit.world.text import collection_text
+    from ccrkit.world.world import sample_items
 
     cfg = load_config(WorldConfig, "world-tiny")
     per_item = {IMAGE_COLLECTION: cfg.image.captions, VIDEO_COLLECTION: cfg.video.captions}
@@ -147,16 +147,16 @@ def test_quality_in_worker_processes_equals_the_serial_measurement() -> None:
 
 def test_english_side_is_scored_once_with_the_same_figures_as_from_scratch() -> None:
     from ccrkit.config import load_config
-    from ccrkit.data.synthetic.config import WorldConfig
-    from ccrkit.data.synthetic.layout import IMAGE_COLLECTION
-    from ccrkit.data.synthetic.quality import (
+    from ccrkit.world.config import WorldConfig
+    from ccrkit.world.layout import IMAGE_COLLECTION
+    from ccrkit.world.quality import (
         EnglishSide,
         first_captions,
         item_references,
         language_quality,
     )
-    from ccrkit.data.synthetic.text import collection_text
-    from ccrkit.data.synthetic.world import sample_items
+    from ccrkit.world.text import collection_text
+    from ccrkit.world.world import sample_items
 
     cfg = load_config(WorldConfig, "world-tiny")
     per_item = cfg.image.captions

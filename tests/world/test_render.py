@@ -6,8 +6,8 @@ import random
 
 import numpy as np
 
-from ccrkit.data.synthetic.render import background, canvas_base, draw, render_video, video_state
-from ccrkit.data.synthetic.scene import sample_family
+from ccrkit.world.render import background, canvas_base, draw, render_video, video_state
+from ccrkit.world.scene import sample_family
 
 
 def test_each_video_frame_is_drawn_on_a_clean_copy_of_the_shared_background() -> None:

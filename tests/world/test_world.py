@@ -16,9 +16,9 @@ import torch
 
 from ccrkit.cli.main import main
 from ccrkit.config import ConfigError, load_config
-from ccrkit.data.synthetic.backbone import load_backbone, load_pixels
-from ccrkit.data.synthetic.config import WorldConfig, config_hash
-from ccrkit.data.synthetic.world import generate_world
+from ccrkit.world.backbone import load_backbone, load_pixels
+from ccrkit.world.config import WorldConfig, config_hash
+from ccrkit.world.world import generate_world
 
 LANGS = ("de", "fr", "cs", "zh", "ja")
 SIZES = {"worldimage": (152, 40, 40, 5), "worldvideo": (40, 20, 20, 10)}
@@ -153,7 +153,7 @@ def test_garbage_collector_is_paused_while_generating_and_restored(
 ) -> None:
     import gc
 
-    from ccrkit.data.synthetic import world
+    from ccrkit.world import world
 
     seen = []
 
@@ -181,9 +181,9 @@ def test_nothing_of_the_world_outlives_its_generation(tmp_path: Path) -> None:
     code = f"""
 import gc
 from ccrkit.config import load_config
-from ccrkit.data.synthetic.config import WorldConfig
-from ccrkit.data.synthetic.text import CollectionText
-from ccrkit.data.synthetic.world import generate_world
+from ccrkit.world.config import WorldConfig
+from ccrkit.world.text import CollectionText
+from ccrkit.world.world import generate_world
 gc.disable()  # and it stays off: what is alive now is what only the collector could free
 generate_world(load_config(WorldConfig, "world-tiny"), {str(tmp_path)!r}, show_progress=False)
 print(sum(isinstance(o, CollectionText) for o in gc.get_objects()))
@@ -244,7 +244,7 @@ def test_cli_says_when_the_world_is_already_there(
 def test_preview_contact_sheet(tiny_world: Path) -> None:
     from PIL import Image
 
-    from ccrkit.data.synthetic.preview import write_preview
+    from ccrkit.world.preview import write_preview
 
     path = write_preview(tiny_world, 1)
     with Image.open(path) as sheet:

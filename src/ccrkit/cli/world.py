@@ -32,8 +32,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ccrkit.config import load_config
-    from ccrkit.data.synthetic.config import WorldConfig
-    from ccrkit.data.synthetic.world import generate_world, summary
+    from ccrkit.world.config import WorldConfig
+    from ccrkit.world.world import generate_world, summary
 
     cfg = load_config(WorldConfig, args.config, args.overrides)
     result = generate_world(cfg, args.out, force=args.force, show_progress=not args.quiet)
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary(result.info))
     if args.preview:
-        from ccrkit.data.synthetic.preview import write_preview
+        from ccrkit.world.preview import write_preview
 
         path = write_preview(args.out, cfg.preview_items)
         print(f"preview: {path}")

@@ -1,4 +1,4 @@
-"""Data: benchmark layouts, safe readers, validation, datasets, and the synthetic world.
+"""Data: benchmark layouts, safe readers, validation, datasets (the synthetic world is `ccrkit.world`).
 
 Public names: `DataError`, the readers (`read_captions`, `read_cclm_json`, `BigFile`,
 `read_video2frames`, `read_id_list`, `load_image`, `decode_video`), the specs (`DataSpec`,

@@ -147,7 +147,7 @@ class WorldCnnConfig:
 
 
 class WorldCnnEncoder(FrozenAware):
-    """The synthetic world's CNN (`ccrkit.data.synthetic.backbone.load_backbone`), imported lazily.
+    """The synthetic world's CNN (`ccrkit.world.backbone.load_backbone`), imported lazily.
 
     Assumed interface: `load_backbone(dir)` returns an `nn.Module` mapping pixels (N, 3, H, W) in
     [0, 1] to (N, D) features, with the width D as its `dim` attribute.
@@ -162,7 +162,7 @@ class WorldCnnEncoder(FrozenAware):
 
     @classmethod
     def from_config(cls, config: WorldCnnConfig, context: BuildContext) -> WorldCnnEncoder:
-        from ccrkit.data.synthetic.backbone import load_backbone
+        from ccrkit.world.backbone import load_backbone
 
         return cls(config, load_backbone(config.dir))
 

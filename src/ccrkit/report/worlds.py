@@ -59,11 +59,11 @@ def generate(spec: WorldSpec, noise: float) -> Path:
     from ccrkit.config import load_config
 
     try:
-        from ccrkit.data.synthetic.config import WorldConfig
-        from ccrkit.data.synthetic.world import generate_world
+        from ccrkit.world.config import WorldConfig
+        from ccrkit.world.world import generate_world
     except ImportError:
         raise ValueError(
-            "generating worlds needs the synthetic world package (ccrkit.data.synthetic); "
+            "generating worlds needs the synthetic world package (ccrkit.world); "
             "give ready worlds in world.roots instead"
         ) from None
     root = noise_root(spec, noise)

@@ -2,7 +2,7 @@
 
 - `clip`: `CLIPVisionModelWithProjection` (the projected `image_embeds`, the space CLIP text lives in);
 - `siglip`: `SiglipVisionModel` (its pooled output);
-- `worldcnn`: the synthetic world's frozen CNN (`ccrkit.data.synthetic.backbone.load_backbone`).
+- `worldcnn`: the synthetic world's frozen CNN (`ccrkit.world.backbone.load_backbone`).
 
 Hugging Face models load from a local directory or a hub id with `from_pretrained`, and images go
 through the model's own image processor (`AutoImageProcessor`; without torchvision installed,
@@ -110,7 +110,7 @@ FEATURE_ENCODERS.register("siglip")(_hf_encoder("SiglipVisionModel", "pooler_out
 @FEATURE_ENCODERS.register("worldcnn")
 def world_cnn(model: str, device: torch.device, half: bool) -> ImageEncoder:
     """The synthetic world's frozen CNN: pixels (B, 3, H, W) in [0, 1] -> (B, D); images as they are."""
-    backbone = importlib.import_module("ccrkit.data.synthetic.backbone")
+    backbone = importlib.import_module("ccrkit.world.backbone")
     module = backbone.load_backbone(model)
 
     def preprocess(images: list) -> torch.Tensor:

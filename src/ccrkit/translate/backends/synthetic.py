@@ -1,8 +1,8 @@
 """`synthetic`: the synthetic world's noisy MT system, so the demo runs the same stage as real data.
 
-The world (`ccrkit.data.synthetic`) owns the MT system; this adapter only calls its entry point
+The world (`ccrkit.world`) owns the MT system; this adapter only calls its entry point
 
-    ccrkit.data.synthetic.mt.translate(captions, src, tgt, noise, seed, **extra) -> [MTResult]
+    ccrkit.world.mt.translate(captions, src, tgt, noise, seed, **extra) -> [MTResult]
 
 (each result has `.text`), imported on first use. Noise, seed and noise-type weights default to
 what the world recorded in `<root>/world.json` (`mt.noise` for en->xx, `mt.back_noise` for
@@ -32,7 +32,7 @@ from ccrkit.translate.backend import (
 )
 from ccrkit.translate.config import BackendConfig
 
-WORLD_MT_MODULE = "ccrkit.data.synthetic.mt"
+WORLD_MT_MODULE = "ccrkit.world.mt"
 WORLD_JSON = "world.json"
 FRAMES_INDEX = "{collection}_frames.jsonl.gz"
 
@@ -102,7 +102,7 @@ class SyntheticBackend:
             except ImportError as err:
                 raise TranslationError(
                     f"the synthetic backend needs the world's MT module '{self.options.module}' "
-                    f"({err}); it ships with ccrkit.data.synthetic"
+                    f"({err}); it ships with ccrkit.world"
                 ) from None
         return self._module
 

@@ -27,7 +27,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from types import ModuleType
 
-from ccrkit.data.synthetic.concepts import (
+from ccrkit.world.concepts import (
     COLOURS,
     DIRECTIONS,
     INVERSE_RELATION,
@@ -35,8 +35,8 @@ from ccrkit.data.synthetic.concepts import (
     SHAPES,
     Frame,
 )
-from ccrkit.data.synthetic.config import NOISE_TYPES
-from ccrkit.data.synthetic.lang import GRAMMARS, Tok, join
+from ccrkit.world.config import NOISE_TYPES
+from ccrkit.world.lang import GRAMMARS, Tok, join
 
 Source = tuple[str, Frame]  # the source language and what the source caption says
 

@@ -7,13 +7,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ccrkit.data.synthetic.captions import caption_frame
-from ccrkit.data.synthetic.concepts import Frame
-from ccrkit.data.synthetic.config import WorldConfig
-from ccrkit.data.synthetic.lang import SOURCE, render_text
-from ccrkit.data.synthetic.layout import caption_id, mt_tags
-from ccrkit.data.synthetic.mt import FrameIndex, MTResult, translate_frames
-from ccrkit.data.synthetic.scene import Scene
+from ccrkit.world.captions import caption_frame
+from ccrkit.world.concepts import Frame
+from ccrkit.world.config import WorldConfig
+from ccrkit.world.lang import SOURCE, render_text
+from ccrkit.world.layout import caption_id, mt_tags
+from ccrkit.world.mt import FrameIndex, MTResult, translate_frames
+from ccrkit.world.scene import Scene
 
 
 @dataclass

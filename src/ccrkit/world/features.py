@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ccrkit.data.synthetic.backbone import Backbone, NgramText, encode, train_contrastive
-from ccrkit.data.synthetic.concepts import Frame
-from ccrkit.data.synthetic.config import BackboneWorld
-from ccrkit.data.synthetic.scene import Scene
 from ccrkit.evaluate.metrics import retrieval_metrics
+from ccrkit.world.backbone import Backbone, NgramText, encode, train_contrastive
+from ccrkit.world.concepts import Frame
+from ccrkit.world.config import BackboneWorld
+from ccrkit.world.scene import Scene
 
 REPORTED = ("t2v_r1", "t2v_r5", "t2v_r10", "v2t_r1", "v2t_r5", "v2t_r10", "t2v_medr", "sumr")
 

@@ -11,7 +11,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ccrkit.data.synthetic.scene import MOVE_DELTA, Obj, Scene
+from ccrkit.world.scene import MOVE_DELTA, Obj, Scene
 
 RGB = {
     "red": (215, 40, 40), "green": (40, 165, 60), "blue": (40, 85, 220),

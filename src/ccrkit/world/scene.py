@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from ccrkit.data.synthetic.concepts import (
+from ccrkit.world.concepts import (
     COLOURS,
     DIRECTIONS,
     SHAPES,

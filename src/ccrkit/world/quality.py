@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ccrkit.data.synthetic.config import NOISE_TYPES
-from ccrkit.data.synthetic.layout import mt_tags
-from ccrkit.data.synthetic.text import Captions, CollectionText
+from ccrkit.world.config import NOISE_TYPES
+from ccrkit.world.layout import mt_tags
+from ccrkit.world.text import Captions, CollectionText
 
 
 @functools.cache
@@ -156,7 +156,7 @@ def parallel_mt_quality(
     processes: sacrebleu is pure Python, so on 2 cores this halves the slowest step that follows
     the backbone (22.6 -> 12 s for the default world). Forked workers inherit the captions
     instead of receiving them pickled."""
-    from ccrkit.data.synthetic.pictures import make_executor
+    from ccrkit.world.pictures import make_executor
 
     for lang in ["en", *languages]:  # resolved (and warned about) once: the workers inherit it
         tokenizer(lang)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 
-from ccrkit.data.synthetic.concepts import Event, Frame, Mention
-from ccrkit.data.synthetic.lang.base import Tok, pick, toks
+from ccrkit.world.concepts import Event, Frame, Mention
+from ccrkit.world.lang.base import Tok, pick, toks
 
 CODE, SPACED = "fr", True
 

@@ -10,18 +10,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from ccrkit.data.synthetic import layout
-from ccrkit.data.synthetic.backbone import encode, pixels_from_uint8, save_backbone
-from ccrkit.data.synthetic.config import WorldConfig
-from ccrkit.data.synthetic.features import (
+from ccrkit.world import layout
+from ccrkit.world.backbone import encode, pixels_from_uint8, save_backbone
+from ccrkit.world.config import WorldConfig
+from ccrkit.world.features import (
     colour_histogram,
     evaluate_backbone,
     position_probe,
     train_backbone,
     train_bag_of_colours,
 )
-from ccrkit.data.synthetic.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
-from ccrkit.data.synthetic.text import Captions, CollectionText
+from ccrkit.world.files import write_image_features, write_video_features
+from ccrkit.world.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
+from ccrkit.world.text import Captions, CollectionText
 
 
 def grouped(captions: Captions, per_item: int) -> list[list[str]]:
@@ -38,8 +39,6 @@ def backbone_stage(
     lap: Callable[[str], None],
 ) -> dict[str, Any]:
     from tqdm import tqdm
-
-    from ccrkit.data.synthetic.world import write_image_features, write_video_features
 
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.backbone.threads)

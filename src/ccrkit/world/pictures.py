@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ccrkit.data.synthetic.layout import frame_id
-from ccrkit.data.synthetic.render import render_image, render_video
-from ccrkit.data.synthetic.scene import Scene
+from ccrkit.world.layout import frame_id
+from ccrkit.world.render import render_image, render_video
+from ccrkit.world.scene import Scene
 
 CHUNK = 64
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 
-from ccrkit.data.synthetic.concepts import INVERSE_RELATION, Event, Frame, Mention
-from ccrkit.data.synthetic.scene import Obj, Scene, relation
+from ccrkit.world.concepts import INVERSE_RELATION, Event, Frame, Mention
+from ccrkit.world.scene import Obj, Scene, relation
 
 P_COLOUR, P_SIZE, P_TEXTURE = 0.9, 0.45, 0.6
 

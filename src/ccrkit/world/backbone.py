@@ -163,7 +163,7 @@ def save_backbone(model: Backbone, directory: str | Path, extra: dict[str, Any])
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(directory / WEIGHTS))
-    meta = {"architecture": "ccrkit.data.synthetic.backbone.Backbone", **model.config, **extra}
+    meta = {"architecture": "ccrkit.world.backbone.Backbone", **model.config, **extra}
     write_atomic(directory / CONFIG, (json.dumps(meta, indent=2) + "\n").encode())
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ccrkit.data.synthetic import layout
 from ccrkit.runs import write_atomic
+from ccrkit.world import layout
 
 SCALE, LINE, WIDTH, FONT_SIZE = 3, 18, 1500, 14
 

@@ -8,7 +8,6 @@ measure MT quality and the backbone; write `world.json` last (its presence marks
 from __future__ import annotations
 
 import gc
-import io
 import json
 import random
 import shutil
@@ -16,22 +15,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ccrkit.config import to_dict
-from ccrkit.data.synthetic import layout
-from ccrkit.data.synthetic.config import GENERATOR_VERSION, WorldConfig, config_hash
-from ccrkit.data.synthetic.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
-from ccrkit.data.synthetic.pictures import gather, make_executor, submit_collection
-from ccrkit.data.synthetic.scene import Scene, sample_family
-from ccrkit.data.synthetic.text import CollectionText, collection_text
-from ccrkit.runs import run_record, write_atomic, write_json_atomic
-
-Items = dict[str, list[tuple[str, Scene]]]
+from ccrkit.runs import run_record, write_json_atomic
+from ccrkit.world import layout
+from ccrkit.world.config import GENERATOR_VERSION, WorldConfig, config_hash
+from ccrkit.world.files import Items, write_text
+from ccrkit.world.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
+from ccrkit.world.pictures import gather, make_executor, submit_collection
+from ccrkit.world.scene import Scene, sample_family
+from ccrkit.world.text import collection_text
+from ccrkit.world.train_world import backbone_stage
 
 
 @dataclass
@@ -88,47 +86,6 @@ def sample_items(cfg: WorldConfig, collection: str) -> Items:
         items[split] = [(layout.item_id(collection, number + i), s) for i, s in enumerate(scenes)]
         number += len(scenes)
     return items
-
-
-def write_text(root: Path, collection: str, text: CollectionText) -> None:
-    for (split, tag), captions in text.captions.items():
-        lines = "".join(f"{cid} {t}\n" for cid, t in zip(captions.ids, captions.texts, strict=True))
-        write_atomic(layout.caption_file(root, collection, split, tag), lines.encode("utf-8"))
-        if captions.noise is not None:  # as json.dumps({"id": cid, "noise": list(types)})
-            noise_json = {t: json.dumps(list(t)) for t in set(captions.noise)}
-            rows = "".join(
-                f'{{"id": {encode_basestring_ascii(cid)}, "noise": {noise_json[types]}}}\n'
-                for cid, types in zip(captions.ids, captions.noise, strict=True)
-            )
-            write_atomic(layout.noise_file(root, collection, split, tag), rows.encode("utf-8"))
-    write_atomic(layout.frames_index_file(root, collection), text.index.dumps())
-
-
-def write_npy(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    write_atomic(path, buffer.getvalue())
-
-
-def write_image_features(root: Path, items: Items, features: dict[str, np.ndarray]) -> None:
-    folder = layout.feature_dir(root, IMAGE_COLLECTION)
-    for split in SPLITS:
-        write_npy(folder / f"{split}.npy", features[split])
-        ids = "".join(f"{item}\n" for item, _ in items[split])
-        write_atomic(folder / f"{split}_id.txt", ids.encode())
-
-
-def write_video_features(root: Path, items: Items, features: np.ndarray, frames: int) -> None:
-    """One BigFile over all splits: rows are frame ids, plus the video -> frames map."""
-    folder = layout.feature_dir(root, VIDEO_COLLECTION)
-    videos = [item for split in SPLITS for item, _ in items[split]]
-    frame_ids = [layout.frame_id(v, k) for v in videos for k in range(frames)]
-    data = np.ascontiguousarray(features, dtype="<f4")
-    write_atomic(folder / "feature.bin", data.tobytes())
-    write_atomic(folder / "id.txt", " ".join(frame_ids).encode())
-    write_atomic(folder / "shape.txt", f"{data.shape[0]} {data.shape[1]}".encode())
-    mapping = {v: [layout.frame_id(v, k) for k in range(frames)] for v in videos}
-    write_atomic(folder / "video2frames.txt", repr(mapping).encode())
 
 
 def generate_world(
@@ -211,10 +168,8 @@ def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) ->
                         bar.update(1)
                     pictures[c][split] = np.concatenate(chunks)
     lap("pictures")
-    from ccrkit.data.synthetic.train_world import backbone_stage
-
     backbone_info = backbone_stage(cfg, root, items, texts, pictures, show_progress, lap)
-    from ccrkit.data.synthetic.quality import noise_counts, parallel_mt_quality, tokenizer
+    from ccrkit.world.quality import noise_counts, parallel_mt_quality, tokenizer
 
     per_item = {IMAGE_COLLECTION: cfg.image.captions, VIDEO_COLLECTION: cfg.video.captions}
     quality = parallel_mt_quality(texts, cfg.languages, cfg.mt.bleu_split, per_item, cfg.workers)

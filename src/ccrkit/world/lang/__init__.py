@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 from types import ModuleType
 
-from ccrkit.data.synthetic.concepts import Frame
-from ccrkit.data.synthetic.lang import cs, de, en, fr, ja, zh
-from ccrkit.data.synthetic.lang.base import Tok, join, pick
+from ccrkit.world.concepts import Frame
+from ccrkit.world.lang import cs, de, en, fr, ja, zh
+from ccrkit.world.lang.base import Tok, join, pick
 
 GRAMMARS: dict[str, ModuleType] = {m.CODE: m for m in (en, de, fr, cs, zh, ja)}
 SOURCE = "en"
