@@ -113,11 +113,11 @@ def test_image_features_round_trip(
     ]
     assert main(argv) == 0
     folder = root / "mscoco" / "FeatureData" / f"{encoder}_tiny"
-    ids = (folder / "val_id.txt").read_text().split()
-    assert ids == (root / "mscoco" / "FeatureData" / "ja_val_id.txt").read_text().split()
+    # named as the official image trainer reads any feature: rows follow the official id list
+    ids = (root / "mscoco" / "FeatureData" / "ja_val_id.txt").read_text().split()
     images = [load_image(root / "mscoco" / "all_pics" / f"{item}.jpg") for item in ids]
     np.testing.assert_allclose(
-        np.load(folder / "val.npy"),
+        np.load(folder / f"val-{encoder}_tiny-avgpool.npy"),
         reference(model_dir, model_class, output, images),
         rtol=1e-4,
         atol=1e-5,
@@ -144,10 +144,10 @@ def test_existing_other_output_needs_force(fresh_visual_search, clip_dir, capsys
         "--model",
         str(clip_dir),
         "--splits",
-        "val",
+        "test",
     ]
     assert main(argv) == 0
-    (root / "mscoco/FeatureData/c/val_id.txt").write_text("other\n")
+    (root / "mscoco/FeatureData/c/ja_test_id.txt").write_text("other\n")
     assert main(argv) == 2 and "pass --force" in capsys.readouterr().err
     assert main([*argv, "--force"]) == 0
 

@@ -225,7 +225,7 @@ class _SplitCheck:
         caption_items = list(
             dict.fromkeys(r.item_id for _, records in self.views.values() for r in records)
         )
-        items_path = self.spec.items_path(self.root, self.split)
+        items_path = self.spec.items_path(self.root, self.split, self.feature)
         if items_path is None:
             self.summary.items = len(caption_items)
             return caption_items

@@ -76,10 +76,12 @@ def join_view(
 
 
 def split_items(
-    spec: DataSpec, root: str | Path, split: str, records: list[CaptionRecord]
-) -> list[str]:
-    """The split's item list: its `items` file, else items in order of first appearance."""
-    path = spec.items_path(root, split)
+    spec: DataSpec, root: str | Path, split: str, records: list[CaptionRecord],
+    feature: str | None = None,
+) -> list[str]:  # fmt: skip
+    """The split's item list (for a run reading `feature`): its `items` file, else items in
+    order of first appearance."""
+    path = spec.items_path(root, split, feature)
     if path is not None:
         return read_id_list(path)
     return list(dict.fromkeys(record.item_id for record in records))
@@ -127,7 +129,7 @@ class TrainDataset(Dataset):
                 self._views[view_key(role, lang)] = join_view(
                     self.records, other, self.spec.tag(role, lang), path
                 )
-        self.item_ids = split_items(self.spec, root, split, self.records)
+        self.item_ids = split_items(self.spec, root, split, self.records, feature)
         source_path = self.spec.caption_path(root, split, "source")
         self.item_index = item_indices(self.item_ids, self.records, source_path)
         self.visual = VisualLoader.from_spec(self.spec, root, split, feature, **visual_options)
@@ -234,7 +236,7 @@ class EvalDataset:
         self.query_ids = [record.cap_id for record in queries]
         self.query_texts = [record.text for record in queries]
         self.query_texts_to_en = self._to_english(queries)
-        self.item_ids = split_items(self.spec, root, split, queries)
+        self.item_ids = split_items(self.spec, root, split, queries, feature)
         self.query_item = item_indices(self.item_ids, queries, query_path)
         self.source_texts, self.source_item = self._sources()
         self.visual = VisualLoader.from_spec(self.spec, root, split, feature, **visual_options)

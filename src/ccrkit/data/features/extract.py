@@ -147,11 +147,13 @@ def extract_for_spec(
 
 
 def split_item_ids(spec: DataSpec, root: str | Path, split: str) -> list[str]:
-    """The split's `items` file, else every item named by its caption files (first appearance)."""
+    """The split's `items` file, else every item named by its caption files (first appearance).
+    The list of the raw store: a new feature's own list (when the spec names one) is written by
+    the extraction."""
     from ccrkit.data.captions import read_captions
     from ccrkit.data.spec import ROLES
 
-    items_path = spec.items_path(root, split)
+    items_path = spec.items_path(root, split, RAW)
     if items_path is not None:
         return read_id_list(items_path)
     items: dict[str, None] = {}
