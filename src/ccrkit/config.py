@@ -121,8 +121,24 @@ def load_config(
         path = resolve_config_path(name_or_path, subdir)
         cfg = _merge(cfg, read_yaml(path, subdir), str(path))
     for override in overrides:
-        cfg = _merge(cfg, parse_override(override), f"override '{override}'")
+        cfg = _apply_override(cfg, override)
     return _to_object(cfg, str(name_or_path or "defaults"), "")
+
+
+def _apply_override(cfg: DictConfig, override: str) -> DictConfig:
+    """Merge one `key=value` override, except that `section={name: ..., ...}` replaces a plug-in
+    section whole: one plug-in's parameters mean nothing to another, so
+    `visual_encoder={name: feature, hidden: 2048}` over a `clip` section must not keep its `path`."""
+    parsed = parse_override(override)
+    key = override.partition("=")[0].strip()
+    value = parsed.get(key) if "." not in key else None
+    if isinstance(value, DictConfig) and "name" in value and key in cfg:
+        try:
+            OmegaConf.update(cfg, key, value, merge=False)
+            return cfg
+        except OmegaConfBaseException as err:
+            raise _config_error(err, cfg, f"override '{override}'", "") from None
+    return _merge(cfg, parsed, f"override '{override}'")
 
 
 def parse_override(override: str) -> DictConfig:
