@@ -10,6 +10,7 @@ pickle names are listed first, without executing anything, so a refusal names wh
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,10 @@ class OfficialCheckpointError(ValueError):
 
 
 def _qualified(obj: Any) -> str:
+    """The name a pickle uses for `obj`; `(obj, name)` registers an object under another name
+    (as `torch.serialization.safe_globals` accepts it)."""
+    if isinstance(obj, tuple):
+        return obj[1]
     return f"{obj.__module__}.{obj.__qualname__}"
 
 
@@ -63,5 +68,9 @@ def load_restricted(path: str | Path, allowed: Sequence[Any], what: str) -> Any:
 
 
 def _first_line(err: BaseException) -> str:
-    text = " ".join(str(err).strip().splitlines()[:1]).strip()
-    return text[:300] or type(err).__name__
+    """The informative line of a loader error (PyTorch's restricted unpickler opens with advice
+    about `weights_only`; what it refused comes later)."""
+    text = str(err).strip()
+    refused = re.search(r"(Unsupported global: [^\n]+|but got [^\n]+)", text)
+    line = refused.group(1) if refused else " ".join(text.splitlines()[:1])
+    return line.strip()[:300] or type(err).__name__
