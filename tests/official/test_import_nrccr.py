@@ -106,3 +106,16 @@ def test_clip_image_model_reproduces_the_official_forward(tmp_path, text_model):
     )
     assert record["config"]["data"]["feature"] == "raw"
     assert record["imported"]["dropped"]  # CLIP's text tower, listed with its reason
+
+
+def test_the_mapping_table_in_the_docs_lists_every_rule():
+    from pathlib import Path
+
+    from ccrkit.methods.official.nrccr import CLIP_HF, VARIANT_RULES, rules
+
+    table = (Path(__file__).parents[2] / "docs" / "import.md").read_text(encoding="utf-8")
+    for variant in VARIANT_RULES:
+        for rule in rules(variant):
+            source = "vid_encoding.encoder.visual." if rule.source == CLIP_HF else rule.source
+            target = "dropped" if rule.target is None else f"`{rule.target}`"
+            assert f"| `{source}` | {target}" in table, rule
