@@ -17,7 +17,7 @@ from ccrkit.models.registry import TEXT_ENCODERS, VISUAL_ENCODERS
 from ccrkit.train.config import RunConfig
 
 DOCS = Path(__file__).parents[1] / "docs"
-PAGES = sorted((DOCS / "benchmarks").glob("*.md")) + [DOCS / "import.md"]
+PAGES = [*sorted((DOCS / "benchmarks").glob("*.md")), DOCS / "import.md"]
 VARIABLES = {"$M": "/models", "$HOME": "/home/me", "$MODELDIR": "/models/nrccr", "~": "/home/me"}
 
 
