@@ -4,7 +4,8 @@
 - `mapping`: prefix rules that place or knowingly drop every official tensor;
 - `textmodel`: the `--text-model` folder (config + tokenizer) checked against the tensors;
 - `clip`: OpenAI CLIP ViT weights as a Hugging Face CLIP vision tower;
-- `nrccr`, `ccrk`: the two importers; `runfolder`: the run folder they write.
+- `nrccr` (with `nrccr_file`: the checkpoint read and checked, `nrccr_config`: its ccrkit run
+  config) and `ccrk`: the two importers; `runfolder`: the run folder they write.
 """
 
 from __future__ import annotations

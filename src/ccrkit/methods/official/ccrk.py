@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ccrkit.methods.checkpoint import CheckpointError, load_module_state
-from ccrkit.methods.official.mapping import Mapped, Rule, remap
+from ccrkit.methods.official.mapping import Mapped, Rule, note_counts, remap
 from ccrkit.methods.official.runfolder import assets_dir, staged_run, write_imported_run
 from ccrkit.methods.official.textmodel import (
     bert_shape,
@@ -134,11 +134,14 @@ def read_ccrk(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
 def run_config(text_model: Path, data: str, root: str | None, feature: str | None,
                state: dict[str, torch.Tensor]) -> dict[str, Any]:  # fmt: skip
     """One-to-K over the imported towers, with CCRk's fine-tuning settings (methods.md §4.3)."""
+    from ccrkit.data import load_data_spec
+
     embed = int(state["text_proj.weight"].shape[0])
+    lang = load_data_spec(data).target_langs[0]
     return {
         "seed": 42,
         "data": {"name": data, "root": root or str(Path("~/VisualSearch").expanduser()),
-                 "lang": "de", "target_langs": ["de"], "roles": ["mt"], "feature": feature},
+                 "lang": lang, "target_langs": [lang], "roles": ["mt"], "feature": feature},
         "text_encoder": {"name": "hf", "path": str(text_model), "finetune": None,
                          "max_length": MAX_TOKENS, "pooling": "first"},
         "visual_encoder": {"name": "feature"},
@@ -223,15 +226,9 @@ def _zero_unused_pooler(method: torch.nn.Module, mapped: Mapped) -> None:
 
 def _summary(path: Path, mapped: Mapped, not_imported: dict[str, str], saved_config: dict[str, Any],
              data: str, fusion: int) -> dict[str, Any]:  # fmt: skip
-    def counts(notes: dict[str, str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for note in notes.values():
-            out[note] = out.get(note, 0) + 1
-        return out
-
     return {
         "format": "ccrk", "source": str(path), "variant": f"one_to_k, {fusion} text layers",
-        "tensors": len(mapped.tensors), "dropped": counts(mapped.dropped),
-        "not_imported": counts(not_imported), "data": data,
+        "tensors": len(mapped.tensors), "dropped": note_counts(mapped.dropped),
+        "not_imported": note_counts(not_imported), "data": data,
         "config": {k: v for k, v in saved_config.items() if isinstance(v, str | int | float | bool)},
     }  # fmt: skip

@@ -53,6 +53,14 @@ def remap(
     return mapped
 
 
+def note_counts(notes: Mapping[str, str]) -> dict[str, int]:
+    """{reason: how many tensors} of a {key: reason} mapping (what an import reports)."""
+    counts: dict[str, int] = {}
+    for note in notes.values():
+        counts[note] = counts.get(note, 0) + 1
+    return counts
+
+
 def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """`state` with `prefix` removed where present (DataParallel's `module.`)."""
     return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state.items()}

@@ -1,33 +1,28 @@
 """`ccrkit import nrccr`: an official NRCCR checkpoint (HuiGuanLab/nrccr) as a ccrkit run.
 
-The official trainers save `{'epoch', 'model', 'best_rsum', 'opt', 'Eiters'}` (methods.md §1.9):
-`model` holds five state dicts in `BaseModel.state_dict()` order — visual encoding, text encoding
-(mBERT + the NRCCR text layers), visual mapping, text mapping, adversarial agent — the first two
-with DataParallel's `module.` prefix; `opt` is the `argparse.Namespace` of the run. The import
-reads it with only `argparse.Namespace` allowed in the pickle, rebuilds the matching ccrkit NRCCR
-(image: CLIP ViT or precomputed ResNet-152 features; video: the temporal block over frame
-features) from `opt` and the tensor shapes, places every tensor by the rules below (`RULES` is
-also the table in docs/import.md), and sets the compatibility switches, so the imported model's
-forward is the official one: mean pooling over padded positions with the outer-product attention
-mask (`nrccr_compat_padding_pool`, `visual_encoder.compat_padding_pool`), the tester's evaluation
-batches of 64 (pooling over padding makes embeddings depend on their batch), lower-cased,
-accent-stripped mBERT input and the training order of the official collate.
+The file (`nrccr_file`: five state dicts and the trainer's `opt`, read with only
+`argparse.Namespace` allowed in the pickle) becomes the matching ccrkit NRCCR (image: CLIP ViT or
+precomputed features such as ResNet-152; video: the temporal block over frame features), built
+from `opt` and the tensor shapes (`nrccr_config`). Every tensor is placed by the prefix rules
+below — they are also the table in docs/import.md — and the compatibility switches make the
+imported model's forward the official one: mean pooling over padded positions with the
+outer-product attention mask (`nrccr_compat_padding_pool`, `visual_encoder.compat_padding_pool`),
+the tester's evaluation batches of 64 (pooling over padding makes embeddings depend on their
+batch), lower-cased, accent-stripped mBERT input and the training order of the official collate.
 """
 
 from __future__ import annotations
 
-import argparse
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ccrkit.config import read_yaml, resolve_config_path
 from ccrkit.methods.checkpoint import load_module_state
 from ccrkit.methods.official import clip
-from ccrkit.methods.official.mapping import Mapped, Rule, qualify, remap, strip_prefix
+from ccrkit.methods.official.mapping import Mapped, Rule, note_counts, remap
+from ccrkit.methods.official.nrccr_config import run_config
+from ccrkit.methods.official.nrccr_file import BERT, WHAT, OfficialNrccr, read_nrccr
 from ccrkit.methods.official.runfolder import assets_dir, staged_run, write_imported_run
 from ccrkit.methods.official.textmodel import (
     bert_shape,
@@ -35,17 +30,10 @@ from ccrkit.methods.official.textmodel import (
     load_text_model,
     save_text_assets,
 )
-from ccrkit.methods.official.torchfile import OfficialCheckpointError, load_restricted
+from ccrkit.methods.official.torchfile import OfficialCheckpointError
 from ccrkit.models.base import BuildContext
 
-WHAT = "an NRCCR checkpoint"
-COMPONENTS = ("vid_encoding", "text_encoding", "vid_mapping", "text_mapping", "AdvAgent")
-KEYS = ("epoch", "model", "best_rsum", "opt", "Eiters")
-BERT = "text_encoding.text_bert.text_bert."
 CLIP_HF = "vid_encoding.encoder.hf."  # the CLIP vision tower after conversion (see clip.py)
-TESTER_BATCH = 64  # test_base.py's --batch_size: the official test embeddings' batches
-VIDEO_POSITIONS, VIDEO_MAX_FRAMES = 80, 64  # video_transformer_encoding.max_ctx_l, VIDEO_MAX_LEN
-LAYER_NAME = re.compile(r"layer\.(\d+)$")
 
 
 def tower_rules(official: str, ccrkit: str) -> list[Rule]:
@@ -96,8 +84,6 @@ BUFFER_RULES = [  # buffers older transformers saved and current ones rebuild
     Rule(BERT + "embeddings.position_ids", None, "buffer arange(L), rebuilt by transformers"),
     Rule(BERT + "embeddings.token_type_ids", None, "buffer of zeros, rebuilt by transformers"),
 ]
-BASE_CONFIGS = {"multi30k": "nrccr-multi30k", "mscoco": "nrccr-mscoco", "vatex": "nrccr-vatex",
-                "msrvttcn": "nrccr-msrvttcn", "msrvtt10kcn": "nrccr-msrvttcn"}  # fmt: skip
 
 
 def rules(variant: str) -> list[Rule]:
@@ -105,212 +91,6 @@ def rules(variant: str) -> list[Rule]:
     return [*SHARED_RULES, *VARIANT_RULES[variant], *BUFFER_RULES]
 
 
-@dataclass
-class OfficialNrccr:
-    """What an official NRCCR checkpoint holds, checked for shape but not yet mapped."""
-
-    path: Path
-    opt: dict[str, Any]
-    state: dict[str, torch.Tensor]  # "<component>.<key>", `module.` stripped
-    epoch: Any
-    best_rsum: Any
-    eiters: Any
-
-    @property
-    def variant(self) -> str:
-        if self.opt.get("model_type", "video") != "img":
-            return "video"
-        return "image-clip" if self.opt.get("img_encoder") == "clip" else "image-features"
-
-    def shape(self, key: str) -> tuple[int, ...]:
-        if key not in self.state:
-            raise OfficialCheckpointError(
-                f"{self.path}: not {WHAT} of the {self.variant} kind: no tensor {key}"
-            )
-        return tuple(self.state[key].shape)
-
-
-def read_nrccr(path: str | Path) -> OfficialNrccr:
-    """Read and check the structure of an official NRCCR checkpoint (nothing unpickled but
-    containers, tensors and `argparse.Namespace`)."""
-    path = Path(path)
-    saved = load_restricted(path, [argparse.Namespace], WHAT)
-    if not isinstance(saved, dict) or "model" not in saved or "opt" not in saved:
-        raise OfficialCheckpointError(
-            f"{path}: not {WHAT}: found {_describe(saved)}; expected a dict with keys {', '.join(KEYS)}"
-        )
-    model, opt = saved["model"], saved["opt"]
-    if not isinstance(opt, argparse.Namespace):
-        raise OfficialCheckpointError(
-            f"{path}: not {WHAT}: 'opt' is {_describe(opt)}, expected the trainer's argparse.Namespace"
-        )
-    if (
-        not isinstance(model, list | tuple)
-        or len(model) != len(COMPONENTS)
-        or not all(isinstance(part, dict) for part in model)
-    ):
-        raise OfficialCheckpointError(
-            f"{path}: not {WHAT}: 'model' is {_describe(model)}; expected a list of {len(COMPONENTS)} state dicts "
-            f"({', '.join(COMPONENTS)})"
-        )  # fmt: skip
-    state: dict[str, torch.Tensor] = {}
-    for name, part in zip(COMPONENTS, model, strict=True):
-        tensors = {k: v for k, v in part.items() if isinstance(v, torch.Tensor)}
-        if len(tensors) != len(part):
-            raise OfficialCheckpointError(
-                f"{path}: not {WHAT}: state dict '{name}' holds non-tensor values"
-            )
-        state |= qualify(name, strip_prefix(tensors, "module."))
-    found = OfficialNrccr(
-        path, vars(opt), state, saved.get("epoch"), saved.get("best_rsum"), saved.get("Eiters")
-    )
-    _check_supported(found)
-    return found
-
-
-def _check_supported(found: OfficialNrccr) -> None:
-    opt, where = found.opt, f"{found.path}"
-    for key, expected in (
-        ("text_pooling", "mean"),
-        ("video_pooling", "mean"),
-        ("measure", "cosine"),
-    ):
-        if opt.get(key, expected) != expected:
-            raise OfficialCheckpointError(
-                f"{where}: opt.{key} = {opt[key]!r}; ccrkit's NRCCR reproduces {key} {expected!r} only"
-            )
-    if found.variant == "video" and int(opt.get("video_layer", 1)) != 1:
-        raise OfficialCheckpointError(
-            f"{where}: opt.video_layer = {opt['video_layer']}: the official code runs the extra video layers "
-            "untrained and does not save them (methods.md §1.7 item 6), so no import can reproduce it"
-        )  # fmt: skip
-    if not any(key.startswith(BERT) for key in found.state):
-        raise OfficialCheckpointError(
-            f"{where}: not {WHAT}: the text encoding holds no mBERT ({BERT}*)"
-        )
-
-
-def _describe(obj: Any) -> str:
-    if isinstance(obj, dict):
-        keys = ", ".join(map(str, list(obj)[:6])) + (" ..." if len(obj) > 6 else "")
-        return f"a dict with keys {keys or '(none)'}"
-    if isinstance(obj, list | tuple):
-        return f"a {type(obj).__name__} of {len(obj)}"
-    return f"a {type(obj).__name__}"
-
-
-# ------------------------------------------------------------------------------- the run config
-def data_name(opt: dict[str, Any], source: str) -> str:
-    """The ccrkit data spec of the official run (`collection`, `data_type`, `task`)."""
-    collection = str(opt.get("collection", ""))
-    lang = str(opt.get("data_type") or "google_enc2zh").rpartition("2")[2]
-    if collection == "multi30k":
-        task = 2 if int(opt.get("task", 2)) == 2 and lang == "de" else 1  # fr/cs val/test: task 1's
-        return f"multi30k-task{task}-{lang}"
-    if collection == "mscoco":
-        return f"mscoco-{lang}"
-    if collection == "vatex":
-        return "vatex-zh"
-    if collection in ("msrvttcn", "msrvtt10kcn"):
-        return "msrvttcn-zh"
-    raise ValueError(
-        f"{source}: opt.collection = {collection!r} has no ccrkit data spec; pass --data NAME"
-    )
-
-
-def run_config(
-    found: OfficialNrccr, text_model: Path, data: str | None, root: str | None
-) -> dict[str, Any]:
-    """A ccrkit run config equal to the official model: the shipped training config of the
-    benchmark (`configs/nrccr-*.yaml`) with the architecture, weights and switches of `opt`."""
-    opt, variant = found.opt, found.variant
-    collection = str(opt.get("collection", ""))
-    base = BASE_CONFIGS.get(collection, "nrccr-vatex" if variant == "video" else "nrccr-multi30k")
-    config = read_yaml(resolve_config_path(base))
-    name = data or data_name(opt, str(found.path))
-    lang = str(opt.get("data_type") or "google_enc2zh").rpartition("2")[2]
-    config["data"] |= {
-        "name": name, "lang": lang, "target_langs": [lang], "roles": ["mt", "bt"],
-        "root": root or str(Path("~/VisualSearch").expanduser()),
-        "feature": "raw" if variant == "image-clip" else opt.get("visual_feature"),
-        "sort_batch_by": "source",  # the official collate: longest English caption first
-    }  # fmt: skip
-    config["text_encoder"] = {
-        "name": "hf", "path": str(text_model), "finetune": _finetune(opt),
-        "lowercase_strip_accents": True,  # BertTokenizer(do_lower_case=True) on mBERT-cased
-        "max_length": found.shape("text_encoding.pos_embed_layer.position_embeddings.weight")[0],
-    }  # fmt: skip
-    config["visual_encoder"] = _visual_section(found, config["visual_encoder"])
-    config["method"] = _method_section(found)
-    config["train"] |= {
-        "lr": float(opt.get("learning_rate", config["train"]["lr"])),
-        "batch_size": int(opt.get("batch_size", config["train"]["batch_size"])),
-        "grad_clip": float(opt.get("grad_clip", config["train"]["grad_clip"])),
-        "epochs": int(opt.get("num_epochs", config["train"]["epochs"])),
-    }  # fmt: skip
-    config["eval"] |= {"batch_size": TESTER_BATCH}
-    return config
-
-
-def _finetune(opt: dict[str, Any]) -> list[int] | None:
-    """mBERT layers that trained (`frozen` + `layer_list`); [] for `all_frozen`, None for all."""
-    frozen = opt.get("frozen", "frozen")
-    if frozen == "all_frozen":
-        return []
-    if frozen != "frozen":
-        return None
-    layers = opt.get("layer_list") or []
-    names = layers if isinstance(layers, list | tuple) else str(layers).split("-")
-    return sorted(int(m.group(1)) for name in names if (m := LAYER_NAME.search(str(name))))
-
-
-def _visual_section(found: OfficialNrccr, base: dict[str, Any]) -> dict[str, Any]:
-    variant, opt = found.variant, found.opt
-    if variant == "video":
-        hidden = found.shape("vid_encoding.input_proj_layer.net.1.weight")[0]
-        return {
-            "name": "frames", "hidden": hidden, "heads": int(opt.get("video_num_attention", 8)),
-            "qk_dim": found.shape("vid_encoding.encoder_layer.self.query.weight")[0],
-            "max_frames": VIDEO_MAX_FRAMES,
-            "positions": found.shape("vid_encoding.pos_embed_layer.position_embeddings.weight")[0],
-            "dropout": 0.1, "compat_padding_pool": True,
-        }  # fmt: skip
-    if variant == "image-features":
-        out_dim, _ = found.shape("vid_encoding.proj.weight")
-        return {"name": "feature", "hidden": out_dim, "activation": "relu"}
-    return {
-        "name": "clip", "path": base.get("path", "openai/clip-vit-base-patch32"),
-        "trainable": False, "projection": True,
-    }  # fmt: skip
-
-
-def _method_section(found: OfficialNrccr) -> dict[str, Any]:
-    opt = found.opt
-    hidden = found.shape("text_encoding.input_proj_layer.net.1.weight")[0]
-    qk_dim = found.shape("text_encoding.encoder_layer.self.query.weight")[0]
-    embed_dim = found.shape("text_mapping.mapping.fc1.weight")[0]
-    visual_hidden = None
-    if found.variant == "image-clip":
-        visual_hidden = found.shape("vid_encoding.proj.weight")[0]
-    section = {
-        "name": "nrccr", "hidden": hidden, "heads": int(opt.get("text_num_attention", 8)),
-        "qk_dim": qk_dim,
-        "positions": found.shape("text_encoding.pos_embed_layer.position_embeddings.weight")[0],
-        "embed_dim": embed_dim, "mapping_dropout": float(opt.get("dropout", 0.2)),
-        "visual_hidden": visual_hidden, "visual_activation": "none",
-        "discriminator": str(opt.get("disc_type", "weak")),
-        "nrccr_compat_padding_pool": True, "nrccr_compat_feature_grad": True,
-    }  # fmt: skip
-    weights = {"margin": "margin", "mt_weight": "tri_alpha", "similarity_weight": "dtl_beta",
-               "feature_weight": "l1_gama", "bt_weight": "back_w", "adversarial_weight": "scale",
-               "discriminator_lr": "glr"}  # fmt: skip
-    section |= {
-        ours: float(opt[theirs]) for ours, theirs in weights.items() if opt.get(theirs) is not None
-    }
-    return section
-
-
-# ------------------------------------------------------------------------------- the import
 def _official_state(found: OfficialNrccr) -> dict[str, torch.Tensor]:
     """The state to map; the CLIP image variant's OpenAI vision tower converted first."""
     if found.variant != "image-clip":
@@ -385,13 +165,10 @@ def _load(method: torch.nn.Module, mapped: Mapped, found: OfficialNrccr) -> None
 
 
 def _summary(found: OfficialNrccr, mapped: Mapped, config: dict[str, Any]) -> dict[str, Any]:
-    dropped: dict[str, int] = {}
-    for note in mapped.dropped.values():
-        dropped[note] = dropped.get(note, 0) + 1
     return {
         "format": "nrccr", "source": str(found.path), "variant": found.variant,
         "epoch": found.epoch, "best_rsum": found.best_rsum, "Eiters": found.eiters,
-        "tensors": len(mapped.tensors), "dropped": dropped,
+        "tensors": len(mapped.tensors), "dropped": note_counts(mapped.dropped),
         "opt": {k: v for k, v in found.opt.items() if isinstance(v, str | int | float | bool | list | dict | type(None))},
         "data": config["data"]["name"],
     }  # fmt: skip
