@@ -48,8 +48,10 @@ def test_train_then_evaluate_the_checkpoint(tmp_path: Path, fake_data_layer, cap
     trained = json.loads((run_dir / "run.json").read_text())
     assert trained["config"]["train"]["lr"] == 0.004
 
+    record = (run_dir / "run.json").read_bytes()
     assert main(["train", "--resume", str(run_dir)]) == 2
     assert "already finished after epoch 3" in capsys.readouterr().err
+    assert (run_dir / "run.json").read_bytes() == record  # not rewritten as failed
 
     out = tmp_path / "eval"
     assert (

@@ -39,7 +39,7 @@ from ccrkit.train.config import RunConfig
 from ccrkit.train.distributed import DistEnv, barrier, init_process_group, resolve_device
 from ccrkit.train.logger import TENSORBOARD_DIR
 from ccrkit.train.state import seed_everything
-from ccrkit.train.trainer import EpochCallback, Progress, Trainer
+from ccrkit.train.trainer import EpochCallback, Progress, Trainer, check_resumable
 
 RESULTS_FILE = "results.md"
 RANKS_DIR = "ranks"
@@ -159,6 +159,8 @@ def run_training(
         method, train_set, make_collate(method.tokenize), config, run_dir, validator, build_info,
         env, callbacks,
     )  # fmt: skip
+    if resume:  # before the record is rewritten: a run that cannot resume keeps its run.json
+        trainer.restore()
     with _record(run_dir, config, env) as record:
         if record is not None and preparation:
             record.extra["preparation"] = preparation  # e.g. NRF's selected fraction and rule
@@ -185,9 +187,11 @@ def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConf
     for override in overrides:
         merged = OmegaConf.merge(merged, parse_override(override))
     try:
-        return build(RunConfig, merged, str(path))
+        config = build(RunConfig, merged, str(path))
     except ConfigError as err:
         raise ConfigError(f"resuming {run_dir}: {err}") from None
+    check_resumable(record, config, run_dir)  # before any data is read
+    return config
 
 
 def prepare_run_dir(run_dir: Path, resume: bool, force: bool) -> None:
