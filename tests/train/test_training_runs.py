@@ -66,7 +66,10 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     with pytest.raises(Killed):
         run(tmp_path / "cut", cfg, callbacks=[kill_after(2)])
     assert read_checkpoint(tmp_path / "cut/checkpoints/last.json")[0]["epoch"] == 2
+    partial = tmp_path / "cut/checkpoints/.last-00ff00ff00ff00ff.safetensors.x1y2z3.tmp"
+    partial.write_bytes(b"\0" * 65536)  # what a kill during a checkpoint write leaves
     resumed = run(tmp_path / "cut", cfg, resume=True)
+    assert not list((tmp_path / "cut/checkpoints").glob(".*.tmp"))
     assert resumed.test == whole.test
     assert [h["loss"] for h in resumed.progress.history] == [
         h["loss"] for h in whole.progress.history

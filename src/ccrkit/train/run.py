@@ -27,6 +27,7 @@ from ccrkit.methods.base import Method
 from ccrkit.methods.checkpoint import (
     ASSETS_DIR,
     CHECKPOINTS_DIR,
+    check_plugins_loaded,
     checkpoint_path,
     load_module_state,
     read_checkpoint,
@@ -176,7 +177,10 @@ def run_training(
 
 
 def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
-    """The config a run was trained with (from its last checkpoint), plus `key=value` overrides."""
+    """The config a run was trained with (from its last checkpoint), plus `key=value` overrides.
+
+    The checkpoint's `plugins:` are not imported from it: the user names them (`--plugin`, or a
+    `plugins=[...]` override)."""
     from omegaconf import OmegaConf
 
     from ccrkit.config import ConfigError, parse_override
@@ -190,6 +194,9 @@ def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConf
         config = build(RunConfig, merged, str(path))
     except ConfigError as err:
         raise ConfigError(f"resuming {run_dir}: {err}") from None
+    if any(override.split("=", 1)[0].strip() == "plugins" for override in overrides):
+        import_plugins(config.plugins)
+    check_plugins_loaded(record.get("config") or {}, path)
     check_resumable(record, config, run_dir)  # before any data is read
     return config
 
