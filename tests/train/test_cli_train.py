@@ -29,6 +29,7 @@ def fake_data_layer(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     for name, value in {
         "load_data_spec": lambda name: f"spec:{name}", "TrainDataset": train_dataset,
         "TrainCollate": FakeCollate, "EvalDataset": eval_dataset,
+        "check_files": lambda *args: None,  # the fake world has no files to check
     }.items():  # fmt: skip
         monkeypatch.setattr(ccrkit.data, name, value, raising=False)
     return calls

@@ -57,11 +57,23 @@ def train_from_config(
     config: RunConfig, run_dir: str | Path, resume: bool = False, force: bool = False
 ) -> RunOutcome:
     """`ccrkit train`: open the configured data, then `run_training`."""
-    from ccrkit.data import EvalDataset, TrainCollate, TrainDataset, load_data_spec
+    from ccrkit.data import (
+        EVAL_ROLES,
+        EvalDataset,
+        TrainCollate,
+        TrainDataset,
+        check_files,
+        load_data_spec,
+    )
 
     data = config.data
     spec = load_data_spec(data.name)
     check_method_inputs(config, spec)
+    # `data check`'s own validation of every file this run reads, before any is loaded.
+    roles = {data.train_split: ("source", *data.roles)}
+    roles.update({split: EVAL_ROLES for split in (data.val_split, data.test_split) if split})
+    langs = list(dict.fromkeys([*data.target_langs, *data.evaluation_langs()]))
+    check_files(spec, data.root, roles, langs, data.feature)
     train_set = TrainDataset(
         spec, data.root, split=data.train_split, target_langs=list(data.target_langs),
         roles=tuple(data.roles), feature=data.feature,
