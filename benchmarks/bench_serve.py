@@ -49,7 +49,7 @@ from ccrkit.data.batch import VisualBatch
 from ccrkit.index import IndexConfig, SearchIndex, TextSearcher, build_index
 from ccrkit.index.search import Query
 from ccrkit.runs import write_json_atomic
-from ccrkit.serve.server import OPENMP_ENV, UVICORN_OPTIONS
+from ccrkit.serve.server import OPENMP_ENV, uvicorn_options
 from ccrkit.serve.service import SearchService, ServeSettings
 
 OUT_DIR = Path("runs/bench-serve")
@@ -277,7 +277,7 @@ def serve_child(index_dir: str, port: int, dim: int, threads: int) -> None:
 
     app = create_app(BenchModel(dim), index_dir, ServeSettings())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                **UVICORN_OPTIONS)  # fmt: skip
+                **uvicorn_options())  # fmt: skip
 
 
 def bench_http(
