@@ -39,12 +39,17 @@ class DiskFullError(OSError):
     """A write ran out of room. Its message names the file and says what was left as it was; the
     CLI prints it as one line (exit status 1)."""
 
-    def __init__(self, path: str | Path, what: str = "") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        what: str = "",
+        outcome: str = "the previous file (if any) is unchanged and no partial file was left",
+    ) -> None:
         detail = f" {what}" if what else ""
         super().__init__(
             errno.ENOSPC,
-            f"{path}: no space left on device{detail}; the previous file (if any) is unchanged "
-            "and no partial file was left — free some space and run the command again",
+            f"{path}: no space left on device{detail}; {outcome} — free some space and run the "
+            "command again",
         )
 
 
@@ -58,7 +63,7 @@ def is_disk_full(err: BaseException) -> bool:
     )
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
+def write_atomic(path: str | Path, data: bytes | memoryview) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a file. A
     full disk raises `DiskFullError`, with `path` untouched and the temporary file removed."""
     path = Path(path)

@@ -116,6 +116,10 @@ def check_data(
     if not Path(root).is_dir():
         report.add(DataError("data root folder not found", root))
         return report
+    unfinished = spec.unfinished(root)
+    if unfinished is not None:
+        report.add(unfinished)
+        return report
     for split in splits or list(spec.splits):
         if split not in spec.splits:
             report.add(
