@@ -12,13 +12,11 @@ import contextlib
 import io
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ccrkit.data.batch import VisualBatch
 from ccrkit.runs import DiskFullError
 
 
@@ -45,30 +43,9 @@ def checkpoint(small: Path, outside: Path) -> dict:
     return {**outcome(err), "kept_epoch": epoch, "same_files": leftovers(run) == before}
 
 
-@dataclass
-class VectorGallery:
-    root: Path
-    features: np.ndarray
-    item_ids: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.item_ids = [f"item{i:06d}" for i in range(len(self.features))]
-
-    def visual_batches(self, batch_size: int):
-        for start in range(0, len(self.features), batch_size):
-            values = torch.from_numpy(self.features[start : start + batch_size]).unsqueeze(1)
-            yield VisualBatch(values, torch.ones(values.shape[:2], dtype=torch.bool), "feature")
-
-    def media_paths(self, item_id: str) -> list[Path]:
-        return []
-
-    def captions(self, item_id: str) -> list[str]:
-        return [item_id]
-
-
 def index(small: Path, outside: Path) -> dict:
     from ccrkit.index import SearchIndex, build_index
-    from ccrkit.index.toy import ToyModel
+    from ccrkit.index.toy import ToyModel, VectorGallery
 
     rng = np.random.default_rng(0)
     out = small / "index"

@@ -48,8 +48,7 @@ def kill_at_random(build, started, seconds: float, rng: random.Random) -> float:
 
 def index_trials(folder: Path, trials: int, rng: random.Random) -> None:
     from ccrkit.index import SearchIndex, build_index
-    from ccrkit.index.toy import ToyModel
-    from full_disk_scenarios import VectorGallery
+    from ccrkit.index.toy import ToyModel, VectorGallery
 
     count = 20_000
     gallery = VectorGallery(folder, np.random.default_rng(0).random((count, 64), np.float32))
@@ -123,7 +122,6 @@ def world_trials(folder: Path, trials: int, rng: random.Random) -> None:
 
 def main() -> None:
     kind, folder, trials, seed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    sys.path.insert(0, str(Path(__file__).parent))
     rng = random.Random(seed)
     {"index": index_trials, "world": world_trials}[kind](folder, trials, rng)
 

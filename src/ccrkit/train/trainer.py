@@ -297,7 +297,7 @@ class Trainer:
         for name, stepper in self.auxiliary.items():
             stepper.optimizer.load_state_dict(state["auxiliary"][name])
         self.schedule.load_state_dict(state["schedule"])
-        if _flatten(record["config"]).get("train.epochs") != self.cfg.epochs:
+        if _flatten(record.get("config") or {}).get("train.epochs") != self.cfg.epochs:
             self.schedule.stretch_to(
                 math.ceil(len(self.loader) / self.cfg.grad_accum) * self.cfg.epochs
             )
