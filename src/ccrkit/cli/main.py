@@ -4,8 +4,9 @@ A subcommand module defines `add_parser(commands)`, which adds its parser and se
 function `run(args) -> int`; it imports heavy libraries inside `run` so `ccrkit --help` stays fast.
 
 User errors (bad input, bad config) end as one line on stderr and exit status 2, never a traceback;
-a full disk as one line and exit status 1; set CCRKIT_DEBUG=1 to see the traceback anyway. Every command runs with glibc's allocator keeping
-freed memory (`ccrkit.allocator`): a quarter less time for training on CPU.
+a full disk as one line and exit status 1; set CCRKIT_DEBUG=1 to see the traceback anyway. Every
+command runs with glibc's allocator keeping freed memory (`ccrkit.allocator`): a quarter less time
+for training on CPU. `ccrkit --plugin MODULE COMMAND ...` imports MODULE first.
 """
 
 from __future__ import annotations

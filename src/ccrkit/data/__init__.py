@@ -2,9 +2,9 @@
 
 Public names: `DataError`, the readers (`read_captions`, `read_cclm_json`, `BigFile`,
 `read_video2frames`, `read_id_list`, `load_image`, `decode_video`), the specs (`DataSpec`,
-`load_data_spec`), validation (`check_data`, `DataReport`, `check_files` — the same checks, raising, for
-`train`/`evaluate`; `EVAL_ROLES`), and the datasets (`TrainDataset`,
-`EvalDataset`, `TrainExample`, `TrainCollate`, `VisualLoader`, `collate_visual`).
+`load_data_spec`), validation (`check_data`, `DataReport`; `check_files`, the same checks raising
+for `train`/`evaluate`, with `EVAL_ROLES`), and the datasets (`TrainDataset`, `EvalDataset`,
+`TrainExample`, `TrainCollate`, `VisualLoader`, `collate_visual`).
 """
 
 from ccrkit.data.bigfile import BigFile, write_bigfile
@@ -28,8 +28,7 @@ __all__ = [
     "EVAL_ROLES", "BigFile", "CaptionRecord", "DataError", "DataReport", "DataSpec", "EvalDataset",
     "ResolvedStore", "SplitSummary", "StoreSpec", "TrainCollate", "TrainDataset", "TrainExample",
     "VisualLoader", "available_data_specs", "check_data", "check_files", "collate_visual",
-    "decode_video",
-    "item_id_of", "load_data_spec", "load_image", "read_captions", "read_cclm_images",
-    "read_cclm_json", "read_id_list", "read_video2frames", "resolve_store", "to_pixels",
-    "write_bigfile", "write_video2frames",
+    "decode_video", "item_id_of", "load_data_spec", "load_image", "read_captions",
+    "read_cclm_images", "read_cclm_json", "read_id_list", "read_video2frames", "resolve_store",
+    "to_pixels", "write_bigfile", "write_video2frames",
 ]  # fmt: skip

@@ -8,8 +8,8 @@ item is in the item list and has visual data; features are finite numbers of the
 dimension, the same in every split checked.
 
 This is the one validation of the data: `ccrkit train` and `ccrkit evaluate` run it on the files
-they are about to read (`check_files`) and refuse on any problem, so they
-cannot accept what `data check` rejects, nor the reverse.
+they are about to read (`check_files`) and refuse on any problem, so they cannot accept what
+`data check` rejects, nor the reverse.
 """
 
 from __future__ import annotations

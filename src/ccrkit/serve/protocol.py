@@ -11,7 +11,7 @@ exhausted a 1,024-descriptor limit and made every real request fail. This subcla
   previous response on a kept-alive connection) and not renewed by trickled bytes; a connection
   that misses it is closed. It also closes a connection that keeps sending a body nobody reads.
 - answers a connection beyond `max_connections` with 503 at once and closes it, so descriptors
-  stay bounded; uvicorn's `limit_concurrency` (set to the same figure by `ccrkit serve`) answers
+  stay bounded; uvicorn's `limit_concurrency` (set one above it by `ccrkit serve`) answers
   503 for requests beyond it.
 - when h11 finds a request malformed after the app already started on it (a broken chunked body),
   uvicorn sends its 400 and the app's own answer then raised inside h11 ("can't handle event type
