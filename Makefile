@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo demo-video serve test lint format bench bench-serve install install-dev clean world nrccr-world report rehearsal
+.PHONY: demo demo-video serve test lint format bench bench-serve bench-soak install install-dev clean world nrccr-world report rehearsal
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,10 @@ bench: install-dev
 
 bench-serve: install-dev
 	$(BIN)/python benchmarks/bench_serve.py
+
+# Issue 23's soak: 10 minutes of mixed valid and hostile traffic at 200 q/s over 100k items.
+bench-soak: install-dev
+	$(BIN)/python benchmarks/bench_serve.py --soak 10
 
 # NRCCR vs the baseline on the synthetic world (issue 7): worlds at three MT noise levels, three
 # seeds, the ablation and the compatibility switches -> results/nrccr-world.{md,json,png}. Runs are

@@ -7,6 +7,7 @@ start/end times, the status and the metrics, so any number can be traced back to
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
@@ -30,8 +31,41 @@ TRACKED_PACKAGES = (
 )  # fmt: skip
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+# errno values of a write that ran out of room: the disk, the user's quota, the file-size limit.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class DiskFullError(OSError):
+    """A write ran out of room. Its message names the file and says what was left as it was; the
+    CLI prints it as one line (exit status 1)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        what: str = "",
+        outcome: str = "the previous file (if any) is unchanged and no partial file was left",
+    ) -> None:
+        detail = f" {what}" if what else ""
+        super().__init__(
+            errno.ENOSPC,
+            f"{path}: no space left on device{detail}; {outcome} — free some space and run the "
+            "command again",
+        )
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """True for a write error of a full disk, also as SQLite or FAISS report it."""
+    if isinstance(err, OSError):
+        return err.errno in DISK_FULL_ERRNOS
+    text = str(err)
+    return "database or disk is full" in text or any(
+        os.strerror(code) in text for code in DISK_FULL_ERRNOS
+    )
+
+
+def write_atomic(path: str | Path, data: bytes | memoryview) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a file. A
+    full disk raises `DiskFullError`, with `path` untouched and the temporary file removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -41,14 +75,16 @@ def write_atomic(path: str | Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if is_disk_full(err) and not isinstance(err, DiskFullError):
+            raise DiskFullError(path, f"(writing {len(data):,} bytes)") from err
         raise
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
-    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=json_default) + "\n"
     write_atomic(path, text.encode("utf-8"))
 
 
@@ -128,13 +164,14 @@ def run_record(
         yield record
     except BaseException:
         record.status, record.ended = "failed", now_iso()
-        record.save()
+        with contextlib.suppress(OSError):  # a full disk: the error that stopped the run counts
+            record.save()
         raise
     record.status, record.ended = "ok", now_iso()
     record.save()
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):  # numpy / torch scalars and arrays
         return obj.tolist()
     if isinstance(obj, Path):

@@ -135,15 +135,17 @@ def client(make_client) -> AsgiCaller:
 
 @pytest.fixture
 def serve_app() -> Iterator[object]:
-    """serve_app(app) -> base URL of an ASGI app under a real uvicorn on a free loopback port."""
-    from ccrkit.serve.server import UVICORN_OPTIONS
+    """serve_app(app, limits=None) -> base URL of an ASGI app under a real uvicorn, as `ccrkit
+    serve` runs it (`ServerLimits`), on a free loopback port."""
+    from ccrkit.serve.server import uvicorn_options
 
     running: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
 
-    def start(app: object) -> str:
+    def start(app: object, limits: object = None) -> str:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", **UVICORN_OPTIONS)
+        options = uvicorn_options(limits)  # type: ignore[arg-type]
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", **options)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
@@ -164,11 +166,11 @@ def serve_app() -> Iterator[object]:
 
 @pytest.fixture
 def start_server(toy_index, serve_app) -> object:
-    """start_server(**settings) -> base URL of the toy app under a real uvicorn (loopback)."""
+    """start_server(limits=None, **settings) -> base URL of the toy app under a real uvicorn."""
 
-    def start(**settings: object) -> str:
+    def start(limits: object = None, **settings: object) -> str:
         model, index_dir = toy_index
-        return serve_app(create_app(model, index_dir, ServeSettings(**settings)))
+        return serve_app(create_app(model, index_dir, ServeSettings(**settings)), limits)
 
     return start
 

@@ -23,7 +23,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--resume",
         type=Path,
         metavar="RUN_DIR",
-        help="continue a run from its last checkpoint, with the config it was trained with",
+        help="continue a run from its last checkpoint, with the config it was trained with; "
+        "add train.epochs=N to train a finished run longer",
     )
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="run folder (default: runs/train-<time>)"

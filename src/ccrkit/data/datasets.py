@@ -114,6 +114,7 @@ class TrainDataset(Dataset):
     ):
         self.spec = load_data_spec(spec) if isinstance(spec, str) else spec
         self.root, self.split = Path(root), split
+        _check_finished(self.spec, root)
         self.target_langs = list(target_langs or self.spec.target_langs)
         _check_langs(self.spec, self.target_langs)
         self.records = read_view(self.spec, root, split, "source")
@@ -227,6 +228,7 @@ class EvalDataset:
     ):
         self.spec = load_data_spec(spec) if isinstance(spec, str) else spec
         self.root, self.split = Path(root), split
+        _check_finished(self.spec, root)
         self.lang = lang or self.spec.target_langs[0]
         _check_langs(self.spec, [self.lang])
         queries = read_view(self.spec, root, split, "human", self.lang)
@@ -262,6 +264,12 @@ class EvalDataset:
         """The gallery's visual input in gallery order (`item_ids`), `batch_size` items at a time."""
         for start in range(0, len(self.item_ids), batch_size):
             yield self.visual.batch(self.item_ids[start : start + batch_size])
+
+
+def _check_finished(spec: DataSpec, root: str | Path) -> None:
+    problem = spec.unfinished(root)
+    if problem is not None:
+        raise problem
 
 
 def _check_langs(spec: DataSpec, langs: Sequence[str]) -> None:

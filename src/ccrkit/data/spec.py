@@ -120,6 +120,11 @@ class DataSpec:
     tags: TagSpec = field(default_factory=TagSpec)
     visual: VisualSpec = field(default_factory=VisualSpec)
     splits: dict[str, SplitSpec] = MISSING
+    # A file under the data root that the tool making the data writes last (the synthetic world:
+    # world.json): without it the data is unfinished and every reader refuses it. `remake`: the
+    # command that makes the data again (`{root}` placeholder), shown in that error.
+    complete_marker: str | None = None
+    remake: str | None = None
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -128,6 +133,17 @@ class DataSpec:
             raise ValueError("target_langs is empty; list at least one target language")
         if not self.splits:
             raise ValueError("splits is empty; define at least one split")
+
+    def unfinished(self, root: str | Path) -> DataError | None:
+        """Why the data under `root` is unfinished (its `complete_marker` is missing), or None."""
+        if self.complete_marker is None or (Path(root) / self.complete_marker).is_file():
+            return None
+        how = f": {self.remake.format(root=root)}" if self.remake else ""
+        return DataError(
+            f"unfinished data: {self.complete_marker}, which is written last, is missing (the "
+            f"command that made this folder was interrupted or failed); make it again{how}",
+            root,
+        )
 
     # --- paths -------------------------------------------------------------------------------
 

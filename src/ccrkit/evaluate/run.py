@@ -38,7 +38,7 @@ class CheckpointEval:
 
 
 def evaluate_checkpoint(request: CheckpointEval) -> dict[str, dict[str, float]]:
-    from ccrkit.data import EvalDataset, load_data_spec
+    from ccrkit.data import EVAL_ROLES, EvalDataset, check_files, load_data_spec
 
     device = torch.device(request.device)
     method, record = load_method(request.run_dir, request.which, device)
@@ -56,6 +56,7 @@ def evaluate_checkpoint(request: CheckpointEval) -> dict[str, dict[str, float]]:
     with run_record(request.out, "evaluate", config) as run:
         spec = load_data_spec(name)
         feature = data_cfg.get("feature")
+        check_files(spec, config["root"], {request.split: EVAL_ROLES}, langs, feature)
         datasets = {
             lang: EvalDataset(spec, config["root"], request.split, lang, feature) for lang in langs
         }

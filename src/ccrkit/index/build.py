@@ -25,7 +25,7 @@ from ccrkit.index.gallery import Gallery, open_gallery
 from ccrkit.index.manifest import FAISS_FILE, ITEMS_FILE, MANIFEST, Manifest
 from ccrkit.index.model import RetrievalModel, check_embeddings, load_retrieval_model
 from ccrkit.index.store import ItemRecord, write_items
-from ccrkit.runs import RunRecord, now_iso
+from ccrkit.runs import DiskFullError, RunRecord, is_disk_full, now_iso
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 MAX_ID_LENGTH = 1024
@@ -53,7 +53,7 @@ def build_index(
     ids = _checked_ids(gallery.item_ids)
     root = Path(gallery.root).resolve()
     started = time.perf_counter()
-    with _staging_folder(out) as staging:
+    with _staging_folder(out) as staging, _disk_full_names(out):
         records = [_item_record(gallery, root, row, item_id) for row, item_id in enumerate(ids)]
         vectors = encode_gallery(model, gallery, config.batch_size, progress)
         index, factory = build_faiss(vectors, config)
@@ -170,12 +170,52 @@ def _check_destination(out: Path, force: bool) -> None:
 
 @contextlib.contextmanager
 def _staging_folder(out: Path) -> Iterator[Path]:
+    """A fresh folder beside `out`, named after this process, removed unless renamed into place;
+    the leftovers of killed builds of `out` are removed first."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    _remove_leftovers(out)
+    prefix = f".{out.name}.building-{os.getpid()}-"
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=prefix))
     try:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful rename
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Staging folders of builds whose process is gone (killed), and old indexes moved aside by a
+    replacement that finished (`out` exists again)."""
+    for folder in out.parent.glob(f".{out.name}.building-*"):
+        pid = folder.name.rsplit(".building-", 1)[1].split("-", 1)[0]
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
+    if out.is_dir():
+        for folder in out.parent.glob(f".{out.name}.old-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+@contextlib.contextmanager
+def _disk_full_names(out: Path) -> Iterator[None]:
+    """A full disk anywhere in the build (FAISS, SQLite, the manifest) as one `DiskFullError`."""
+    try:
+        yield
+    except Exception as err:
+        if not is_disk_full(err):
+            raise
+        outcome = (
+            "the previous index is unchanged" if out.exists() else "no index was written"
+        ) + " and the unfinished build was removed"
+        raise DiskFullError(out, "while writing the index", outcome) from err
 
 
 def _replace_folder(staging: Path, out: Path) -> None:

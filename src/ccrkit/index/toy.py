@@ -115,6 +115,30 @@ class ToyGallery:
         return list(self.texts[item_id])
 
 
+@dataclass
+class VectorGallery:
+    """A `Gallery` of given feature vectors without pictures (items `item0000000`, ...): large
+    galleries for benchmarks and for tests of the writing paths."""
+
+    root: Path
+    features: np.ndarray
+    item_ids: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.item_ids = [f"item{i:07d}" for i in range(len(self.features))]
+
+    def visual_batches(self, batch_size: int) -> Iterator[VisualBatch]:
+        for start in range(0, len(self.features), batch_size):
+            values = torch.from_numpy(self.features[start : start + batch_size]).unsqueeze(1)
+            yield VisualBatch(values, torch.ones(values.shape[:2], dtype=torch.bool), "feature")
+
+    def media_paths(self, item_id: str) -> list[Path]:
+        return []
+
+    def captions(self, item_id: str) -> list[str]:
+        return [f"random item {item_id}"]
+
+
 def make_toy_gallery(root: str | Path, dim: int = 64, videos: int = 0) -> ToyGallery:
     """Draw one PNG per colour x shape under `root` (24 items); the first `videos` become clips."""
     from PIL import Image, ImageDraw

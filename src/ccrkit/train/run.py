@@ -27,6 +27,7 @@ from ccrkit.methods.base import Method
 from ccrkit.methods.checkpoint import (
     ASSETS_DIR,
     CHECKPOINTS_DIR,
+    check_plugins_loaded,
     checkpoint_path,
     load_module_state,
     read_checkpoint,
@@ -39,7 +40,7 @@ from ccrkit.train.config import RunConfig
 from ccrkit.train.distributed import DistEnv, barrier, init_process_group, resolve_device
 from ccrkit.train.logger import TENSORBOARD_DIR
 from ccrkit.train.state import seed_everything
-from ccrkit.train.trainer import EpochCallback, Progress, Trainer
+from ccrkit.train.trainer import EpochCallback, Progress, Trainer, check_resumable
 
 RESULTS_FILE = "results.md"
 RANKS_DIR = "ranks"
@@ -56,11 +57,23 @@ def train_from_config(
     config: RunConfig, run_dir: str | Path, resume: bool = False, force: bool = False
 ) -> RunOutcome:
     """`ccrkit train`: open the configured data, then `run_training`."""
-    from ccrkit.data import EvalDataset, TrainCollate, TrainDataset, load_data_spec
+    from ccrkit.data import (
+        EVAL_ROLES,
+        EvalDataset,
+        TrainCollate,
+        TrainDataset,
+        check_files,
+        load_data_spec,
+    )
 
     data = config.data
     spec = load_data_spec(data.name)
     check_method_inputs(config, spec)
+    # `data check`'s own validation of every file this run reads, before any is loaded.
+    roles = {data.train_split: ("source", *data.roles)}
+    roles.update({split: EVAL_ROLES for split in (data.val_split, data.test_split) if split})
+    langs = list(dict.fromkeys([*data.target_langs, *data.evaluation_langs()]))
+    check_files(spec, data.root, roles, langs, data.feature)
     train_set = TrainDataset(
         spec, data.root, split=data.train_split, target_langs=list(data.target_langs),
         roles=tuple(data.roles), feature=data.feature,
@@ -159,6 +172,8 @@ def run_training(
         method, train_set, make_collate(method.tokenize), config, run_dir, validator, build_info,
         env, callbacks,
     )  # fmt: skip
+    if resume:  # before the record is rewritten: a run that cannot resume keeps its run.json
+        trainer.restore()
     with _record(run_dir, config, env) as record:
         if record is not None and preparation:
             record.extra["preparation"] = preparation  # e.g. NRF's selected fraction and rule
@@ -174,7 +189,10 @@ def run_training(
 
 
 def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
-    """The config a run was trained with (from its last checkpoint), plus `key=value` overrides."""
+    """The config a run was trained with (from its last checkpoint), plus `key=value` overrides.
+
+    The checkpoint's `plugins:` are not imported from it: the user names them (`--plugin`, or a
+    `plugins=[...]` override)."""
     from omegaconf import OmegaConf
 
     from ccrkit.config import ConfigError, parse_override
@@ -185,9 +203,14 @@ def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConf
     for override in overrides:
         merged = OmegaConf.merge(merged, parse_override(override))
     try:
-        return build(RunConfig, merged, str(path))
+        config = build(RunConfig, merged, str(path))
     except ConfigError as err:
         raise ConfigError(f"resuming {run_dir}: {err}") from None
+    if any(override.split("=", 1)[0].strip() == "plugins" for override in overrides):
+        import_plugins(config.plugins)
+    check_plugins_loaded(record.get("config") or {}, path)
+    check_resumable(record, config, run_dir)  # before any data is read
+    return config
 
 
 def prepare_run_dir(run_dir: Path, resume: bool, force: bool) -> None:

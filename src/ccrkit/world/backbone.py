@@ -155,14 +155,14 @@ def load_pixels(paths: Sequence[str | Path]) -> torch.Tensor:
 
 
 def save_backbone(model: Backbone, directory: str | Path, extra: dict[str, Any]) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from ccrkit.runs import write_atomic
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS))
+    write_atomic(directory / WEIGHTS, save(state))  # a full disk: one error, no partial file
     meta = {"architecture": "ccrkit.world.backbone.Backbone", **model.config, **extra}
     write_atomic(directory / CONFIG, (json.dumps(meta, indent=2) + "\n").encode())
 

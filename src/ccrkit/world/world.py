@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ccrkit.config import to_dict
-from ccrkit.runs import run_record, write_json_atomic
+from ccrkit.runs import DiskFullError, is_disk_full, run_record, write_json_atomic
 from ccrkit.world import layout
 from ccrkit.world.config import GENERATOR_VERSION, WorldConfig, config_hash
 from ccrkit.world.files import Items, write_text
@@ -43,10 +43,6 @@ def check_target(root: Path, digest: str, force: bool) -> bool:
     """True when `root` already holds this very world. A different or unfinished world there is
     an error unless `force`, which removes the world's own files (and nothing else)."""
     marker = root / layout.WORLD_JSON
-    ours = [root / c for c in (IMAGE_COLLECTION, VIDEO_COLLECTION)] + [
-        marker,
-        root / layout.PREVIEW_PNG,
-    ]
     if marker.is_file() and not force:
         try:
             found = json.loads(marker.read_text(encoding="utf-8")).get("config_hash")
@@ -58,16 +54,27 @@ def check_target(root: Path, digest: str, force: bool) -> bool:
             f"{root} holds a different world (config hash {found}, wanted {digest}); "
             "use --force to replace it or choose another --out"
         )
-    if not force and any(p.exists() for p in ours):
+    if not force and any(p.exists() for p in world_files(root)):
         raise FileExistsError(
             f"{root} holds an unfinished world (no {layout.WORLD_JSON}); use --force to replace it"
         )
-    for path in ours:
+    remove_world(root)
+    return False
+
+
+def world_files(root: Path) -> list[Path]:
+    """The world's own files and folders under `root`."""
+    collections = [root / c for c in (IMAGE_COLLECTION, VIDEO_COLLECTION)]
+    return [*collections, root / layout.WORLD_JSON, root / layout.PREVIEW_PNG]
+
+
+def remove_world(root: Path) -> None:
+    """The world's own files under `root` (and nothing else)."""
+    for path in world_files(root):
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    return False
 
 
 def sample_items(cfg: WorldConfig, collection: str) -> Items:
@@ -102,7 +109,14 @@ def generate_world(
     import torch._dynamo  # noqa: F401
 
     with run_record(root, "world", cfg, cfg.seed) as record, paused_gc():
-        info = _generate(cfg, root, digest, show_progress)
+        try:
+            info = _generate(cfg, root, digest, show_progress)
+        except Exception as err:
+            if not is_disk_full(err):
+                raise
+            remove_world(root)  # unusable without world.json; the space goes back
+            outcome = "the unfinished world was removed"
+            raise DiskFullError(root, "while generating the world", outcome) from err
         record.metrics = {"mt_quality": info["mt"]["quality"], "backbone": info["backbone"]}
         record.extra["world_json"] = str(root / layout.WORLD_JSON)
     return WorldResult(root, "generated", info)
