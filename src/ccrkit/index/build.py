@@ -81,13 +81,14 @@ def build_from_checkpoint(
     out: str | Path,
     config: IndexConfig,
     force: bool = False,
+    progress: bool = True,
 ) -> Manifest:
     """`ccrkit index build`: load the run's model and the split's gallery, build, record the run."""
     model = load_retrieval_model(checkpoint)
     trained = getattr(model, "data_config", {})  # the run's own data settings, when it has them
     gallery = open_gallery(data, data_root or trained.get("root"), split, trained.get("feature"))
     manifest = build_index(model, gallery, out, config, checkpoint=Path(checkpoint).resolve(),
-                           data=data, split=split, force=force)  # fmt: skip
+                           data=data, split=split, force=force, progress=progress)  # fmt: skip
     record = RunRecord(Path(out), "index build", to_dict(config), seed=config.seed)
     record.metrics = {"items": manifest.count, "recall_at_10": manifest.recall_at_10,
                       "build_seconds": manifest.build_seconds}  # fmt: skip

@@ -46,5 +46,5 @@ def open_gallery(
     from ccrkit.index.trained import DataGallery
 
     if root is None:
-        raise ValueError(f"opening data set '{data}' needs its root folder (--data-root DIR)")
+        raise ValueError(f"opening data set '{data}' needs its root folder (--root DIR)")
     return DataGallery(data, root, split, feature)
