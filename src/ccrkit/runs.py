@@ -163,3 +163,25 @@ def claim_run_dir(run_dir: str | Path, outputs: tuple[str, ...], force: bool) ->
     for name in existing:
         path = run_dir / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+@contextlib.contextmanager
+def replaced_folder(out: str | Path) -> Iterator[Path]:
+    """A fresh staging folder beside `out` to fill; when the block ends without error it takes
+    the place of `out` (an old `out` is moved aside, then deleted), else it is deleted and `out`
+    stays as it was. Readers never see a half-written folder."""
+    import shutil
+    import uuid
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    try:
+        yield staging
+        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        if out.exists():
+            os.rename(out, old)
+        os.rename(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after the rename
