@@ -57,7 +57,7 @@ def test_sentence_transformers_loads_the_export_and_embeds_as_ccrkit(hf_run, tmp
     out = tmp_path / "st"
     argv = ["export", str(hf_run), "--out", str(out), "--format", "sentence-transformers"]
     assert main(argv) == 0
-    assert f"as sentence-transformers: 32-d text embeddings" in capsys.readouterr().out
+    assert "as sentence-transformers: 32-d text embeddings" in capsys.readouterr().out
     model = st.SentenceTransformer(str(out), device="cpu")
     vectors = model.encode(QUERIES, convert_to_numpy=True)
     np.testing.assert_allclose(vectors, ccrkit_embeddings(hf_run), atol=1e-5)
