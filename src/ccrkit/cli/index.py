@@ -92,6 +92,11 @@ def run_build(args: argparse.Namespace) -> int:
     )  # fmt: skip
     recall = "exact" if m.recall_at_10 is None else f"recall@10 {m.recall_at_10:.4f} vs exact"
     print(f"indexed {m.count} items ({m.dim}-d, {m.factory}, {recall}) in {m.build_seconds:.1f} s")
+    if m.score_threshold is not None:
+        c = m.calibration
+        print(f"'no good match' below score {m.score_threshold:.4f} (from {c['queries']} "
+              f"{c['split']} captions in {', '.join(c['langs'])}: {c['kept']:.0%} of true matches "
+              f"reach it, {c['flagged']:.0%} of best wrong matches do not)")  # fmt: skip
     print(f"index: {args.out}\nserve it: ccrkit serve --index {args.out}")
     return 0
 
@@ -106,6 +111,7 @@ def run_search(args: argparse.Namespace) -> int:
         raise ValueError("--query is empty")
     searcher = open_searcher(args.index, args.checkpoint)
     lang = language_hint(args.lang, searcher.model.languages)
+    threshold = searcher.index.manifest.score_threshold
     for start in range(0, len(texts), 64):
         chunk = texts[start : start + 64]
         for text, hits in zip(
@@ -113,8 +119,10 @@ def run_search(args: argparse.Namespace) -> int:
         ):
             if args.json:
                 found = [{"id": h.item.item_id, "score": round(h.score, 6)} for h in hits]
-                print(json.dumps({"query": text, "results": found}, ensure_ascii=False))
+                good = None if threshold is None or not hits else hits[0].score >= threshold
+                reply = {"query": text, "good_match": good, "results": found}
+                print(json.dumps(reply, ensure_ascii=False))
             else:
-                print(format_hits(text, hits) + "\n")
+                print(format_hits(text, hits, lang, threshold) + "\n")
     searcher.index.close()
     return 0

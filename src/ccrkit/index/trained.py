@@ -16,6 +16,7 @@ import torch
 
 from ccrkit.data import EvalDataset, load_data_spec
 from ccrkit.data.batch import VisualBatch
+from ccrkit.data.datasets import read_view
 from ccrkit.data.visual import resolve_store
 from ccrkit.methods.checkpoint import load_method
 
@@ -56,9 +57,11 @@ class DataGallery:
 
     def __init__(self, data: str, root: str | Path, split: str, feature: str | None = None) -> None:
         spec = load_data_spec(data)
+        self.split = split
         self.dataset = EvalDataset(spec, root, split, feature=feature)
         self.item_ids = list(self.dataset.item_ids)
         self._captions = _captions_by_item(self.dataset)
+        self._by_lang = _captions_by_language(self.dataset)
         raw = resolve_store(spec, root, split, "raw") if spec.visual.raw else None
         if raw is not None:  # absolute: a relative data root must not depend on the reader's cwd
             raw = dataclasses.replace(raw, path=raw.path.resolve())
@@ -85,6 +88,35 @@ class DataGallery:
 
     def captions(self, item_id: str) -> list[str]:
         return self._captions.get(item_id, [])
+
+    def captions_by_language(self, item_id: str) -> dict[str, list[str]]:
+        """The item's captions in each language the split has them in (English: `en`)."""
+        return {lang: texts[item_id] for lang, texts in self._by_lang.items() if item_id in texts}
+
+    def labelled_captions(self, languages: list[str]) -> list[tuple[str, str, int]]:
+        """(caption, language, row of its item) for every caption in `languages`."""
+        row = {item: i for i, item in enumerate(self.item_ids)}
+        return [
+            (text, lang, row[item])
+            for lang, by_item in self._by_lang.items() if lang in languages
+            for item, texts in by_item.items() for text in texts
+        ]  # fmt: skip
+
+
+def _captions_by_language(dataset: EvalDataset) -> dict[str, dict[str, list[str]]]:
+    """lang -> item -> captions: the split's English sources and its human captions per
+    target language (a language whose file the split lacks is left out)."""
+    spec, found = dataset.spec, {}
+    views = [("source", None, "en"), *(("human", lang, lang) for lang in spec.target_langs)]
+    for role, lang, code in views:
+        path = spec.caption_path(dataset.root, dataset.split, role, lang)
+        if path is None or not path.is_file():
+            continue
+        by_item: dict[str, list[str]] = {}
+        for record in read_view(spec, dataset.root, dataset.split, role, lang):
+            by_item.setdefault(record.item_id, []).append(record.text)
+        found[code] = by_item
+    return found
 
 
 def _captions_by_item(dataset: EvalDataset) -> dict[str, list[str]]:
