@@ -26,7 +26,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "module files (default: %(default)s)",
     )
     parser.add_argument(
-        "--which", choices=("best", "last"), default="best", help="checkpoint (default: %(default)s)"
+        "--which",
+        choices=("best", "last"),
+        default="best",
+        help="checkpoint (default: %(default)s)",
     )
     parser.add_argument("--force", action="store_true", help="replace an earlier export in --out")
     parser.set_defaults(run=run)

@@ -87,7 +87,9 @@ def transformers_snippet(info: Mapping[str, Any]) -> str:
     ]
     for layer in text["layers"]:
         step = f"x @ heads['{layer['weight']}'].T + heads['{layer['bias']}']"
-        lines.append(f"    x = {'torch.relu(' + step + ')' if layer['activation'] == 'relu' else step}")
+        lines.append(
+            f"    x = {'torch.relu(' + step + ')' if layer['activation'] == 'relu' else step}"
+        )
     lines += [
         "    return torch.nn.functional.normalize(x, dim=-1)",
         "",

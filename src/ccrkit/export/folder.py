@@ -27,6 +27,7 @@ from ccrkit.methods.checkpoint import ASSETS_DIR, load_method
 from ccrkit.models.blocks import L2Norm
 from ccrkit.models.text_hf import ASSETS_NAME, HFTextEncoder
 from ccrkit.models.visual import FeatureEncoder
+from ccrkit.quiet import quiet_transformers
 from ccrkit.runs import RUN_RECORD, replaced_folder, write_json_atomic
 
 FORMATS = ("hf", "sentence-transformers")
@@ -79,8 +80,9 @@ def export_run(
     info = _export_info(run_dir, which, record, config, text_layers, text_norm, visual)
     metrics = _run_metrics(run_dir)
     with replaced_folder(out) as staging:
-        text.model.save_pretrained(staging)
-        _tokenizer(text, run_dir).save_pretrained(staging)
+        with quiet_transformers():
+            text.model.save_pretrained(staging)
+            _tokenizer(text, run_dir).save_pretrained(staging)
         save_file(tensors, str(staging / WEIGHTS_FILE))
         write_json_atomic(staging / EXPORT_FILE, info)
         if format == "sentence-transformers":
@@ -239,7 +241,8 @@ def _export_info(
         info["visual"] = {
             "input": f"feature '{data.get('feature') or 'default'}' of data spec "
             f"'{data.get('name')}' (precomputed, {int(visual[0][0].weight.shape[1])}-d)",
-            "file": WEIGHTS_FILE, **_describe(*visual, "visual"),
+            "file": WEIGHTS_FILE,
+            **_describe(*visual, "visual"),
         }
     return info
 

@@ -30,6 +30,7 @@ from ccrkit.index.store import ItemRecord, write_items
 from ccrkit.runs import RunRecord, now_iso
 
 log = logging.getLogger(__name__)
+MIN_SEPARATION = 0.05  # Youden's J below this: the threshold would separate nothing
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 MAX_ID_LENGTH = 1024
 
@@ -118,7 +119,15 @@ def calibrate_on(
     if not queries or len(gallery.item_ids) < 2:
         return None
     vectors = encode_gallery(model, gallery, batch_size, progress)
-    return calibrate(model, vectors, queries, getattr(gallery, "split", "gallery"))
+    found = calibrate(model, vectors, queries, getattr(gallery, "split", "gallery"))
+    if found.kept + found.flagged - 1.0 < MIN_SEPARATION:
+        log.warning(
+            "note: no 'no good match' threshold: on split '%s' the model scores its captions' own "
+            "items no higher than the best other items (kept %.0f%%, flagged %.0f%%)",
+            found.split, 100 * found.kept, 100 * found.flagged,
+        )  # fmt: skip
+        return None
+    return found
 
 
 def _validation_calibration(

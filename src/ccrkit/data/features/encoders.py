@@ -11,9 +11,8 @@ transformers uses its Pillow/numpy implementation). On a GPU the model runs in f
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from ccrkit.data.media import to_pixels
+from ccrkit.quiet import quiet_transformers
 from ccrkit.registry import Registry
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def _hf_encoder(model_class: str, output: str, name: str) -> Callable[..., Image
     def build(model: str, device: torch.device, half: bool) -> ImageEncoder:
         transformers = _transformers(name)
         source = model_source(model)
-        with _quiet_transformers(transformers):
+        with quiet_transformers(warnings=True):
             config = _loaded(name, model, transformers.AutoConfig.from_pretrained, source)
             _check_model_type(name, model, getattr(config, "model_type", "?"))
             processor = _loaded(
@@ -173,22 +173,6 @@ def _transformers(name: str) -> Any:
             "pip install 'ccrkit[features]'"
         ) from None
     return transformers
-
-
-@contextlib.contextmanager
-def _quiet_transformers(transformers: Any) -> Iterator[None]:
-    """transformers' own load report (e.g. the 200 CLIP text weights a vision tower does not
-    use) is noise here: the weights this encoder needs are checked above instead."""
-    logging = transformers.utils.logging
-    before, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()  # "Loading weights": one bar per run, over in milliseconds
-    try:
-        yield
-    finally:
-        logging.set_verbosity(before)
-        if bars:
-            logging.enable_progress_bar()
 
 
 FEATURE_ENCODERS.register("clip")(

@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ccrkit.quiet import quiet_transformers
 from ccrkit.translate.backend import (
     BACKENDS,
     BackendContext,
@@ -117,7 +118,7 @@ class HFBackend:
         if self._model is None:
             from transformers import AutoModelForSeq2SeqLM
 
-            with _no_load_bar():
+            with quiet_transformers():
                 model = _load(AutoModelForSeq2SeqLM.from_pretrained, self.ref, "model")
             # max_new_tokens bounds every output; the model's own max_length (opus-mt: 512)
             # would only make transformers warn about the two, once per batch
@@ -146,21 +147,6 @@ class HFBackend:
             limits.append(tokenizer_limit)
         known = [limit for limit in limits if limit]
         return min(known) if known else 512
-
-
-@contextlib.contextmanager
-def _no_load_bar() -> Iterator[None]:
-    """transformers' "Loading weights" bar: a second line on stderr for a one-second load (the
-    translation itself has its own bar, which --no-progress turns off)."""
-    from transformers.utils import logging
-
-    enabled = logging.is_progress_bar_enabled()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            logging.enable_progress_bar()
 
 
 def _transformers() -> Any:
