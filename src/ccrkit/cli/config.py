@@ -94,7 +94,7 @@ def guess_kind(name: str) -> str:
     named = path.suffix not in (".yaml", ".yml") and path.parent == Path(".")
     if not named or (config_dir() / f"{name}.yaml").is_file():
         keys = set(read_yaml(resolve_config_path(name)))
-        for kind in ("train", "world"):
+        for kind in ("train", "world", "data", "index"):
             if keys <= set(_schema(kind).__dataclass_fields__):
                 return kind
         raise ConfigError(
@@ -117,6 +117,10 @@ def _schema(kind: str) -> type:
         from ccrkit.world.config import WorldConfig
 
         return WorldConfig
+    if kind == "data":
+        from ccrkit.data.spec import DataSpec
+
+        return DataSpec
     from ccrkit.index.config import IndexConfig
 
     return IndexConfig
