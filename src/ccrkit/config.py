@@ -159,8 +159,11 @@ class Sources:
     def __init__(self, default: str) -> None:
         self.default = default
         self._by_key: dict[str, str] = {}
+        self._layers: list[str] = []
 
     def record(self, data: Mapping[str, Any], label: str, prefix: str = "") -> None:
+        if label not in self._layers:
+            self._layers.append(label)
         for key, value in data.items():
             path = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, Mapping) and value:
@@ -183,8 +186,8 @@ class Sources:
         return self._by_key[max(parents, key=len)] if parents else self.default
 
     def layers(self) -> list[str]:
-        """Every layer that set something, in the order they were applied."""
-        return [*dict.fromkeys(self._by_key.values())]
+        """Every layer recorded, in the order they were applied."""
+        return list(self._layers)
 
     def __str__(self) -> str:
         return self.default
