@@ -33,14 +33,14 @@ WORLD ?= data/world
 demo: install
 	$(BIN)/ccrkit world --config world-default --out $(WORLD)
 	$(BIN)/ccrkit train --config demo-world data.root=$(WORLD) --out runs/demo --force
-	$(BIN)/ccrkit index build --checkpoint runs/demo --data world-image --data-root $(WORLD) \
+	$(BIN)/ccrkit index build --checkpoint runs/demo --data world-image --root $(WORLD) \
 		--split test --out runs/demo-index --force
 	@echo "Search the demo model in a browser:  make serve   (or: $(BIN)/ccrkit serve --index runs/demo-index)"
 
 demo-video: install
 	$(BIN)/ccrkit world --config world-default --out $(WORLD)
 	$(BIN)/ccrkit train --config baseline-world-video data.root=$(WORLD) --out runs/demo-video --force
-	$(BIN)/ccrkit index build --checkpoint runs/demo-video --data world-video --data-root $(WORLD) \
+	$(BIN)/ccrkit index build --checkpoint runs/demo-video --data world-video --root $(WORLD) \
 		--split test --out runs/demo-video-index --force
 	@echo "Search the video model in a browser:  $(BIN)/ccrkit serve --index runs/demo-video-index"
 

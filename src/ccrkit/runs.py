@@ -183,3 +183,42 @@ def default_run_dir(command: str, root: str | Path = "runs") -> Path:
     """`runs/<command>-<UTC timestamp>`: a fresh folder name for a command's outputs."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Path(root) / f"{command}-{stamp}"
+
+
+def claim_run_dir(run_dir: str | Path, outputs: tuple[str, ...], force: bool) -> None:
+    """A command never silently overwrites an earlier run's `outputs` in `run_dir`: it refuses,
+    or with `force` deletes them first (so no stale file of the old run stays beside the new)."""
+    import shutil
+
+    run_dir = Path(run_dir)
+    existing = [name for name in outputs if (run_dir / name).exists()]
+    if existing and not force:
+        raise FileExistsError(
+            f"{run_dir} already holds a run ({', '.join(existing)}); choose another --out or "
+            "pass --force to replace it"
+        )
+    for name in existing:
+        path = run_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+@contextlib.contextmanager
+def replaced_folder(out: str | Path) -> Iterator[Path]:
+    """A fresh staging folder beside `out` to fill; when the block ends without error it takes
+    the place of `out` (an old `out` is moved aside, then deleted), else it is deleted and `out`
+    stays as it was. Readers never see a half-written folder."""
+    import shutil
+    import uuid
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    try:
+        yield staging
+        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        if out.exists():
+            os.rename(out, old)
+        os.rename(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after the rename

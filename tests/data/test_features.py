@@ -259,7 +259,7 @@ def test_unknown_encoder_and_missing_model(tmp_path):
         ValueError, match="unknown feature encoder 'dino'; known: clip, siglip, worldcnn"
     ):
         load_encoder("dino", "x")
-    with pytest.raises(ValueError, match="cannot load clip model"):
+    with pytest.raises(FileNotFoundError, match="no-such-model: folder not found"):
         load_encoder("clip", str(tmp_path / "no-such-model"))
 
 

@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from ccrkit.index import build_index
+from ccrkit.index.build import calibrate_on
 from ccrkit.index.toy import ToyModel, make_toy_gallery
 from ccrkit.serve import ServeSettings, create_app
 
@@ -88,11 +89,13 @@ class AsgiCaller:
 
 @pytest.fixture(scope="module")
 def toy_index(tmp_path_factory):
-    """A built toy index (24 items, the first two are 4-frame videos) and its model."""
+    """A built toy index (24 items, the first two are 4-frame videos; captions in five
+    languages; its no-good-match threshold calibrated on its own captions) and its model."""
     root = tmp_path_factory.mktemp("toy")
     model = ToyModel()
-    build_index(model, make_toy_gallery(root / "collection", videos=2), root / "index",
-                progress=False)  # fmt: skip
+    gallery = make_toy_gallery(root / "collection", videos=2)
+    build_index(model, gallery, root / "index", progress=False,
+                calibration=calibrate_on(model, gallery, 64, progress=False))  # fmt: skip
     return model, root / "index"
 
 

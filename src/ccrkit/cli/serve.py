@@ -13,7 +13,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Serve an index folder over HTTP: / (search page), /api/search, "
         "/api/similar, /api/info, /api/health and /media/ID (pictures).",
     )
-    parser.add_argument("--index", required=True, type=Path, metavar="INDEX_DIR")
+    parser.add_argument("--index", required=True, type=Path, metavar="INDEX_DIR",
+                        help="an index folder written by `ccrkit index build`")  # fmt: skip
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )

@@ -24,7 +24,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="also write DATA_ROOT/preview.png, a contact sheet of a few items")  # fmt: skip
     parser.add_argument("--force", action="store_true",
                         help="replace a different or unfinished world in DATA_ROOT")  # fmt: skip
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", dest="no_progress", action="store_true",
+                        help=argparse.SUPPRESS)  # the old name of --no-progress  # fmt: skip
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="config overrides, e.g. mt.noise=0.3 image.train=500")  # fmt: skip
     parser.set_defaults(run=run)
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ccrkit.world.world import generate_world, summary
 
     cfg = load_config(WorldConfig, args.config, args.overrides)
-    result = generate_world(cfg, args.out, force=args.force, show_progress=not args.quiet)
+    result = generate_world(cfg, args.out, force=args.force, show_progress=not args.no_progress)
     if result.status == "cached":
         print(
             f"{args.out} already holds this world (config hash {result.info['config_hash']}); nothing to do"

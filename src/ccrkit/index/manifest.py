@@ -36,6 +36,10 @@ class Manifest:
     data: str | None = None
     split: str | None = None
     recall_at_10: float | None = None
+    # top scores below this are "no good match" (None: not calibrated); how, in `calibration`
+    score_threshold: float | None = None
+    calibration: dict[str, Any] = field(default_factory=dict)
+    caption_langs: list[str] = field(default_factory=list)  # languages of items' captions
     built: str = ""
     build_seconds: float = 0.0
     ccrkit_version: str = __version__
