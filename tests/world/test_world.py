@@ -219,12 +219,18 @@ def test_same_seed_gives_byte_identical_files(tiny_world: Path, tmp_path: Path) 
         "worldimage/TextData/worldimagetest_synthetic_enc2ja.caption.txt",
         "worldimage/TextData/worldimagetrain_cs.caption.txt",
         "worldvideo/TextData/worldvideoval_synthetic_zh2enc.noise.jsonl",
+        "worldimage/TextData/worldimagetrain_synthetic_enc2de2enc.noise.jsonl",  # with "carried"
+        "worldimage/TextData/worldimage_frames.jsonl.gz",  # readings with their slips
         "worldimage/FeatureData/worldcnn/train.npy",
         "worldvideo/FeatureData/worldcnn/feature.bin",
         "worldimage/ImageData/img00007.png",
     ]
     for name in names:
         assert (tmp_path / name).read_bytes() == (tiny_world / name).read_bytes(), name
+    again, first = (
+        json.loads((root / "world.json").read_text()) for root in (tmp_path, tiny_world)
+    )
+    assert again["oracle"] == first["oracle"] and again["mt"] == first["mt"]
 
 
 @pytest.mark.parametrize(("override", "message"), [
