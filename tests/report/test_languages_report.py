@@ -114,9 +114,9 @@ def test_joint_training_needs_several_languages(tmp_path: Path) -> None:
 
 
 def test_the_multilingual_world_grid_resolves_every_run(tmp_path: Path) -> None:
-    for n in (0.12, 0.3, 0.5):
+    for n in (0.08, 0.3, 0.5):
         (tmp_path / f"w{n}").mkdir()
-    roots = ",".join(f"{{noise: {n}, root: '{tmp_path / f'w{n}'}'}}" for n in (0.12, 0.3, 0.5))
+    roots = ",".join(f"{{noise: {n}, root: '{tmp_path / f'w{n}'}'}}" for n in (0.08, 0.3, 0.5))
     grid = load_grid("multilingual-world", [f"world.roots=[{roots}]"])
     outcome = run_report(grid, "multilingual-world", dry_run=True)
     # languages: 2 methods x (5 separate + 1 joint) x 3 seeds; methods: 3 new joint runs (the

@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from ccrkit.world.files import Items, write_text
 from ccrkit.world.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
 from ccrkit.world.pictures import gather, make_executor, submit_collection
 from ccrkit.world.scene import Scene, sample_family
-from ccrkit.world.text import collection_text
+from ccrkit.world.text import CollectionText, collection_text
 from ccrkit.world.train_world import backbone_stage
 
 
@@ -85,10 +85,14 @@ def sample_items(cfg: WorldConfig, collection: str) -> Items:
     for split in SPLITS:
         rng = random.Random(f"{cfg.seed}|{collection}|{split}|scenes")
         scenes: list[Scene] = []
+        family = 0
         while len(scenes) < getattr(section, split):
-            scenes += sample_family(
-                rng, collection == VIDEO_COLLECTION, cfg.family_size, cfg.image.max_objects
+            video = collection == VIDEO_COLLECTION
+            members = sample_family(
+                rng, video, cfg.family_size, cfg.image.max_objects, cfg.image.object_weights
             )
+            scenes += [replace(s, family=family) for s in members]
+            family += 1
         scenes = scenes[: getattr(section, split)]
         items[split] = [(layout.item_id(collection, number + i), s) for i, s in enumerate(scenes)]
         number += len(scenes)
@@ -183,12 +187,17 @@ def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) ->
                     pictures[c][split] = np.concatenate(chunks)
     lap("pictures")
     backbone_info = backbone_stage(cfg, root, items, texts, pictures, show_progress, lap)
-    from ccrkit.world.quality import noise_counts, parallel_mt_quality, tokenizer
+    from ccrkit.mtscores import bleu_tokenizer
+    from ccrkit.world import quality as mt
 
     per_item = {IMAGE_COLLECTION: cfg.image.captions, VIDEO_COLLECTION: cfg.video.captions}
-    quality = parallel_mt_quality(texts, cfg.languages, cfg.mt.bleu_split, per_item, cfg.workers)
-    counts = {c: noise_counts(texts[c], cfg.languages) for c in texts}
+    quality = mt.parallel_mt_quality(texts, cfg.languages, cfg.mt.bleu_split, per_item, cfg.workers)
+    counts = {c: mt.noise_counts(texts[c], cfg.languages) for c in texts}
+    carried = {c: mt.propagation(texts[c], cfg.languages) for c in texts}
+    duplicates = {c: _duplicates(texts[c], cfg.languages) for c in texts}
     lap("mt_quality")
+    oracle = {c: _oracle(items[c], texts[c]) for c in texts}
+    lap("oracle")
     timings["total"] = round(time.perf_counter() - started, 2)
     info = {
         "generator_version": GENERATOR_VERSION,
@@ -201,15 +210,38 @@ def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) ->
             "noise": cfg.mt.noise,
             "back_noise": cfg.mt.back_noise,
             "bleu_split": cfg.mt.bleu_split,
-            "tokenizers": {lang: tokenizer(lang) for lang in ["en", *cfg.languages]},
+            "tokenizers": {lang: bleu_tokenizer(lang) for lang in ["en", *cfg.languages]},
             "quality": quality,
+            "calibration": mt.calibration(quality, IMAGE_COLLECTION),
             "noise_counts": counts,
+            "back_translation_carried": carried,
+            "duplicates_in_batch": duplicates,
         },
+        "oracle": oracle,
         "backbone": backbone_info,
         "timings_s": timings,
     }
     write_json_atomic(root / layout.WORLD_JSON, info)
     return info
+
+
+def _oracle(items: Items, text: CollectionText) -> dict[str, Any]:
+    """The test split's ceiling, on its English human captions (see `oracle`)."""
+    from ccrkit.world.oracle import split_oracle
+
+    english = text.captions[("test", "enc")]
+    return split_oracle(items["test"], english.ids, english.frames)
+
+
+def _duplicates(text: CollectionText, languages: list[str]) -> dict[str, Any]:
+    """Repeated caption texts per training batch of 128: English source and every MT."""
+    from ccrkit.world.quality import duplicates_in_batch, items_of
+
+    out = {}
+    for tag in ["enc", *(layout.mt_tags(lang)[0] for lang in languages)]:
+        captions = text.captions[("train", tag)]
+        out[tag] = duplicates_in_batch(captions.texts, items_of(captions.ids))
+    return out
 
 
 def _drawing(cfg: WorldConfig, collection: str) -> tuple[int, int, int]:
@@ -237,7 +269,7 @@ def _collections_info(cfg: WorldConfig, items: dict[str, Items]) -> dict[str, An
 
 
 def summary(info: dict[str, Any]) -> str:
-    """A few lines for the terminal: sizes, MT quality, backbone retrieval, time."""
+    """A few lines for the terminal: sizes, MT quality, the oracle, backbone retrieval, time."""
     lines = [
         f"world {info['config_hash']} (seed {info['seed']}) in {info['timings_s']['total']:.1f} s"
     ]
@@ -254,6 +286,19 @@ def summary(info: dict[str, Any]) -> str:
                 f"{lang} {forward['vs_clean']['bleu']:.1f}/{forward['vs_human']['bleu']:.1f}"
             )
         lines.append(f"  {name} MT BLEU vs clean/vs human: " + ", ".join(cells))
+    calibration = info["mt"].get("calibration")
+    if calibration and "de" in calibration["bleu_vs_human"]:
+        lines.append(
+            f"  German MT BLEU vs human {calibration['bleu_vs_human']['de']:.1f}; real MT on "
+            f"Multi30K test 2016 en->de: {calibration['reference']['bleu']:.1f}"
+        )
+    for name, o in info.get("oracle", {}).items():
+        lines.append(
+            f"  {name} oracle (test, English): SumR {o['sumr']:.1f} (t2v R@1/5/10 "
+            f"{o['t2v_r1']:.1f}/{o['t2v_r5']:.1f}/{o['t2v_r10']:.1f}, v2t {o['v2t_r1']:.1f}/"
+            f"{o['v2t_r5']:.1f}/{o['v2t_r10']:.1f}); colour and shape alone: SumR "
+            f"{o['colour_shape_only']['sumr']:.1f}"
+        )
     backbone = info["backbone"]
     cnn, boc = backbone["english_test_retrieval"], backbone["bag_of_colours_test_retrieval"]
     lines.append(
