@@ -38,6 +38,7 @@ def test_search_finds_the_described_item(client, query, lang, expected):
     shown = toy_caption(lang, colour, shape) if lang else f"a {colour} {shape}"
     assert top["captions"] == [shown] and top["caption_lang"] in {lang, lang or "en"}
     assert body["good_match"] is True and body["foreign_lang"] is False
+    assert body["model_langs"] == sorted(body["model_langs"]) and body["model_langs"]
     scores = [r["score"] for r in body["results"]]
     assert scores == sorted(scores, reverse=True) and len(scores) == 5
 

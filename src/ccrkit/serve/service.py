@@ -100,7 +100,8 @@ class SearchService:
         """The /api/search reply: the hits, with captions in the query's language where the
         collection has them; `good_match`: whether the best hit reaches the index's calibrated
         threshold (None: not calibrated); `foreign_lang`: the query's language is clearly not
-        one the model was trained on (detected when the query gives none)."""
+        one the model was trained on (detected when the query gives none); `model_langs`: the
+        languages it was trained on, so the page's note needs no other request."""
         manifest = self.index.manifest
         if query.lang is None:
             found = detect(query.text, self.searcher.model.languages, manifest.caption_langs)
@@ -110,6 +111,7 @@ class SearchService:
         good = None if threshold is None or not hits else hits[0].score >= threshold
         return {"query": query.text, "lang": query.lang, "k": query.k,
                 "detected_lang": found.lang, "foreign_lang": found.foreign,
+                "model_langs": sorted(self.searcher.model.languages),
                 "threshold": threshold, "good_match": good,
                 "results": [hit_json(hit, found.lang) for hit in hits]}  # fmt: skip
 

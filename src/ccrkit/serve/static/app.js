@@ -3,7 +3,6 @@
 
 const TOKEN_KEY = "ccrkit_token";
 const $ = (selector) => document.querySelector(selector);
-let modelLanguages = [];  // from /api/info: the languages the model was trained on
 
 async function api(path, params) {
   const url = new URL(path, window.location.origin);
@@ -49,7 +48,7 @@ function notesFor(body) {
   const notes = [];
   if (body.foreign_lang && body.detected_lang) {
     notes.push(note("language", `This looks like ${languageName(body.detected_lang, false)}, which the model was not trained on.`,
-      `It knows ${listOf(modelLanguages)}; results for other languages are often poor. Try the query in one of those.`));
+      `It knows ${listOf(body.model_langs)}; results for other languages are often poor. Try the query in one of those.`));
   }
   if (body.good_match === false && body.results.length) {
     const best = body.results[0].score.toFixed(3);
@@ -136,7 +135,6 @@ async function loadInfo() {
   try {
     const info = await api("/api/info");
     const select = $("#lang");
-    modelLanguages = info.languages;
     select.replaceChildren(select.options[0]);  // loaded again after a token is entered
     for (const code of info.languages) {
       select.append(new Option(languageName(code), code));
