@@ -267,3 +267,31 @@ def test_stale_pages_are_flagged(tmp_path: Path, capsys) -> None:
     assert any("changed since: methods" in line for line in lines)
     assert main(["report", "--check", "--index", str(out)]) == 1
     assert "old.md: stale: made at commit abc; changed since: methods" in capsys.readouterr().out
+
+
+def test_a_run_config_is_its_method_config_with_the_run_overrides() -> None:
+    """Planning builds one typed config per method and variant and sets each run's seed and data
+    on it (`with_run`): the same config as resolving every override for every run."""
+    from ccrkit.report.plan import RunKey, method_config, run_overrides, with_run
+
+    grid = grid_spec(m=MethodSpec("nrccr-world"), m_tt=MethodSpec(matched="m"))
+    variant = ["method.adversarial=false"]
+    for key in (RunKey("m_tt", "v", "zh", 0.3, 4), RunKey("m", "v", "de+fr", 0.1, 2, "joint")):
+        full = method_config(grid, key.method, run_overrides(key, variant, Path("/w")), "test")
+        assert with_run(method_config(grid, key.method, variant, "test"), key, Path("/w")) == full
+
+
+def test_the_digest_reads_the_same_dict_as_to_dict() -> None:
+    """`config_digest` reads `dataclasses.asdict` (fast) where cached runs were hashed from
+    `to_dict`: the two must be the same dict, or every cached run would be retrained."""
+    import dataclasses
+
+    from ccrkit.config import to_dict
+    from ccrkit.report.plan import method_config
+
+    grid = grid_spec(m=MethodSpec("nrccr-world"), k=MethodSpec("one-to-k-world"))
+    for key in ("m", "k"):
+        config = method_config(grid, key, ["method.adversarial=false"] if key == "m" else [], "t")
+        assert json.dumps(dataclasses.asdict(config), sort_keys=True) == json.dumps(
+            to_dict(config), sort_keys=True
+        )

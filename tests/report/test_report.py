@@ -111,21 +111,25 @@ def test_bad_grids(tmp_path: Path) -> None:
         run_report(load_grid(path), str(path), dry_run=True)
 
 
-def test_the_nrccr_world_grid_resolves_every_run(tmp_path: Path) -> None:
-    """Every run of the shipped grid resolves to a valid run config (a typo in a variant's
-    overrides fails here, not after an hour of training)."""
-    for n in (0.12, 0.3, 0.5):
+def test_the_shipped_grids_resolve_every_run(tmp_path: Path) -> None:
+    """Every run of the shipped grids resolves to a valid run config (a typo in a variant's
+    overrides fails here, not after an hour of training), and their matched baselines pass."""
+    for n in (0.1, 0.3, 0.5):
         (tmp_path / f"w{n}").mkdir()
-    roots = ",".join(f"{{noise: {n}, root: '{tmp_path / f'w{n}'}'}}" for n in (0.12, 0.3, 0.5))
+    roots = ",".join(f"{{noise: {n}, root: '{tmp_path / f'w{n}'}'}}" for n in (0.1, 0.3, 0.5))
     grid = load_grid("nrccr-world", [f"world.roots=[{roots}]"])
     outcome = run_report(grid, "nrccr-world", dry_run=True)
-    # noise 4 methods x 2 langs x 3 noise levels x 3 seeds = 72; NRCCR ablation 7 new variants x
-    # 2 seeds; compat 4 new x 2 seeds; longer: 10 epochs x 2 methods x 1 seed; schedule: 2 new
-    # variants x 2 seeds; NRF components 4 new x 1 seed; CL2CM components 3 new x 1 seed
-    assert len(outcome.runs) == 72 + 14 + 8 + 2 + 4 + 4 + 3
+    # noise: 2 methods x 2 langs x 3 levels x 3 seeds = 36; methods at 0.3: 5 more methods x 2
+    # langs x 3 seeds = 30; NRF 2 new variants x 6 = 12; CL2CM 1 x 6; ablation 5 x 3; negatives
+    # 1 new variant x 2 methods x 3 (baseline/all at de 0.3 is a methods run) = 6; batchnorm 3
+    assert len(outcome.runs) == 36 + 30 + 12 + 6 + 15 + 6 + 3
     assert not any(" " in str(r.run_dir) for r in outcome.runs)
     methods = {r.config.method["name"] for r in outcome.runs}
     assert methods == {"baseline", "nrccr", "nrf", "cl2cm"}
+    grid = load_grid("multilingual-world", [f"world.roots=[{roots}]"])
+    outcome = run_report(grid, "multilingual-world", dry_run=True)
+    assert len(outcome.runs) == 2 * 3 + 5 * 3  # joint: 2 methods x 3 seeds; separate: 5 x 3
+    assert {r.config.method["name"] for r in outcome.runs} == {"baseline", "one_to_k"}
 
 
 def test_resolved_configs_equal_load_config() -> None:

@@ -74,12 +74,19 @@ def run(args: argparse.Namespace) -> int:
     grids = [(name, load_grid(name, args.overrides)) for name in args.grid]  # all checked first
     _warn_stale({grid.out for _, grid in grids})
     plans = [(name, grid, *estimate_grid(grid)) for name, grid in grids]
-    wall = 0.0
-    for name, _, _, cost in plans:
+    worlds: dict[str, float] = {}  # grids may share worlds: each is generated once
+    wall = more = 0.0
+    for name, grid, _, cost in plans:
         print("\n".join(cost.lines(name)))
-        wall += cost.wall_seconds
+        wall += cost.train_seconds / grid.jobs
+        more += cost.more_seconds / grid.jobs
+        worlds |= {str(w.root): grid.world.seconds for w in cost.worlds_to_generate}
     if len(plans) > 1:
-        print(f"all grids: expected {wall / 3600:.1f} h wall clock before more_seeds")
+        wall += sum(worlds.values())
+        print(
+            f"all grids: expected {wall / 3600:.1f} h wall clock ({len(worlds)} world(s) to "
+            f"generate), then up to {more / 3600:.1f} h for more_seeds"
+        )
     if args.dry_run:
         for name, _, planned, _ in plans:
             _list_runs(name, planned)

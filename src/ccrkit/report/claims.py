@@ -20,7 +20,7 @@ from typing import Any
 from ccrkit.report.aggregate import Row
 from ccrkit.report.languages import LanguageRow
 from ccrkit.report.plan import PLAIN, variants_of
-from ccrkit.report.spec import ClaimSpec, ExperimentSpec, GridSpec, Side
+from ccrkit.report.spec import ClaimSpec, ExperimentSpec, GridSpec, Side, side_experiment
 from ccrkit.report.stats import ALPHA, Test, welch, welch_contrast
 from ccrkit.tables import pipe_table
 
@@ -111,18 +111,23 @@ def evaluate_claims(
     results = []
     for claim in grid.claims:
         experiment = next(e for e in grid.experiments if e.name == claim.experiment)
+        order = [experiment, *(e for e in grid.experiments if e is not experiment)]
         if claim.kind == "lower_mrv":
-            cells = _mrv_cells(grid, experiment, claim, languages.get(experiment.name, []))
+            rows = [row for e in order for row in languages.get(e.name, [])]
+            cells = _mrv_cells(grid, experiment, claim, rows)
         else:
-            cells = _sumr_cells(grid, experiment, claim, tables.get(experiment.name, []))
+            rows = [row for e in order for row in tables.get(e.name, [])]
+            cells = _sumr_cells(grid, experiment, claim, rows)
         results.append(ClaimResult(claim, cells))
     return results
 
 
-def _resolve(experiment: ExperimentSpec, text: str) -> tuple[str, str, str]:
-    """(method, variant, training) of a side, with the experiment's defaults: its reference
-    variant (else its first), its first training mode."""
+def _resolve(grid: GridSpec, primary: ExperimentSpec, text: str) -> tuple[str, str, str]:
+    """(method, variant, training) of a side, in the first experiment (the claim's own first)
+    that runs it, with that experiment's defaults: its reference variant (else its first), its
+    first training mode."""
     side = Side.parse(text)
+    experiment = side_experiment(grid, primary, side)
     variants = list(variants_of(experiment))
     variant = side.variant or experiment.reference or (variants[0] if variants else PLAIN)
     return side.method, variant, side.training or experiment.training[0]
@@ -131,13 +136,15 @@ def _resolve(experiment: ExperimentSpec, text: str) -> tuple[str, str, str]:
 def _sumr_cells(
     grid: GridSpec, experiment: ExperimentSpec, claim: ClaimSpec, rows: list[Row]
 ) -> list[ClaimCell]:
-    by_cell = {(r.method, r.variant, r.training, r.lang, r.noise): r for r in rows}
+    by_cell: dict[tuple, Row] = {}
+    for r in rows:  # the claim's experiment first
+        by_cell.setdefault((r.method, r.variant, r.training, r.lang, r.noise), r)
     langs = claim.langs or list(dict.fromkeys(experiment.langs))
     levels = [float(n) for n in (claim.noise or grid.noise_levels(experiment))]
-    mine = _resolve(experiment, claim.method)
+    mine = _resolve(grid, experiment, claim.method)
     cells = []
     for against in claim.against:
-        theirs = _resolve(experiment, against)
+        theirs = _resolve(grid, experiment, against)
         prefix = f"vs {against}, " if len(claim.against) > 1 else ""
         for lang in langs:
             for query in claim.queries:
@@ -161,12 +168,14 @@ def _mrv_cells(
 ) -> list[ClaimCell]:
     """Per noise level and direction: MRV(against) − MRV(method) (> 0: the method is more
     consistent), with the mean recall's test as the cell's condition ("at equal recall")."""
-    by_cell = {(r.method, r.variant, r.training, r.noise): r for r in rows}
+    by_cell: dict[tuple, LanguageRow] = {}
+    for r in rows:  # the claim's experiment first
+        by_cell.setdefault((r.method, r.variant, r.training, r.noise), r)
     levels = [float(n) for n in (claim.noise or grid.noise_levels(experiment))]
-    mine = _resolve(experiment, claim.method)
+    mine = _resolve(grid, experiment, claim.method)
     cells = []
     for against in claim.against:
-        theirs = _resolve(experiment, against)
+        theirs = _resolve(grid, experiment, against)
         for noise in levels:
             a, b = by_cell.get((*mine, noise)), by_cell.get((*theirs, noise))
             recall = welch(_values(a, "mr_mean"), _values(b, "mr_mean"))

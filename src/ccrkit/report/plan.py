@@ -4,6 +4,8 @@ and a run shared by two experiments (e.g. the full method at the default noise) 
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -15,7 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ccrkit.config import build, parse_override, read_yaml, resolve_config_path, to_dict
+from ccrkit.config import build, parse_override, read_yaml, resolve_config_path
 from ccrkit.methods.registry import required_roles
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
 from ccrkit.train.config import RunConfig
@@ -79,6 +81,16 @@ def run_overrides(key: RunKey, variant: list[str], root: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def with_run(config: RunConfig, key: RunKey, root: Path) -> RunConfig:
+    """`config` with the run's seed and data (what `run_overrides` sets, without another typed
+    merge): seed, the language(s) and the world's root."""
+    langs = key.langs
+    data = dataclasses.replace(
+        config.data, lang=langs[0], target_langs=list(langs), root=str(root)
+    )
+    return dataclasses.replace(config, seed=key.seed, data=data)
+
+
 def language_groups(experiment: ExperimentSpec, training: str) -> list[str]:
     """Run languages of a training mode: each language alone, or all of them joined."""
     langs = list(dict.fromkeys(experiment.langs))
@@ -86,7 +98,8 @@ def language_groups(experiment: ExperimentSpec, training: str) -> list[str]:
 
 
 def config_digest(config: RunConfig, world_id: str) -> str:
-    data = to_dict(config)
+    # dataclasses.asdict: the plain dict `to_dict` gives (tested), without OmegaConf's cost
+    data = copy.deepcopy(dataclasses.asdict(config))
     for section, key in VOLATILE:
         data.get(section, {}).pop(key, None)
     for (section, key), neutral in NEUTRAL_DEFAULTS.items():
@@ -158,13 +171,16 @@ def plan_experiment(
     ]
     axes = (experiment.methods, variants_of(experiment).items(), groups,
             grid.noise_levels(experiment), experiment.seeds if seeds is None else seeds)  # fmt: skip
+    built: dict[tuple[str, str], RunConfig] = {}
     for method, (variant, extra), (training, lang), noise, seed in itertools.product(*axes):
         key = RunKey(method, variant, lang, float(noise), int(seed), training)
         if cells is not None and key.cell not in cells:
             continue
         root, world_id = worlds[float(noise)]
-        source = f"grid {grid.name}, experiment {experiment.name}, {method}/{variant}"
-        config = method_config(grid, method, run_overrides(key, extra, root), source)
+        if (method, variant) not in built:  # one typed build per method and variant: it is slow
+            source = f"grid {grid.name}, experiment {experiment.name}, {method}/{variant}"
+            built[method, variant] = method_config(grid, method, list(extra), source)
+        config = with_run(built[method, variant], key, root)
         digest = config_digest(config, world_id)
         label = "" if variant == PLAIN else "-" + re.sub(r"[^A-Za-z0-9.]+", "_", variant)
         name = f"{method}{label}-{lang}-noise{noise:g}-seed{seed}-{digest[:10]}"

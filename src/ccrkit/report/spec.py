@@ -260,16 +260,30 @@ def check_claim(grid: GridSpec, claim: ClaimSpec) -> None:
         raise ValueError(f"{where}: give the side(s) it is compared against (against: [...])")
     for text in [claim.method, *claim.against]:
         side = Side.parse(text)
-        if side.method not in experiment.methods:
+        try:
+            home = side_experiment(grid, experiment, side)
+        except LookupError:
             raise ValueError(
-                f"{where}: '{text}' names method '{side.method}', not one of experiment "
-                f"'{experiment.name}' ({', '.join(experiment.methods)})"
+                f"{where}: '{text}': no experiment of the grid runs method '{side.method}'"
+                + (f" with training {side.training}" if side.training else "")
+            ) from None
+        if side.variant is not None and side.variant not in home.variants:
+            raise ValueError(
+                f"{where}: '{text}' names variant '{side.variant}', not one of experiment "
+                f"'{home.name}' ({', '.join(home.variants) or 'none'})"
             )
-        if side.variant is not None and side.variant not in experiment.variants:
-            raise ValueError(f"{where}: '{text}' names an unknown variant '{side.variant}'")
-        if side.training is not None and side.training not in experiment.training:
-            raise ValueError(f"{where}: '{text}' names training '{side.training}', not run there")
     if claim.kind == "gain_grows" and len(claim.noise or grid.noise_levels(experiment)) < 2:
         raise ValueError(f"{where}: gain_grows needs two or more noise levels")
     if claim.kind == "lower_mrv" and not experiment.cross_language:
         raise ValueError(f"{where}: lower_mrv needs an experiment with cross_language: true")
+
+
+def side_experiment(grid: GridSpec, primary: ExperimentSpec, side: Side) -> ExperimentSpec:
+    """The experiment that runs a claim's side: the claim's own when it does, else the first
+    that runs its method (with its training mode, if it names one); LookupError if none."""
+    for experiment in [primary, *grid.experiments]:
+        if side.method in experiment.methods and (
+            side.training is None or side.training in experiment.training
+        ):
+            return experiment
+    raise LookupError(side)
