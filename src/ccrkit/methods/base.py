@@ -25,9 +25,9 @@ A method is an `nn.Module` that owns its encoders, projections and loss terms:
   training, so a missing file is reported before any model is built;
 - `check_training_data(config, spec, root, split, langs)` (class method): any other file the
   configuration needs, checked at the same moment (NRF's round-trip scores);
-- `matched_baseline(params)` (class method): the method section of translate-train on this
-  method's own towers, heads, loss family and weights — its components switched off
-  (`MATCHED_OFF`) — which the report compares it with (`ccrkit.methods.matched`);
+- `matched_baseline(name, params)` (class method): the method section of translate-train on
+  this method's own towers, heads, loss family and weights — its components switched off
+  (`MATCHED_OFF`) — which the report compares it with (`ccrkit.report.matched`);
 - `before_test(batches)`: called once on the selected checkpoint before the test (NRCCR's
   BatchNorm re-estimation); returns what it changed, recorded in run.json, or {} (nothing).
 """

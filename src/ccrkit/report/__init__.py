@@ -114,7 +114,7 @@ def run_report(
     if dry_run:
         return ReportOutcome(None, runs)
     matched = check_grid(grid)
-    generate_worlds(grid, plan.worlds, force, f"ccrkit report --grid {source}")
+    generate_worlds(grid, plan.worlds, force, f"ccrkit report --grid {source}", progress)
     todo = sum(not is_done(run) for run in runs)
     started = time.perf_counter()
     failures = execute(runs, grid.jobs, grid.threads, progress, force)

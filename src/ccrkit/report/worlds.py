@@ -112,8 +112,9 @@ def _world_config(spec: WorldSpec, noise: float):  # -> WorldConfig
 
 
 def generate_worlds(
-    grid: GridSpec, worlds: dict[float, World], force: bool = False, command: str = "ccrkit report"
-) -> None:
+    grid: GridSpec, worlds: dict[float, World], force: bool = False,
+    command: str = "ccrkit report", progress: bool = True,
+) -> None:  # fmt: skip
     """Generate the grid's worlds that are not ready (`force`: also replace unfinished or
     different ones); an unfinished or different world without `force` is an error."""
     from ccrkit.world.world import generate_world
@@ -123,6 +124,9 @@ def generate_worlds(
         raise FileExistsError(blockers[0])
     for world in worlds.values():
         if world.generated and world.state != READY:
+            if progress:
+                print(f"generating the world for MT noise {world.noise:g} -> {world.root} "
+                      f"(~{grid.world.seconds / 60:.0f} min)", flush=True)  # fmt: skip
             config = _world_config(grid.world, world.noise)
-            generate_world(config, world.root, force=force, show_progress=False)
+            generate_world(config, world.root, force=force, show_progress=progress)
             world.state = READY
