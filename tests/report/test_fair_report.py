@@ -165,10 +165,7 @@ def test_fair_grid_end_to_end(tmp_path: Path, capsys) -> None:
     kinds = {c.pair.kind for c in comparisons}
     assert kinds == {"matched baseline", "baseline"}
     assert all(c.test.p is not None or "n < 3" in c.test.note for c in comparisons)
-    assert (
-        "| NRCCR | translate-train (NRCCR's recipe) [matched] | de | 0.1 | native |"
-        in page
-    )
+    assert "| NRCCR | translate-train (NRCCR's recipe) [matched] | de | 0.1 | native |" in page
     # two seeds per switch: no p-value printed, the cell says why
     switches = outcome.comparisons["switches"]
     assert switches and all(c.test.p_cell() == "n < 3 seeds (2, 2)" for c in switches)
@@ -224,13 +221,26 @@ def test_interrupted_runs_resume_and_unfinished_worlds_need_force(tmp_path: Path
     generated = GridSpec(name="w", world=WorldSpec("world-tiny", root=str(tmp_path / "gen")),
                          methods={"m": MethodSpec("baseline-world")},
                          experiments=[ExperimentSpec(name="e", methods=["m"], noise=[0.2])])  # fmt: skip
-    (tmp_path / "gen" / "noise-0.2" / "worldimage").mkdir(parents=True)
+    (tmp_path / "gen" / "noise-0.2" / "worldimage").mkdir(parents=True)  # an interrupted world
     worlds = locate_worlds(generated, [0.2])
     assert worlds[0.2].state == UNFINISHED
     with pytest.raises(
         FileExistsError, match=r"holds an unfinished world .*`ccrkit report --force`"
     ):
         generate_worlds(generated, worlds, force=False, command="ccrkit report")
+    grid_yaml = tmp_path / "w.yaml"
+    grid_yaml.write_text(yaml.safe_dump({
+        "name": "w", "world": {"config": "world-tiny", "root": str(tmp_path / "gen")},
+        "runs_dir": str(tmp_path / "wruns"), "out": str(tmp_path / "wout"),
+        "methods": {"m": {"config": "baseline-world"}},
+        "experiments": [{"name": "e", "methods": ["m"], "noise": [0.2]}],
+    }))  # fmt: skip
+    capsys.readouterr()
+    assert main(["report", "--grid", str(grid_yaml), "--dry-run"]) == 0
+    assert "MT noise 0.2: unfinished" in capsys.readouterr().out
+    assert main(["report", "--grid", str(grid_yaml)]) == 2  # one line, before anything trains
+    assert f"--grid {grid_yaml} --force` regenerates it" in capsys.readouterr().err
+    assert not (tmp_path / "wruns").exists()
 
 
 def test_dry_run_writes_nothing_for_a_generated_world(tmp_path: Path, capsys) -> None:

@@ -91,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
         for name, _, planned, _ in plans:
             _list_runs(name, planned)
         return 0
+    for name, _, planned, _ in plans:  # every grid's worlds checked before anything trains
+        command = f"ccrkit report --grid {name}"
+        blockers = [why for w in planned.worlds.values() if (why := w.blocker(args.force, command))]
+        if blockers:
+            raise FileExistsError(blockers[0])
     status = 0
     for name, grid, _, _ in plans:
         outcome = run_report(grid, name, force=args.force)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ccrkit.report.execute import read_record, resumable_epoch, run_seconds, run_state
 from ccrkit.report.plan import PlannedRun
 from ccrkit.report.spec import GridSpec
-from ccrkit.report.worlds import READY, World
+from ccrkit.report.worlds import DIFFERENT, READY, UNFINISHED, World
 
 ASSUMED_SECONDS_PER_EPOCH = 60.0  # where neither a measurement nor the grid gives one
 
@@ -63,6 +63,11 @@ class Plan:
             lines.append(
                 f"  world for MT noise {world.noise:g}: {world.state} -> {world.root} "
                 f"(~{g.world.seconds / 60:.0f} min)"
+                + (
+                    "; regenerated only with --force"
+                    if world.state in (UNFINISHED, DIFFERENT)
+                    else ""
+                )
             )
         for key, count in self.counts.items():
             cost = self.costs[key]

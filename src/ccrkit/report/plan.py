@@ -85,9 +85,7 @@ def with_run(config: RunConfig, key: RunKey, root: Path) -> RunConfig:
     """`config` with the run's seed and data (what `run_overrides` sets, without another typed
     merge): seed, the language(s) and the world's root."""
     langs = key.langs
-    data = dataclasses.replace(
-        config.data, lang=langs[0], target_langs=list(langs), root=str(root)
-    )
+    data = dataclasses.replace(config.data, lang=langs[0], target_langs=list(langs), root=str(root))
     return dataclasses.replace(config, seed=key.seed, data=data)
 
 
