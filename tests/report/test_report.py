@@ -111,9 +111,9 @@ def test_bad_grids(tmp_path: Path) -> None:
         run_report(load_grid(path), str(path), dry_run=True)
 
 
-def test_the_shipped_grids_resolve_every_run(tmp_path: Path) -> None:
-    """Every run of the shipped grids resolves to a valid run config (a typo in a variant's
-    overrides fails here, not after an hour of training), and their matched baselines pass."""
+def test_the_nrccr_world_grid_resolves_every_run(tmp_path: Path) -> None:
+    """Every run of the shipped grid resolves to a valid run config (a typo in a variant's
+    overrides fails here, not after an hour of training), and its matched baselines pass."""
     for n in (0.1, 0.3, 0.5):
         (tmp_path / f"w{n}").mkdir()
     roots = ",".join(f"{{noise: {n}, root: '{tmp_path / f'w{n}'}'}}" for n in (0.1, 0.3, 0.5))
@@ -126,10 +126,6 @@ def test_the_shipped_grids_resolve_every_run(tmp_path: Path) -> None:
     assert not any(" " in str(r.run_dir) for r in outcome.runs)
     methods = {r.config.method["name"] for r in outcome.runs}
     assert methods == {"baseline", "nrccr", "nrf", "cl2cm"}
-    grid = load_grid("multilingual-world", [f"world.roots=[{roots}]"])
-    outcome = run_report(grid, "multilingual-world", dry_run=True)
-    assert len(outcome.runs) == 2 * 3 + 5 * 3  # joint: 2 methods x 3 seeds; separate: 5 x 3
-    assert {r.config.method["name"] for r in outcome.runs} == {"baseline", "one_to_k"}
 
 
 def test_resolved_configs_equal_load_config() -> None:

@@ -71,7 +71,10 @@ def staleness(out: Path, current: dict[str, Any] | None = None) -> list[tuple[st
 
 def summary(pages: list[dict[str, Any]]) -> list[str]:
     """A few lines: what was compared, on what data, how many seeds and runs, which claims hold."""
-    facts = [data.get("summary") or {} for data in pages]
+    facts = [data["summary"] for data in pages if data.get("summary")]
+    if not facts:
+        return ["## Summary", "", "No page below records what it compared (they predate the "
+                "summary); `make report` regenerates them."]  # fmt: skip
     methods = list(dict.fromkeys(m for f in facts for m in f.get("methods", [])))
     matched = sum(len(f.get("matched", [])) for f in facts)
     langs = list(dict.fromkeys(lang for f in facts for lang in f.get("langs", [])))
