@@ -26,6 +26,9 @@ METHODS = {
     "nrccr": {**TOWERS, "adversarial": False},
     "nrf": {**TOWERS, "selector": "all"},
     "cl2cm": {**TOWERS, "schedule": "joint", "ot_iterations": 3},
+    # its matched baseline: no CL network at all (the CM network's two InfoNCE terms)
+    "cl2cm-matched": {**TOWERS, "schedule": "joint", "sentence_weight": 0.0, "ot_weight": 0.0,
+                      "kt_weight": 0.0},
 }  # fmt: skip
 
 
@@ -65,3 +68,17 @@ def test_unknown_mode_is_refused() -> None:
         (ConfigError, ValueError), match="negatives must be one of all, mask_identical_text"
     ):
         losses("baseline", DISTINCT, "none")
+
+
+def test_cl2cm_without_cl_terms_builds_no_cl_network() -> None:
+    """CL2CM's matched baseline (no CL term, no transfer) carries no copy of the text encoder."""
+    config = {
+        "text_encoder": {"name": "builtin", "dim": 16, "layers": 1, "heads": 2, "ffn_dim": 32,
+                         "vocab_size": 80},
+        "visual_encoder": {"name": "feature", "hidden": 8},
+        "method": {"name": "cl2cm", **METHODS["cl2cm-matched"]},
+    }  # fmt: skip
+    corpus = [t for ts in DISTINCT.values() for t in ts]
+    method = build_method(config, BuildContext(visual_dim=4, corpus=lambda: iter(corpus)))
+    assert method.cl is None
+    assert not any(name.startswith("cl.") for name, _ in method.named_parameters())

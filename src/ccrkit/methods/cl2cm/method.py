@@ -132,7 +132,7 @@ class Cl2cm(Method):
             target = batch.views[view]
             with teacher_only:
                 cl_target = cl(target)
-            if stage != "cm":
+            if stage != "cm" and cl_source is not None:
                 terms |= self._cl_terms(view, cl_source, cl_target, self._identical(target, source))
             if stage != "cl":
                 e_t = self.encode_text(target, view.partition(":")[2])
