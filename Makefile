@@ -80,9 +80,11 @@ bench-serve: install-dev
 bench-soak: install-dev
 	$(BIN)/python benchmarks/bench_serve.py --soak 10
 
-# NRCCR vs the baseline on the synthetic world (issue 7): worlds at three MT noise levels, three
-# seeds, the ablation and the compatibility switches -> results/nrccr-world.{md,json,png}. Runs are
-# cached by config hash in runs/report/: a rerun trains only what is missing.
+# The papers' claims on the synthetic world (issues 7, 10, 19): NRCCR, NRF and CL2CM against their
+# matched translate-train baselines at three MT noise levels, to early stopping, 3-5 seeds, Welch
+# tests -> results/nrccr-world.{md,json,png}. Runs are cached by config hash in runs/report/: a
+# rerun trains only what is missing. Both report targets print what they will train and how long
+# it should take before they start (`ccrkit report ... --dry-run` prints only that).
 nrccr-world: install
 	$(BIN)/ccrkit report --grid nrccr-world
 

@@ -30,7 +30,9 @@ from ccrkit.methods.checkpoint import (
     check_plugins_loaded,
     checkpoint_path,
     load_module_state,
+    model_tensors,
     read_checkpoint,
+    write_checkpoint,
 )
 from ccrkit.methods.registry import build_method, check_training_data, required_roles
 from ccrkit.models.base import BuildContext
@@ -180,7 +182,8 @@ def run_training(
             record.save()
         outcome = RunOutcome(trainer.fit(resume=resume))
         if env.is_main and test_set is not None:
-            outcome.test = test_best(method, test_set, config, run_dir, device)
+            batches = functools.partial(training_batches, train_set, trainer.loader, device)
+            outcome.test = test_best(method, test_set, config, run_dir, device, batches, record)
         if record is not None:
             record.metrics.update(outcome.test)
             record.extra.update(_summary(outcome.progress, resume))
@@ -278,14 +281,33 @@ def by_language(sets: Any, lang: str) -> dict[str, Any]:
     return dict(sets) if isinstance(sets, Mapping) else {lang: sets}
 
 
+def training_batches(train_set: Any, loader: Any, device: Any) -> Iterator[Any]:
+    """The training set once, in order, batched and collated as in training, on `device`."""
+    from torch.utils.data import DataLoader
+
+    ordered = DataLoader(
+        train_set, batch_size=loader.batch_size, shuffle=False, collate_fn=loader.collate_fn
+    )
+    for batch in ordered:
+        yield batch.to(device)
+
+
 def test_best(
-    method: Method, test_set: Any, config: RunConfig, run_dir: Path, device: Any
-) -> dict[str, dict[str, float]]:
-    """Load the best checkpoint, score the test set (native, each fusion weight, English) in
-    every language, and across languages when there are several."""
+    method: Method, test_set: Any, config: RunConfig, run_dir: Path, device: Any,
+    batches: Callable[[], Iterator[Any]] | None = None, record: Any = None,
+) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Load the best checkpoint, let the method adjust it from the training batches
+    (`Method.before_test`; the adjusted model replaces the best checkpoint, so what is served is
+    what was tested), score the test set (native, each fusion weight, English) in every
+    language, and across languages when there are several."""
     path = checkpoint_path(run_dir, "best")
-    _, tensors = read_checkpoint(path)
+    saved, tensors = read_checkpoint(path)
     load_module_state(method, tensors, str(path))
+    changed = method.before_test(batches) if batches is not None else {}
+    if changed:
+        write_checkpoint(run_dir, "best", {**saved, "before_test": changed}, model_tensors(method))
+        if record is not None:
+            record.extra["before_test"] = changed
     results = evaluate_languages(
         method, by_language(test_set, config.data.lang), config.eval.fusion_weights, config.eval,
         device, ranks_dir=run_dir / RANKS_DIR, progress=config.train.progress,
