@@ -14,12 +14,13 @@ from ccrkit.report.claims import ClaimResult, evaluate_claims
 from ccrkit.report.compare import Comparison, cells_needing_seeds, compare, pairs
 from ccrkit.report.estimate import Plan, plan_costs
 from ccrkit.report.execute import execute, is_done
+from ccrkit.report.grid import load_grid
 from ccrkit.report.languages import LanguageRow, summarise_languages
 from ccrkit.report.matched import check_grid
 from ccrkit.report.page import Budget, Results, write_page
 from ccrkit.report.plan import PlannedRun, describe, plan_experiment, unique_runs
 from ccrkit.report.plot import plot_languages, plot_noise
-from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec, WorldSpec, load_grid
+from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec, WorldSpec
 from ccrkit.report.worlds import World, generate_worlds, locate_worlds
 
 __all__ = [

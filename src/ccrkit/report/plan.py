@@ -11,14 +11,16 @@ import hashlib
 import itertools
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ccrkit.config import build, parse_override, read_yaml, resolve_config_path
-from ccrkit.methods.registry import required_roles
+from ccrkit.config import ConfigError, build, parse_override, read_yaml, resolve_config_path
+from ccrkit.methods.registry import METHODS, required_roles
+from ccrkit.models.registry import split_section
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
 from ccrkit.train.config import RunConfig
 
@@ -137,12 +139,10 @@ def method_config(grid: GridSpec, key: str, extra: list[str], source: str) -> Ru
     Its config file, then the grid's overrides, its convergence (max_epochs, patience) and the
     method's overrides. A matched baseline without a config of its own (`matched: M`) starts
     from M's config so far, with M's method section replaced by its derivation
-    (`report.matched.derive_section`), then takes its own overrides."""
+    (`derive_section`), then takes its own overrides."""
     spec = grid.methods[key]
     common = [*grid.overrides, *grid.convergence_overrides()]
     if spec.matched is not None and not spec.config:
-        from ccrkit.report.matched import derive_section
-
         parent = grid.methods[spec.matched]
         merged = _merged(parent.config, [*common, *parent.overrides])
         where = f"{source} (the matched baseline of {spec.matched}: {parent.config} + overrides)"
@@ -154,6 +154,19 @@ def method_config(grid: GridSpec, key: str, extra: list[str], source: str) -> Ru
     return _build(
         _merged(name, [*common, *spec.overrides, *extra]), f"{source} ({name} + overrides)"
     )
+
+
+def derive_section(section: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict]:
+    """(the matched baseline's method section, the switched keys and their values) of a method
+    section (`name` + parameters), validated against the method's schema first."""
+    name, params = split_section(section, "method", source)
+    entry = METHODS.get(name)
+    build(entry.config_class, params, source, "method")
+    try:
+        base, base_params, switched = entry.matched_baseline(name, dict(params))
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return {"name": base, **base_params}, switched
 
 
 def plan_experiment(
