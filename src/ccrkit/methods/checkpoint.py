@@ -35,6 +35,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from ccrkit.methods.base import Method
+from ccrkit.methods.registry import build_method
 from ccrkit.models.base import BuildContext
 from ccrkit.runs import json_default, write_atomic, write_json_atomic
 
@@ -191,8 +192,6 @@ def load_method(
     run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"
 ) -> tuple[Method, dict[str, Any]]:
     """Rebuild a trained method from its run folder (config, assets, checkpoint) in eval mode."""
-    from ccrkit.methods.registry import build_method
-
     path = checkpoint_path(run_dir, which)
     record, tensors = read_checkpoint(path)
     config = record.get("config") or {}

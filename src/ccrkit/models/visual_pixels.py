@@ -162,6 +162,7 @@ class WorldCnnEncoder(FrozenAware):
 
     @classmethod
     def from_config(cls, config: WorldCnnConfig, context: BuildContext) -> WorldCnnEncoder:
+        # PENDING the world branch (issue 21): models -> world closes a package cycle; see .importlinter
         from ccrkit.world.backbone import load_backbone
 
         return cls(config, load_backbone(config.dir))

@@ -13,7 +13,7 @@ from ccrkit.report.aggregate import Row, summarise
 from ccrkit.report.claims import ClaimResult, evaluate_claims
 from ccrkit.report.compare import Comparison, cells_needing_seeds, compare, pairs
 from ccrkit.report.estimate import Plan, plan_costs
-from ccrkit.report.execute import execute, is_done
+from ccrkit.report.execute import execute, is_done, read_record, run_seconds
 from ccrkit.report.grid import load_grid
 from ccrkit.report.languages import LanguageRow, summarise_languages
 from ccrkit.report.matched import check_grid
@@ -187,8 +187,6 @@ def _experiment(grid: GridSpec, name: str) -> ExperimentSpec:
 
 def _run_costs(runs: list[PlannedRun]) -> tuple[list[float], list[int]]:
     """Training seconds and epochs trained of every finished run."""
-    from ccrkit.report.execute import read_record, run_seconds
-
     seconds, epochs = [], []
     for run in runs:
         record = read_record(run) or {}

@@ -20,8 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import OmegaConf
+from torch.utils.data import DataLoader
 
-from ccrkit.config import build, to_dict
+# the data layer is read through its package at call time: tests put a fake world in its place
+import ccrkit.data as data_layer
+from ccrkit.config import ConfigError, build, parse_override, to_dict
+from ccrkit.data.errors import DataError
 from ccrkit.evaluate.protocol import evaluate_languages, validate_languages, write_results
 from ccrkit.methods.base import Method
 from ccrkit.methods.checkpoint import (
@@ -59,24 +64,17 @@ def train_from_config(
     config: RunConfig, run_dir: str | Path, resume: bool = False, force: bool = False
 ) -> RunOutcome:
     """`ccrkit train`: open the configured data, then `run_training`."""
-    from ccrkit.data import (
-        EVAL_ROLES,
-        EvalDataset,
-        TrainCollate,
-        TrainDataset,
-        check_files,
-        load_data_spec,
-    )
-
     data = config.data
-    spec = load_data_spec(data.name)
+    spec = data_layer.load_data_spec(data.name)
     check_method_inputs(config, spec)
     # `data check`'s own validation of every file this run reads, before any is loaded.
     roles = {data.train_split: ("source", *data.roles)}
-    roles.update({split: EVAL_ROLES for split in (data.val_split, data.test_split) if split})
+    roles.update(
+        {split: data_layer.EVAL_ROLES for split in (data.val_split, data.test_split) if split}
+    )
     langs = list(dict.fromkeys([*data.target_langs, *data.evaluation_langs()]))
-    check_files(spec, data.root, roles, langs, data.feature)
-    train_set = TrainDataset(
+    data_layer.check_files(spec, data.root, roles, langs, data.feature)
+    train_set = data_layer.TrainDataset(
         spec, data.root, split=data.train_split, target_langs=list(data.target_langs),
         roles=tuple(data.roles), feature=data.feature,
     )  # fmt: skip
@@ -85,14 +83,16 @@ def train_from_config(
         if split is None:
             return None
         return {
-            lang: EvalDataset(spec, data.root, split=split, lang=lang, feature=data.feature)
+            lang: data_layer.EvalDataset(
+                spec, data.root, split=split, lang=lang, feature=data.feature
+            )
             for lang in data.evaluation_langs()
         }
 
     collate = (
-        TrainCollate
+        data_layer.TrainCollate
         if data.sort_batch_by is None
-        else functools.partial(TrainCollate, sort_by=data.sort_batch_by)
+        else functools.partial(data_layer.TrainCollate, sort_by=data.sort_batch_by)
     )
     return run_training(
         config, run_dir, train_set, collate, evaluation(data.val_split),
@@ -103,9 +103,6 @@ def train_from_config(
 def check_method_inputs(config: RunConfig, spec: Any) -> None:
     """Every caption role the method needs is asked for and its training files exist — checked
     before any model is built, naming the missing file and how to do without it."""
-    from ccrkit.config import ConfigError
-    from ccrkit.data.errors import DataError
-
     import_plugins(config.plugins)
     data, name = config.data, config.method.get("name")
     for role, why in required_roles(config.method).items():
@@ -196,10 +193,6 @@ def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConf
 
     The checkpoint's `plugins:` are not imported from it: the user names them (`--plugin`, or a
     `plugins=[...]` override)."""
-    from omegaconf import OmegaConf
-
-    from ccrkit.config import ConfigError, parse_override
-
     path = checkpoint_path(run_dir, "last")
     record, _ = read_checkpoint(path)
     merged = OmegaConf.create(record.get("config") or {})
@@ -283,8 +276,6 @@ def by_language(sets: Any, lang: str) -> dict[str, Any]:
 
 def training_batches(train_set: Any, loader: Any, device: Any) -> Iterator[Any]:
     """The training set once, in order, batched and collated as in training, on `device`."""
-    from torch.utils.data import DataLoader
-
     ordered = DataLoader(
         train_set, batch_size=loader.batch_size, shuffle=False, collate_fn=loader.collate_fn
     )

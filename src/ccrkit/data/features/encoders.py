@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ccrkit.data.media import to_pixels
+from ccrkit.devices import resolve_device
 from ccrkit.quiet import quiet_transformers
 from ccrkit.registry import Registry
 
@@ -36,13 +37,6 @@ class ImageEncoder(Protocol):
 
 
 FEATURE_ENCODERS: Registry[Callable[..., ImageEncoder]] = Registry("feature encoder")
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """`auto`: the first CUDA GPU when there is one, else the CPU; otherwise as given."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_encoder(
@@ -166,6 +160,7 @@ def _check_model_type(name: str, model: str, model_type: str) -> None:
 
 def _transformers(name: str) -> Any:
     try:
+        # optional dependency: transformers (the `features` extra)
         import transformers
     except ImportError:
         raise ValueError(

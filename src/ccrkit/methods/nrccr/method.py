@@ -41,7 +41,7 @@ from ccrkit.methods.base import (
     target_views,
 )
 from ccrkit.methods.nrccr.config import NrccrConfig
-from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared
+from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared, visual_layers
 from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
 from ccrkit.models.blocks import projection_head
 from ccrkit.models.discriminators import LanguageDiscriminator
@@ -77,14 +77,9 @@ class Nrccr(Method):
             pad_pool=c.nrccr_compat_padding_pool,
         )  # fmt: skip
         self.text_head = projection_head("mapping", c.hidden, c.embed_dim, c.mapping_dropout)
-        visual_layers: list[nn.Module] = []
-        visual_dim = visual.dim
-        if c.visual_hidden is not None:
-            visual_layers.append(nn.Linear(visual.dim, c.visual_hidden))
-            visual_layers += [nn.ReLU()] if c.visual_activation == "relu" else []
-            visual_dim = c.visual_hidden
-        self.visual_proj = nn.Sequential(*visual_layers)
-        self.visual_head = projection_head("mapping", visual_dim, c.embed_dim, c.mapping_dropout)
+        # the shared visual tower's layers, under NRCCR's own names (its checkpoints' and the
+        # official import's): `VisualTower` itself would name them visual_tower.proj/head
+        self.visual_proj, self.visual_head = visual_layers(visual.dim, c)
         self.discriminator = (
             LanguageDiscriminator(c.discriminator, text.dim) if c.adversarial else None
         )

@@ -15,12 +15,12 @@ import numpy as np
 
 from ccrkit.data.datasets import join_view, read_view
 from ccrkit.data.errors import DataError
+from ccrkit.translate.quality import sentence_chrf
+from ccrkit.translate.roundtrip import read_roundtrip, roundtrip_path
 
 
 def training_roundtrip_scores(train_set: Any, lang: str, missing: str) -> tuple[np.ndarray, str]:
     """(N,) round-trip chrF of the training rows' `mt:<lang>` captions, and where it came from."""
-    from ccrkit.translate.roundtrip import read_roundtrip
-
     spec, root, split = _data_of(train_set)
     tsv, bt_path = check_roundtrip_sources(spec, root, split, lang, missing)
     if tsv.is_file():
@@ -35,8 +35,6 @@ def check_roundtrip_sources(
     """The `.roundtrip.tsv` beside the MT file and the back-translation file; a `DataError`
     naming the command that writes them when neither gives the scores (`missing`: compute |
     error)."""
-    from ccrkit.translate.roundtrip import roundtrip_path
-
     mt_path = spec.caption_path(root, split, "mt", lang)
     if mt_path is None:
         raise DataError(f"data spec '{spec.name}' names no MT captions ('mt') for split '{split}'")
@@ -72,8 +70,6 @@ def _from_file(train_set: Any, scores: dict[str, float], tag: str, tsv: Path) ->
 
 
 def _computed(train_set: Any, lang: str, bt_path: Path) -> np.ndarray:
-    from ccrkit.translate.quality import sentence_chrf
-
     key = f"bt:{lang}"
     if key in getattr(train_set, "view_keys", []):
         back = train_set.texts("bt", lang)

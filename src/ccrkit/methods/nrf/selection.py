@@ -33,6 +33,7 @@ from torch import nn
 
 from ccrkit.config import build
 from ccrkit.data.errors import DataError
+from ccrkit.methods.nrf.roundtrip import check_roundtrip_sources, training_roundtrip_scores
 from ccrkit.registry import Registry
 
 MISSING_RULES = ("compute", "error")
@@ -244,13 +245,9 @@ class RoundtripSelector(DatasetSelector):
 
     def check_data(self, spec: Any, root: Any, split: str, lang: str) -> None:
         """Before training: the scores, or what they are computed from, exist."""
-        from ccrkit.methods.nrf.roundtrip import check_roundtrip_sources
-
         check_roundtrip_sources(spec, root, split, lang, self.config.missing)
 
     def decide(self, train_set: Any, lang: str) -> tuple[np.ndarray, dict[str, Any]]:
-        from ccrkit.methods.nrf.roundtrip import training_roundtrip_scores
-
         scores, origin = training_roundtrip_scores(train_set, lang, self.config.missing)
         if self.config.min_chrf is not None:
             keep = scores >= self.config.min_chrf
