@@ -4,12 +4,9 @@ and a run shared by two experiments (e.g. the full method at the default noise) 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
-import hashlib
 import itertools
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,17 +15,37 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ccrkit.config import ConfigError, build, parse_override, read_yaml, resolve_config_path
+from ccrkit.config import (
+    ConfigError,
+    build,
+    hash_view,
+    parse_override,
+    read_yaml,
+    resolve_config_path,
+    stable_hash,
+)
 from ccrkit.methods.registry import METHODS, required_roles
 from ccrkit.models.registry import split_section
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
 from ccrkit.train.config import RunConfig
 
-# keys that change how a run is shown or how fast it goes, never its numbers
-VOLATILE = {("train", "progress"), ("train", "tensorboard"), ("data", "num_workers")}
-# keys added after grids were first run, left out of the hash while they hold the default that
-# reproduces the earlier behaviour (so adding them did not invalidate cached runs)
-NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("data", "eval_langs"): []}
+# The run-config fields hashed before defaults were left out of the hash (issue 21): they enter
+# even at their default so that the runs cached then keep their names. Frozen: a field added
+# later enters only when it differs from its default (`ccrkit.config.hash_view`), so adding one
+# renames nothing and needs no entry here.
+HASHED_AT_DEFAULT = frozenset({
+    "seed", "plugins", "data", "data.name", "data.root", "data.lang", "data.target_langs",
+    "data.roles", "data.feature", "data.train_split", "data.val_split", "data.test_split",
+    "data.sort_batch_by", "text_encoder", "visual_encoder", "method", "train", "train.epochs",
+    "train.batch_size", "train.optimizer", "train.lr", "train.weight_decay", "train.betas",
+    "train.eps", "train.lr_mult", "train.schedule", "train.warmup_steps", "train.min_lr_ratio",
+    "train.plateau_decay", "train.plateau_factor", "train.plateau_patience", "train.early_stop",
+    "train.grad_clip", "train.grad_accum", "train.drop_last", "train.device", "train.amp",
+    "train.amp_dtype", "train.dist_backend", "train.find_unused_parameters",
+    "train.sync_batchnorm", "train.log_every", "eval", "eval.batch_size", "eval.fusion_weights",
+    "eval.val_fusion_weight", "eval.select_metric", "eval.ties", "eval.english",
+    "eval.save_ranks",
+})  # fmt: skip
 PLAIN = "-"  # the variant name of an experiment without variants
 JOINED = "+"  # joins a joint run's languages in its key and folder name
 
@@ -98,15 +115,8 @@ def language_groups(experiment: ExperimentSpec, training: str) -> list[str]:
 
 
 def config_digest(config: RunConfig, world_id: str) -> str:
-    # dataclasses.asdict: the plain dict `to_dict` gives (tested), without OmegaConf's cost
-    data = copy.deepcopy(dataclasses.asdict(config))
-    for section, key in VOLATILE:
-        data.get(section, {}).pop(key, None)
-    for (section, key), neutral in NEUTRAL_DEFAULTS.items():
-        if data.get(section, {}).get(key, neutral) == neutral:
-            data.get(section, {}).pop(key, None)
-    text = json.dumps({"config": data, "world": world_id}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The name of a run: its config (what names a result: `hash_view`) and its world."""
+    return stable_hash({"config": hash_view(config, HASHED_AT_DEFAULT), "world": world_id})
 
 
 @functools.cache
