@@ -45,9 +45,15 @@ from torch import nn
 from ccrkit.data.batch import TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses.negatives import MASK_IDENTICAL_TEXT, identical_pairs, text_keys
 from ccrkit.models.base import TextEncoder, VisualEncoder
+from ccrkit.registry import Registry
 
 AuxiliaryStep = Callable[[torch.Tensor], None]
 ENGLISH_ROLES = ("source", "bt", "human_to_en")  # views written in English whatever their suffix
+
+
+# Methods by name (the run config's `method.name`): each registers itself where it is defined,
+# `@METHODS.register("name")`; importing `ccrkit.methods` registers the built-in ones.
+METHODS: Registry[type[Method]] = Registry("method")
 
 
 @dataclass

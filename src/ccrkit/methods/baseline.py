@@ -21,7 +21,7 @@ from torch import nn
 from ccrkit.data.batch import TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses import info_nce, triplet_max_violation
 from ccrkit.losses.negatives import ALL, check_negatives
-from ccrkit.methods.base import Method, identical_text, view_language, views_of_role
+from ccrkit.methods.base import METHODS, Method, identical_text, view_language, views_of_role
 from ccrkit.models.base import TextEncoder, VisualEncoder
 from ccrkit.models.blocks import PROJECTION_KINDS, projection_head
 from ccrkit.models.distributed import gatherers
@@ -86,6 +86,7 @@ class DualEncoder(Method):
         return self.visual_head(self.visual(visual).pooled)
 
 
+@METHODS.register("baseline")
 class Baseline(DualEncoder):
     """Dual encoder with per-view contrastive terms."""
 

@@ -28,7 +28,7 @@ from ccrkit.losses.negatives import (
     check_negatives,
     one_to_k_identical,
 )
-from ccrkit.methods.base import view_language, view_text_keys, views_of_role
+from ccrkit.methods.base import METHODS, view_language, view_text_keys, views_of_role
 from ccrkit.methods.baseline import DualEncoder, check_head_and_temperature
 from ccrkit.models.base import TextEncoder, VisualEncoder
 from ccrkit.models.distributed import gatherers
@@ -69,6 +69,7 @@ class OneToKConfig:
             )
 
 
+@METHODS.register("one_to_k")
 class OneToK(DualEncoder):
     """The baseline's dual encoder with one 1-to-K loss term."""
 

@@ -1,4 +1,8 @@
-"""Methods by name: the run config's `method:` section (`name` + that method's parameters)."""
+"""Methods by name: the run config's `method:` section (`name` + that method's parameters).
+
+`METHODS` lives in `methods.base`; each method registers itself at its definition and
+`ccrkit.methods` (imported before this module) imports the built-in ones.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ccrkit.config import ConfigError, Sources, build, to_dict
-from ccrkit.methods.base import Method
-from ccrkit.methods.baseline import Baseline
-from ccrkit.methods.cl2cm import Cl2cm
-from ccrkit.methods.nrccr import Nrccr
-from ccrkit.methods.nrf import Nrf
-from ccrkit.methods.one_to_k import OneToK
+from ccrkit.methods.base import METHODS, Method
 from ccrkit.models.base import BuildContext
 from ccrkit.models.registry import (
     TEXT_ENCODERS,
@@ -21,14 +20,7 @@ from ccrkit.models.registry import (
     build_visual_encoder,
     split_section,
 )
-from ccrkit.registry import Registry, import_plugins
-
-METHODS: Registry[type[Method]] = Registry("method")
-METHODS.register("baseline")(Baseline)
-METHODS.register("nrccr")(Nrccr)
-METHODS.register("nrf")(Nrf)
-METHODS.register("cl2cm")(Cl2cm)
-METHODS.register("one_to_k")(OneToK)
+from ccrkit.registry import import_plugins
 
 
 def build_method(

@@ -20,6 +20,7 @@ from torch import nn
 
 from ccrkit.data.batch import VisualBatch
 from ccrkit.models.base import (
+    VISUAL_ENCODERS,
     BuildContext,
     EncoderOutput,
     VisualEncoder,
@@ -87,6 +88,7 @@ class ClipConfig:
     std: list[float] = field(default_factory=lambda: list(CLIP_STD))
 
 
+@VISUAL_ENCODERS.register("clip")
 class ClipVisionEncoder(FrozenAware):
     """CLIP preprocessing (bicubic resize of the short side, centre crop, CLIP mean/std) + tower."""
 
@@ -146,6 +148,7 @@ class WorldCnnConfig:
     trainable: bool = False
 
 
+@VISUAL_ENCODERS.register("world_cnn")
 class WorldCnnEncoder(FrozenAware):
     """The synthetic world's CNN (`ccrkit.world.backbone.load_backbone`), imported lazily.
 

@@ -33,7 +33,7 @@ from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses import info_nce, ot_alignment, relational_kd
-from ccrkit.methods.base import Method, identical_text, required_view, target_views
+from ccrkit.methods.base import METHODS, Method, identical_text, required_view, target_views
 from ccrkit.methods.cl2cm.config import Cl2cmConfig
 from ccrkit.methods.towers import TextTower, VisualTower
 from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
@@ -59,6 +59,7 @@ class CrossLingualNetwork(nn.Module):
         return sentence, states, prepared[1]
 
 
+@METHODS.register("cl2cm")
 class Cl2cm(Method):
     config_class = Cl2cmConfig
     # translate-train on the CM network: InfoNCE(v, e_s) and InfoNCE(v, e_t) from the first

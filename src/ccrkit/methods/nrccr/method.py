@@ -34,6 +34,7 @@ from ccrkit.losses import (
     triplet_max_violation,
 )
 from ccrkit.methods.base import (
+    METHODS,
     AuxiliaryOptimizer,
     Method,
     identical_text,
@@ -60,6 +61,7 @@ def clean_english(text: str) -> str:
     return cleaned.capitalize()
 
 
+@METHODS.register("nrccr")
 class Nrccr(Method):
     config_class = NrccrConfig
     # translate-train on NRCCR's towers: the triplet terms of the source and the MT (weights 1.0
@@ -193,6 +195,10 @@ class Nrccr(Method):
             )
         }
         if c.distills:
+            # the teacher (e_c: the source attending to the MT) is the clean side: both views
+            # detach it, so the noisy MT follows it and never pulls it toward the noise
+            # (the official code leaves the feature view's teacher attached:
+            # `nrccr_compat_feature_grad`)
             teacher = (
                 self.text_head(self.tower.cross_branch(source, target)) if c.cross_teacher else e_s
             )
@@ -228,6 +234,9 @@ class Nrccr(Method):
         pad = self.config.nrccr_compat_padding_pool
         disc = self.discriminator
         for _, target_out in targets:
+            # detached: the discriminator's own loss must not reach the text encoder, or the
+            # encoder would also learn to make languages *easier* to tell apart; the encoder
+            # learns only from the fooling terms below, through the updated discriminator
             real = disc(source_out.tokens.detach(), source_out.mask, pad)
             fake = disc(target_out.tokens.detach(), target_out.mask, pad)
             self.auxiliary_step(DISCRIMINATOR, adversarial_language(fake, real, "discriminator"))

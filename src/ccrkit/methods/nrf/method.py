@@ -26,7 +26,7 @@ from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses import feature_distance, info_nce
-from ccrkit.methods.base import Method, identical_text, required_view, target_views
+from ccrkit.methods.base import METHODS, Method, identical_text, required_view, target_views
 from ccrkit.methods.nrf.config import NrfConfig
 from ccrkit.methods.nrf.selection import SelectionInput, build_selector
 from ccrkit.methods.towers import TextTower, VisualTower
@@ -50,6 +50,7 @@ class NoiseFilter(nn.Module):
         return self.layers(tokens, src_key_padding_mask=~mask.bool())
 
 
+@METHODS.register("nrf")
 class Nrf(Method):
     config_class = NrfConfig
     # translate-train on NRF's towers: InfoNCE(v, e_s) and InfoNCE(v, e_t), no noise filter, no
