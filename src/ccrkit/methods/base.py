@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from ccrkit.data.batch import TokenBatch, TrainBatch, VisualBatch
+from ccrkit.data.datasets import TrainingData
 from ccrkit.losses.negatives import MASK_IDENTICAL_TEXT, identical_pairs, text_keys
 from ccrkit.models.base import TextEncoder, VisualEncoder
 from ccrkit.registry import Registry
@@ -133,7 +134,7 @@ class Method(nn.Module):
         self.text.save_assets(directory)
         self.visual.save_assets(directory)
 
-    def prepare_training(self, train_set: Any) -> dict[str, Any]:
+    def prepare_training(self, train_set: TrainingData) -> dict[str, Any]:
         """Training-only set-up from the whole training set; returns what to record (none here)."""
         return {}
 

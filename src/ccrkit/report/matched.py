@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccrkit.config import ConfigError, build, to_dict
-from ccrkit.methods.registry import METHODS
-from ccrkit.models.registry import split_section
+from ccrkit.config import ConfigError, to_dict
+from ccrkit.methods.registry import resolve_method
 from ccrkit.report.plan import derive_section, method_config
 from ccrkit.report.spec import GridSpec
 
@@ -111,9 +110,8 @@ def check_grid(grid: GridSpec) -> dict[str, Matched]:
 
 def _method_fields(section: Mapping[str, Any], source: str) -> dict[str, Any]:
     """A method section as its typed config's every field (defaults filled) and its name."""
-    name, params = split_section(section, "method", source)
-    config = build(METHODS.get(name).config_class, params, source, "method")
-    return {"name": name, **dataclasses.asdict(config)}
+    method = resolve_method(section, source)
+    return {"name": method.name, **dataclasses.asdict(method.config)}
 
 
 def _flat(tree: Any, prefix: str) -> dict[str, Any]:

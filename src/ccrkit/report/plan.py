@@ -24,8 +24,7 @@ from ccrkit.config import (
     resolve_config_path,
     stable_hash,
 )
-from ccrkit.methods.registry import METHODS, required_roles
-from ccrkit.models.registry import split_section
+from ccrkit.methods.registry import resolve_method
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
 from ccrkit.train.config import RunConfig
 
@@ -139,7 +138,7 @@ def _merged(name: str, overrides: list[str]) -> DictConfig:
 
 def _build(merged: DictConfig, where: str) -> RunConfig:
     config = build(RunConfig, merged, where)
-    required_roles(config.method, where)  # validates the method section against its schema
+    resolve_method(config.method, where)  # the method section against its schema, before training
     return config
 
 
@@ -169,11 +168,10 @@ def method_config(grid: GridSpec, key: str, extra: list[str], source: str) -> Ru
 def derive_section(section: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict]:
     """(the matched baseline's method section, the switched keys and their values) of a method
     section (`name` + parameters), validated against the method's schema first."""
-    name, params = split_section(section, "method", source)
-    entry = METHODS.get(name)
-    build(entry.config_class, params, source, "method")
+    method = resolve_method(section, source)
+    params = {key: value for key, value in section.items() if key != "name"}
     try:
-        base, base_params, switched = entry.matched_baseline(name, dict(params))
+        base, base_params, switched = method.entry.matched_baseline(method.name, params)
     except ValueError as err:
         raise ConfigError(f"{source}: {err}") from None
     return {"name": base, **base_params}, switched

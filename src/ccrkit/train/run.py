@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 # the data layer is read through its package at call time: tests put a fake world in its place
 import ccrkit.data as data_layer
 from ccrkit.config import ConfigError, build, parse_override, to_dict
+from ccrkit.data.datasets import TrainingData
 from ccrkit.data.errors import DataError
 from ccrkit.evaluate.protocol import evaluate_languages, validate_languages, write_results
 from ccrkit.methods.base import Method
@@ -39,7 +40,7 @@ from ccrkit.methods.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from ccrkit.methods.registry import build_method, check_training_data, required_roles
+from ccrkit.methods.registry import build_method, resolve_method
 from ccrkit.models.base import BuildContext
 from ccrkit.registry import import_plugins
 from ccrkit.runs import run_record
@@ -104,8 +105,9 @@ def check_method_inputs(config: RunConfig, spec: Any) -> None:
     """Every caption role the method needs is asked for and its training files exist — checked
     before any model is built, naming the missing file and how to do without it."""
     import_plugins(config.plugins)
-    data, name = config.data, config.method.get("name")
-    for role, why in required_roles(config.method).items():
+    data, method = config.data, resolve_method(config.method)
+    name = method.name
+    for role, why in method.required_roles().items():
         if role not in data.roles:
             raise ConfigError(
                 f"method '{name}' needs '{role}' captions but data.roles is {list(data.roles)}: "
@@ -123,7 +125,7 @@ def check_method_inputs(config: RunConfig, spec: Any) -> None:
                     f"method '{name}' needs the '{role}:{lang}' captions of split "
                     f"'{data.train_split}' ({missing}); {why}"
                 )
-    check_training_data(config.method, spec, data.root, data.train_split, list(data.target_langs))
+    method.check_training_data(spec, data.root, data.train_split, list(data.target_langs))
 
 
 def run_training(
@@ -255,7 +257,7 @@ def save_assets(method: Method, assets: Path) -> None:
         raise
 
 
-def caption_corpus(train_set: Any, config: RunConfig) -> Iterator[str]:
+def caption_corpus(train_set: TrainingData, config: RunConfig) -> Iterator[str]:
     """Training captions of every loaded view: English sources and each role × target language."""
     yield from train_set.texts("source", None)
     for lang in config.data.target_langs:
@@ -274,7 +276,7 @@ def by_language(sets: Any, lang: str) -> dict[str, Any]:
     return dict(sets) if isinstance(sets, Mapping) else {lang: sets}
 
 
-def training_batches(train_set: Any, loader: Any, device: Any) -> Iterator[Any]:
+def training_batches(train_set: TrainingData, loader: Any, device: Any) -> Iterator[Any]:
     """The training set once, in order, batched and collated as in training, on `device`."""
     ordered = DataLoader(
         train_set, batch_size=loader.batch_size, shuffle=False, collate_fn=loader.collate_fn

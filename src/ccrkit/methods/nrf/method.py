@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
+from ccrkit.data.datasets import TrainingData
 from ccrkit.losses import feature_distance, info_nce
 from ccrkit.methods.base import METHODS, Method, identical_text, required_view, target_views
 from ccrkit.methods.nrf.config import NrfConfig
@@ -115,7 +116,7 @@ class Nrf(Method):
         return self.text_tower.embed_tokens(states, mask)
 
     # ---------------------------------------------------------------- training
-    def prepare_training(self, train_set: Any) -> dict[str, Any]:
+    def prepare_training(self, train_set: TrainingData) -> dict[str, Any]:
         """Run the parallel-data selection over the training set; its summary goes to run.json."""
         return {"selector": self.config.selector, **self.selector.prepare(train_set)}
 
