@@ -152,7 +152,7 @@ def views_of_role(views: Mapping[str, Any], role: str) -> list[str]:
     return sorted(key for key in views if key == role or key.startswith(f"{role}:"))
 
 
-def required_view(batch: Any, key: str, method: str, why: str = "") -> Any:
+def required_view(batch: TrainBatch, key: str, method: str, why: str = "") -> TokenBatch:
     """The batch's `key` captions, or a ValueError naming what the batch has and the role to add
     to data.roles (`why`: the method's reason for needing it)."""
     if key not in batch.views:
@@ -165,7 +165,7 @@ def required_view(batch: Any, key: str, method: str, why: str = "") -> Any:
     return batch.views[key]
 
 
-def target_views(batch: Any, method: str, why: str = "") -> list[str]:
+def target_views(batch: TrainBatch, method: str, why: str = "") -> list[str]:
     """The batch's MT views ("mt:de", "mt:fr", ...): at least one, else `required_view`'s error."""
     views = views_of_role(batch.views, "mt")
     if not views:

@@ -40,6 +40,7 @@ from ccrkit.methods.base import (
     identical_text,
     required_view,
     target_views,
+    view_language,
 )
 from ccrkit.methods.nrccr.config import NrccrConfig
 from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared, visual_layers
@@ -184,7 +185,7 @@ class Nrccr(Method):
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         """Every non-adversarial term of one target language (view "mt:<xx>"), in the official
         order of mapping calls (s, t, c, b: it decides BatchNorm's running statistics)."""
-        c, lang = self.config, view.partition(":")[2]
+        c, lang = self.config, view_language(view)
         source_tokens, source = source_pair
         target = self.tower.prepare(target_out)
         e_t = self.text_head(self.tower.self_branch(target))

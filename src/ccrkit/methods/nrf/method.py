@@ -27,7 +27,14 @@ from torch import nn
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
 from ccrkit.data.datasets import TrainingData
 from ccrkit.losses import feature_distance, info_nce
-from ccrkit.methods.base import METHODS, Method, identical_text, required_view, target_views
+from ccrkit.methods.base import (
+    METHODS,
+    Method,
+    identical_text,
+    required_view,
+    target_views,
+    view_language,
+)
 from ccrkit.methods.nrf.config import NrfConfig
 from ccrkit.methods.nrf.selection import SelectionInput, build_selector
 from ccrkit.methods.towers import TextTower, VisualTower
@@ -147,7 +154,7 @@ class Nrf(Method):
         self, batch: TrainBatch, view: str, source_out: Any, source: Any, e_s: torch.Tensor,
         visual: torch.Tensor, labels: torch.Tensor,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
-        c, lang = self.config, view.partition(":")[2]
+        c, lang = self.config, view_language(view)
         gather, gather_plain = gatherers(c.gather)
         target_tokens = batch.views[view]
         target_out = self.text(target_tokens)
