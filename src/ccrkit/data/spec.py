@@ -239,7 +239,13 @@ def _fill(pattern: str, **values: str) -> str:
 def load_data_spec(
     name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
 ) -> DataSpec:
-    """A spec by name (`configs/data/<name>.yaml`) or by path to a YAML file."""
+    """A spec by name (`configs/data/<name>.yaml`) or by path to a YAML file.
+
+    Example::
+
+        spec = load_data_spec("multi30k-task1-de")
+        spec.caption_path("/data/VisualSearch", "train", "mt", "de")  # the MT caption file
+    """
     if isinstance(name_or_path, DataSpec):
         return name_or_path
     path = resolve_config_path(name_or_path, "data")
