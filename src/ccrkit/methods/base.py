@@ -152,6 +152,19 @@ def views_of_role(views: Mapping[str, Any], role: str) -> list[str]:
     return sorted(key for key in views if key == role or key.startswith(f"{role}:"))
 
 
+def configured_views(batch: TrainBatch, role: str) -> list[str]:
+    """The batch's views of a role named in `method.views`, or a ValueError saying how to load
+    them: a configured role the data does not give would otherwise be silently left out."""
+    keys = views_of_role(batch.views, role)
+    if not keys:
+        have = ", ".join(sorted(batch.views)) or "none"
+        raise ValueError(
+            f"method.views names caption role '{role}' but the batch has views: {have}; "
+            "load it with data.roles / data.target_langs or remove it from method.views"
+        )
+    return keys
+
+
 def required_view(batch: TrainBatch, key: str, method: str, why: str = "") -> TokenBatch:
     """The batch's `key` captions, or a ValueError naming what the batch has and the role to add
     to data.roles (`why`: the method's reason for needing it)."""

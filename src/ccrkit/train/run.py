@@ -43,7 +43,7 @@ from ccrkit.methods.checkpoint import (
 from ccrkit.methods.registry import build_method, resolve_method
 from ccrkit.models.base import BuildContext
 from ccrkit.registry import import_plugins
-from ccrkit.runs import run_record
+from ccrkit.runs import claim_run_dir, run_record
 from ccrkit.train.config import RunConfig
 from ccrkit.train.distributed import DistEnv, barrier, init_process_group, resolve_device
 from ccrkit.train.logger import TENSORBOARD_DIR
@@ -217,15 +217,7 @@ def prepare_run_dir(run_dir: Path, resume: bool, force: bool) -> None:
         if not checkpoint_path(run_dir, "last").is_file():
             raise FileNotFoundError(f"{run_dir}: no checkpoint to resume (checkpoints/last.json)")
         return
-    existing = [name for name in OUTPUTS if (run_dir / name).exists()]
-    if existing and not force:
-        raise FileExistsError(
-            f"{run_dir} already holds a run ({', '.join(existing)}); resume it with --resume, "
-            "choose another --out, or pass --force to replace it"
-        )
-    for name in existing:
-        path = run_dir / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    claim_run_dir(run_dir, OUTPUTS, force, resumable=True)
 
 
 def build_run_method(
