@@ -51,7 +51,9 @@ serve: install
 world: install
 	$(BIN)/ccrkit world --config world-default --out data/world
 
+# lint-imports: the import table of docs/architecture.md (.importlinter) and no import cycle.
 test: install-dev lint
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 # The real Multi30K pipeline (issue 20): real task 1 text from ../shared/data/multi30k, random

@@ -8,7 +8,9 @@ files, supports single inheritance (`base: NAME` in a YAML file) and turns Omega
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -299,6 +301,62 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(cfg):
         return OmegaConf.to_container(OmegaConf.structured(cfg), enum_to_str=True)  # type: ignore[return-value]
     return dict(cfg)
+
+
+# Field metadata of a setting that does not name a result (how a run is shown or how fast it
+# goes, never its numbers): `progress: bool = field(default=True, metadata=NOT_NAMING)`.
+NOT_NAMING = {"names_result": False}
+
+
+def hash_view(cfg: Any, kept: Collection[str] = frozenset(), prefix: str = "") -> Any:
+    """What of `cfg` names its result, as plain data for `stable_hash`.
+
+    A dataclass field enters only when it differs from its default, so adding a field with a
+    default renames nothing that was hashed before; a field marked `NOT_NAMING` never enters.
+    `kept`: dotted paths that enter even at their default (the fields of a schema hashed before
+    this rule, kept so that the names made then stay valid). Plain dicts and lists (plug-in
+    sections) enter as they are.
+
+    Example::
+
+        @dataclass
+        class Cfg:
+            lr: float = 0.1
+            progress: bool = field(default=True, metadata=NOT_NAMING)
+
+        hash_view(Cfg(lr=0.2, progress=False))  # {'lr': 0.2}
+        hash_view(Cfg())                        # {}
+    """
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        view = {}
+        for spec in dataclasses.fields(cfg):
+            path = prefix + spec.name
+            value = getattr(cfg, spec.name)
+            if not spec.metadata.get("names_result", True):
+                continue
+            if path not in kept and _is_default(spec, value):
+                continue
+            view[spec.name] = hash_view(value, kept, path + ".")
+        return view
+    if isinstance(cfg, Mapping):
+        return {key: hash_view(value, kept, f"{prefix}{key}.") for key, value in cfg.items()}
+    if isinstance(cfg, list | tuple):
+        return [hash_view(value, kept, prefix) for value in cfg]
+    return cfg
+
+
+def stable_hash(data: Any) -> str:
+    """sha256 (hex) of `data` (e.g. `hash_view` results) as sorted JSON; unknown types as str."""
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _is_default(spec: dataclasses.Field, value: Any) -> bool:
+    if spec.default is not dataclasses.MISSING:
+        return bool(value == spec.default)
+    if spec.default_factory is not dataclasses.MISSING:
+        return bool(value == spec.default_factory())
+    return False  # a required field always names the result
 
 
 def _merge(cfg: DictConfig, data: Any, source: str | Sources, prefix: str = "") -> DictConfig:

@@ -17,6 +17,8 @@ import functools
 import logging
 from collections.abc import Sequence
 
+from sacrebleu.metrics import BLEU, CHRF
+
 logger = logging.getLogger(__name__)
 
 
@@ -34,9 +36,9 @@ def mecab_available() -> bool:
     """Whether sacrebleu's 'ja-mecab' tokeniser works here (MeCab and its dictionary installed):
     tried once per process on a real sentence, with one warning when it does not."""
     try:
+        # optional dependencies: MeCab and its dictionary (sacrebleu[ja], Python < 3.12)
         import ipadic  # noqa: F401  (the dictionary sacrebleu's tokeniser loads)
         import MeCab  # noqa: F401
-        from sacrebleu.metrics import BLEU
 
         BLEU(tokenize="ja-mecab").corpus_score(["テスト"], [["テスト"]])
     except Exception:  # ImportError, or MeCab present without a usable dictionary
@@ -54,8 +56,6 @@ class Scorer:
     `references[k][i]` is the k-th reference of sentence i, or None where sentence i has fewer."""
 
     def __init__(self, references: Sequence[Sequence[str | None]], lang: str) -> None:
-        from sacrebleu.metrics import BLEU, CHRF
-
         streams = [list(r) for r in references]
         self.tokenize = bleu_tokenizer(lang)
         self.bleu = BLEU(tokenize=self.tokenize, references=streams)
@@ -75,6 +75,4 @@ def score(
 
 
 def sentence_chrf(hypothesis: str, reference: str) -> float:
-    from sacrebleu.metrics import CHRF
-
     return CHRF().sentence_score(hypothesis, [reference]).score

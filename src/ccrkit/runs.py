@@ -11,9 +11,11 @@ import errno
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -185,17 +187,23 @@ def default_run_dir(command: str, root: str | Path = "runs") -> Path:
     return Path(root) / f"{command}-{stamp}"
 
 
-def claim_run_dir(run_dir: str | Path, outputs: tuple[str, ...], force: bool) -> None:
+def claim_run_dir(
+    run_dir: str | Path, outputs: tuple[str, ...], force: bool, resumable: bool = False
+) -> None:
     """A command never silently overwrites an earlier run's `outputs` in `run_dir`: it refuses,
-    or with `force` deletes them first (so no stale file of the old run stays beside the new)."""
-    import shutil
-
+    or with `force` deletes them first (so no stale file of the old run stays beside the new).
+    `resumable`: the refusal also offers `--resume` (training)."""
     run_dir = Path(run_dir)
     existing = [name for name in outputs if (run_dir / name).exists()]
     if existing and not force:
+        choices = (
+            "resume it with --resume, choose another --out, or"
+            if resumable
+            else "choose another --out or"
+        )
         raise FileExistsError(
-            f"{run_dir} already holds a run ({', '.join(existing)}); choose another --out or "
-            "pass --force to replace it"
+            f"{run_dir} already holds a run ({', '.join(existing)}); {choices} pass --force to "
+            "replace it"
         )
     for name in existing:
         path = run_dir / name
@@ -207,9 +215,6 @@ def replaced_folder(out: str | Path) -> Iterator[Path]:
     """A fresh staging folder beside `out` to fill; when the block ends without error it takes
     the place of `out` (an old `out` is moved aside, then deleted), else it is deleted and `out`
     stays as it was. Readers never see a half-written folder."""
-    import shutil
-    import uuid
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))

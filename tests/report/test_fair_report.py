@@ -291,8 +291,9 @@ def test_a_run_config_is_its_method_config_with_the_run_overrides() -> None:
 
 
 def test_the_digest_reads_the_same_dict_as_to_dict() -> None:
-    """`config_digest` reads `dataclasses.asdict` (fast) where cached runs were hashed from
-    `to_dict`: the two must be the same dict, or every cached run would be retrained."""
+    """`config_digest` reads the dataclass itself (`hash_view`, fast) where cached runs were
+    hashed from `to_dict`: the two must hold the same values, or every cached run would be
+    retrained."""
     import dataclasses
 
     from ccrkit.config import to_dict

@@ -16,7 +16,14 @@ from ccrkit.data.captions import (
     read_cclm_json,
 )
 from ccrkit.data.check import EVAL_ROLES, DataReport, SplitSummary, check_data, check_files
-from ccrkit.data.datasets import EvalDataset, TrainCollate, TrainDataset, TrainExample
+from ccrkit.data.datasets import (
+    EvalDataset,
+    TrainCollate,
+    TrainDataset,
+    TrainExample,
+    TrainingData,
+    TrainingFiles,
+)
 from ccrkit.data.errors import DataError
 from ccrkit.data.media import decode_video, load_image, to_pixels
 from ccrkit.data.spec import DataSpec, StoreSpec, available_data_specs, load_data_spec
@@ -27,6 +34,8 @@ from ccrkit.data.visual import ResolvedStore, VisualLoader, collate_visual, reso
 __all__ = [
     "EVAL_ROLES", "BigFile", "CaptionRecord", "DataError", "DataReport", "DataSpec", "EvalDataset",
     "ResolvedStore", "SplitSummary", "StoreSpec", "TrainCollate", "TrainDataset", "TrainExample",
+    "TrainingData",
+    "TrainingFiles",
     "VisualLoader", "available_data_specs", "check_data", "check_files", "collate_visual",
     "decode_video", "item_id_of", "load_data_spec", "load_image", "read_captions",
     "read_cclm_images", "read_cclm_json", "read_id_list", "read_video2frames", "resolve_store",

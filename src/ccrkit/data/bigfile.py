@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ccrkit.data.errors import DataError
+from ccrkit.runs import write_atomic
 
 FEATURE_FILE, ID_FILE, SHAPE_FILE = "feature.bin", "id.txt", "shape.txt"
 DTYPE = np.dtype("<f4")
@@ -121,8 +122,6 @@ def _read_ids(path: Path, expected: int) -> list[str]:
 
 def write_bigfile(directory: str | Path, ids: Sequence[str], features: np.ndarray) -> None:
     """Write a complete BigFile (used by tests and small tools; extraction streams its own)."""
-    from ccrkit.runs import write_atomic
-
     directory = Path(directory)
     features = np.ascontiguousarray(features, dtype=DTYPE)
     if features.ndim != 2 or features.shape[0] != len(ids):

@@ -111,7 +111,14 @@ def check_data(
     """Validate `splits` (default: all) of `spec` under `root`; never raises for bad data.
 
     `roles` ({split: roles}) and `langs` (target languages) narrow the caption files checked to
-    those a command reads (default: every file the spec names)."""
+    those a command reads (default: every file the spec names).
+
+    Example::
+
+        report = check_data(load_data_spec("multi30k-task1-de"), "/data/VisualSearch", ["val"])
+        for problem in report.problems:
+            print(problem)  # file, line and what was expected
+    """
     report = DataReport(spec.name, str(root), feature or spec.visual.feature)
     if not Path(root).is_dir():
         report.add(DataError("data root folder not found", root))

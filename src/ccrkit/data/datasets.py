@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -97,6 +98,35 @@ def item_indices(items: list[str], records: list[CaptionRecord], path: Path | No
                 record.line,
             )
     return np.array([index[record.item_id] for record in records], dtype=np.int64)
+
+
+@runtime_checkable
+class TrainingData(Protocol):
+    """What the trainer and a method (`Method.prepare_training`) may read of a training set: its
+    examples, in dataset order, and every text of one view aligned with them. `TrainDataset` is
+    one; tests use small in-memory ones."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> TrainExample: ...
+
+    def texts(self, role: str, lang: str | None = None) -> list[str]: ...
+
+
+@runtime_checkable
+class TrainingFiles(TrainingData, Protocol):
+    """A training set read from a data spec's files, and what it was read from: a method that
+    needs more than the loaded views (NRF's round-trip scores, looked up by caption id beside
+    the MT file) asks for this and says so when the training set is not one."""
+
+    spec: DataSpec
+    root: Path
+    split: str
+    records: list[CaptionRecord]
+    target_langs: list[str]
+
+    @property
+    def view_keys(self) -> list[str]: ...
 
 
 class TrainDataset(Dataset):

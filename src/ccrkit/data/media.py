@@ -8,22 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ccrkit.data.errors import DataError
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 ImageTransform = Callable[["Image.Image"], np.ndarray]
 
 
 def load_image(path: str | Path, verify: bool = True) -> Image.Image:
     """An RGB image, fully decoded (so a truncated file fails here, not inside a model)."""
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     if not path.is_file():
         raise DataError("image file not found", path)
@@ -40,8 +35,6 @@ def load_image(path: str | Path, verify: bool = True) -> Image.Image:
 
 def check_image(path: str | Path, decode: bool = False) -> None:
     """Cheap check (header) by default; `decode=True` decodes every pixel (finds truncation)."""
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     if not path.is_file():
         raise DataError("image file not found", path)
@@ -60,8 +53,6 @@ def to_pixels(image: Image.Image, size: int | None = 224) -> np.ndarray:
 
     `size=None` keeps the image as it is.
     """
-    from PIL import Image
-
     if size is not None:
         width, height = image.size
         scale = size / min(width, height)
@@ -79,6 +70,7 @@ def decode_video(path: str | Path, fps: float = 1.0) -> list[Image.Image]:
     A frame is kept when its timestamp reaches the next sampling time, so the result does not
     depend on the container's own frame rate.
     """
+    # optional dependency: PyAV (the `features` extra), for videos only
     import av
 
     path = Path(path)

@@ -11,11 +11,18 @@ file names are relative to `<collection>/<text_dir>/`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from omegaconf import MISSING
 
+from ccrkit.config import (
+    ConfigError,
+    available_configs,
+    load_config,
+    read_yaml,
+    resolve_config_path,
+)
 from ccrkit.data.errors import DataError
 
 ROLES = ("source", "mt", "bt", "human", "human_to_en")
@@ -232,9 +239,13 @@ def _fill(pattern: str, **values: str) -> str:
 def load_data_spec(
     name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()
 ) -> DataSpec:
-    """A spec by name (`configs/data/<name>.yaml`) or by path to a YAML file."""
-    from ccrkit.config import ConfigError, load_config, read_yaml, resolve_config_path
+    """A spec by name (`configs/data/<name>.yaml`) or by path to a YAML file.
 
+    Example::
+
+        spec = load_data_spec("multi30k-task1-de")
+        spec.caption_path("/data/VisualSearch", "train", "mt", "de")  # the MT caption file
+    """
     if isinstance(name_or_path, DataSpec):
         return name_or_path
     path = resolve_config_path(name_or_path, "data")
@@ -250,10 +261,6 @@ def load_data_spec(
 
 def _check_split_keys(data: dict, path: Path) -> None:
     """Name unknown keys inside `splits:` (OmegaConf cannot, for dict-of-dataclass values)."""
-    from dataclasses import fields
-
-    from ccrkit.config import ConfigError
-
     sections = {"": SplitSpec, "captions": CaptionFiles}
     for split, body in (data.get("splits") or {}).items():
         for section, schema in sections.items():
@@ -270,6 +277,4 @@ def _check_split_keys(data: dict, path: Path) -> None:
 
 
 def available_data_specs() -> list[str]:
-    from ccrkit.config import available_configs
-
     return available_configs("data")

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from ccrkit.data.errors import DataError
+from ccrkit.runs import write_atomic
 
 MAX_BYTES = 2 * 1024**3
 EXPECTED = "expected a dict literal {video_id: [frame_id, ...]} of strings only"
@@ -83,7 +84,5 @@ def _string(node: ast.expr | None, path: Path, parent: ast.expr) -> str:
 
 def write_video2frames(path: str | Path, video2frames: dict[str, list[str]]) -> None:
     """Written as JSON: readable here and by `eval` in the original code alike."""
-    from ccrkit.runs import write_atomic
-
     text = json.dumps(video2frames, ensure_ascii=False, indent=0)
     write_atomic(path, (text + "\n").encode("utf-8"))

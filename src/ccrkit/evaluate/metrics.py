@@ -31,6 +31,11 @@ def retrieval_metrics(
 
     Items may have any number of captions (none: a distractor). See `ccrkit.evaluate.ranking`
     for the tie rules and the distractors.
+
+    Example (query 2, of item 1, scores item 0 higher: t2v rank 2)::
+
+        m = retrieval_metrics(np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]]), np.array([0, 1, 1]))
+        m["t2v_r1"], m["v2t_r1"], m["sumr"]  # 66.67, 100.0, 566.67 (rounded)
     """
     return metrics_from_ranks(compute_ranks(MatrixScores(sim), query_item, ties))
 

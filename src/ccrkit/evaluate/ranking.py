@@ -56,6 +56,9 @@ class Ranks:
 def compute_ranks(
     source: ScoreSource,
     query_item: np.ndarray,
+    # pessimistic by default: a model that gives many items the same score (a collapsed one
+    # gives all of them one) must not get credit for them; optimistic ties would rank a
+    # constant scorer first for every query
     ties: Ties = "pessimistic",
     block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> Ranks:
@@ -159,6 +162,9 @@ def _v2t_from_counts(
     negatives_before = before_all - np.count_nonzero(
         _before(*pairs, ties) & valid[:, None, :], axis=2
     )
+    # among an item's own captions, ties are broken by index whatever the policy: the policy
+    # decides how relevant captions fare against other items' captions, while AP needs each
+    # relevant caption to have one distinct place among the relevant ones
     positives_before = np.count_nonzero(_before(*pairs, "stable") & valid[:, None, :], axis=2)
     position = np.where(valid, positives_before + negatives_before + 1, 1)  # 1-based, in the list
     captions = valid.sum(axis=1)

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+# the data layer is read through its package at call time: tests put a fake world in its place
+import ccrkit.data as data_layer
 from ccrkit.config import build
 from ccrkit.evaluate.crosslang import default_eval_langs
 from ccrkit.evaluate.protocol import EvalConfig, evaluate_languages, write_results
@@ -41,8 +43,6 @@ class CheckpointEval:
 
 
 def evaluate_checkpoint(request: CheckpointEval) -> dict[str, dict[str, float]]:
-    from ccrkit.data import EVAL_ROLES, EvalDataset, check_files, load_data_spec
-
     device = torch.device(request.device)
     method, record = load_method(request.run_dir, request.which, device)
     trained = record.get("config") or {}
@@ -64,11 +64,14 @@ def evaluate_checkpoint(request: CheckpointEval) -> dict[str, dict[str, float]]:
         "langs": langs, "fusion_weights": weights, "eval": trained.get("eval"),
     }  # fmt: skip
     with run_record(request.out, "evaluate", config) as run:
-        spec = load_data_spec(name)
+        spec = data_layer.load_data_spec(name)
         feature = data_cfg.get("feature")
-        check_files(spec, config["root"], {request.split: EVAL_ROLES}, langs, feature)
+        data_layer.check_files(
+            spec, config["root"], {request.split: data_layer.EVAL_ROLES}, langs, feature
+        )
         datasets = {
-            lang: EvalDataset(spec, config["root"], request.split, lang, feature) for lang in langs
+            lang: data_layer.EvalDataset(spec, config["root"], request.split, lang, feature)
+            for lang in langs
         }
         results = evaluate_languages(
             method, datasets, weights, eval_cfg, device, ranks_dir=request.out / "ranks",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ccrkit.evaluate.crosslang import CROSS_LABEL, cross_language_table
 from ccrkit.tables import pipe_table
 
 COLUMNS = (
@@ -35,8 +36,6 @@ def metrics_table(rows: Mapping[str, Mapping[str, float]], label: str = "setting
 def results_tables(results: Mapping[str, Mapping[str, float]]) -> str:
     """The metrics table of every label and, when present, the cross-language table (MRV, mR
     spread) of the native queries below it."""
-    from ccrkit.evaluate.crosslang import CROSS_LABEL, cross_language_table
-
     rows = {label: metrics for label, metrics in results.items() if label != CROSS_LABEL}
     text = metrics_table(rows)
     if CROSS_LABEL in results:

@@ -51,6 +51,7 @@ def sinkhorn_plan(
         raise ValueError(f"grad must be one of {', '.join(PLAN_GRADS)}, got {grad!r}")
     if epsilon <= 0 or iterations < 1:
         raise ValueError(f"epsilon must be > 0 and iterations >= 1, got {epsilon}, {iterations}")
+    # POT loads on CL2CM's first OT term only: importing it costs seconds every other run would pay
     from ot.batch import solve_batch
 
     mask_a, mask_b = mask_a.bool(), mask_b.bool()

@@ -1,4 +1,8 @@
-"""Methods: each composes encoders and named loss terms behind one protocol (see `base`)."""
+"""Methods: each composes encoders and named loss terms behind one protocol (see `base`).
+
+Importing this package registers the built-in methods in `METHODS` (each module registers its
+class with `@METHODS.register(name)`).
+"""
 
 from __future__ import annotations
 

@@ -43,11 +43,18 @@ import torch
 from torch import nn
 
 from ccrkit.data.batch import TokenBatch, TrainBatch, VisualBatch
+from ccrkit.data.datasets import TrainingData
 from ccrkit.losses.negatives import MASK_IDENTICAL_TEXT, identical_pairs, text_keys
 from ccrkit.models.base import TextEncoder, VisualEncoder
+from ccrkit.registry import Registry
 
 AuxiliaryStep = Callable[[torch.Tensor], None]
 ENGLISH_ROLES = ("source", "bt", "human_to_en")  # views written in English whatever their suffix
+
+
+# Methods by name (the run config's `method.name`): each registers itself where it is defined,
+# `@METHODS.register("name")`; importing `ccrkit.methods` registers the built-in ones.
+METHODS: Registry[type[Method]] = Registry("method")
 
 
 @dataclass
@@ -127,7 +134,7 @@ class Method(nn.Module):
         self.text.save_assets(directory)
         self.visual.save_assets(directory)
 
-    def prepare_training(self, train_set: Any) -> dict[str, Any]:
+    def prepare_training(self, train_set: TrainingData) -> dict[str, Any]:
         """Training-only set-up from the whole training set; returns what to record (none here)."""
         return {}
 
@@ -145,7 +152,20 @@ def views_of_role(views: Mapping[str, Any], role: str) -> list[str]:
     return sorted(key for key in views if key == role or key.startswith(f"{role}:"))
 
 
-def required_view(batch: Any, key: str, method: str, why: str = "") -> Any:
+def configured_views(batch: TrainBatch, role: str) -> list[str]:
+    """The batch's views of a role named in `method.views`, or a ValueError saying how to load
+    them: a configured role the data does not give would otherwise be silently left out."""
+    keys = views_of_role(batch.views, role)
+    if not keys:
+        have = ", ".join(sorted(batch.views)) or "none"
+        raise ValueError(
+            f"method.views names caption role '{role}' but the batch has views: {have}; "
+            "load it with data.roles / data.target_langs or remove it from method.views"
+        )
+    return keys
+
+
+def required_view(batch: TrainBatch, key: str, method: str, why: str = "") -> TokenBatch:
     """The batch's `key` captions, or a ValueError naming what the batch has and the role to add
     to data.roles (`why`: the method's reason for needing it)."""
     if key not in batch.views:
@@ -158,7 +178,7 @@ def required_view(batch: Any, key: str, method: str, why: str = "") -> Any:
     return batch.views[key]
 
 
-def target_views(batch: Any, method: str, why: str = "") -> list[str]:
+def target_views(batch: TrainBatch, method: str, why: str = "") -> list[str]:
     """The batch's MT views ("mt:de", "mt:fr", ...): at least one, else `required_view`'s error."""
     views = views_of_role(batch.views, "mt")
     if not views:

@@ -21,7 +21,13 @@ from torch import nn
 from ccrkit.data.batch import TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses import info_nce, triplet_max_violation
 from ccrkit.losses.negatives import ALL, check_negatives
-from ccrkit.methods.base import Method, identical_text, view_language, views_of_role
+from ccrkit.methods.base import (
+    METHODS,
+    Method,
+    configured_views,
+    identical_text,
+    view_language,
+)
 from ccrkit.models.base import TextEncoder, VisualEncoder
 from ccrkit.models.blocks import PROJECTION_KINDS, projection_head
 from ccrkit.models.distributed import gatherers
@@ -86,6 +92,7 @@ class DualEncoder(Method):
         return self.visual_head(self.visual(visual).pooled)
 
 
+@METHODS.register("baseline")
 class Baseline(DualEncoder):
     """Dual encoder with per-view contrastive terms."""
 
@@ -127,12 +134,6 @@ class Baseline(DualEncoder):
     def _weighted_views(self, batch: TrainBatch) -> list[tuple[str, float]]:
         chosen = []
         for role, weight in self.config.views.items():
-            keys = views_of_role(batch.views, role)
-            if not keys:
-                have = ", ".join(sorted(batch.views)) or "none"
-                raise ValueError(
-                    f"method.views names caption role '{role}' but the batch has views: {have}; "
-                    "load it with data.roles / data.target_langs or remove it from method.views"
-                )
+            keys = configured_views(batch, role)
             chosen += [(key, weight) for key in keys if weight]
         return chosen

@@ -35,6 +35,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from ccrkit.methods.base import Method
+from ccrkit.methods.registry import build_method
 from ccrkit.models.base import BuildContext
 from ccrkit.runs import json_default, write_atomic, write_json_atomic
 
@@ -190,9 +191,15 @@ def load_module_state(
 def load_method(
     run_dir: str | Path, which: str = "best", device: str | torch.device = "cpu"
 ) -> tuple[Method, dict[str, Any]]:
-    """Rebuild a trained method from its run folder (config, assets, checkpoint) in eval mode."""
-    from ccrkit.methods.registry import build_method
+    """Rebuild a trained method from its run folder (config, assets, checkpoint) in eval mode.
 
+    Example::
+
+        method, record = load_method("runs/demo")
+        tokens = method.tokenize(["ein Hund läuft über eine Wiese"])
+        with torch.no_grad():
+            query = method.encode_text(tokens, "de")  # (1, D), L2-normalised
+    """
     path = checkpoint_path(run_dir, which)
     record, tensors = read_checkpoint(path)
     config = record.get("config") or {}

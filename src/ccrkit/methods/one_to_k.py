@@ -28,7 +28,12 @@ from ccrkit.losses.negatives import (
     check_negatives,
     one_to_k_identical,
 )
-from ccrkit.methods.base import view_language, view_text_keys, views_of_role
+from ccrkit.methods.base import (
+    METHODS,
+    configured_views,
+    view_language,
+    view_text_keys,
+)
 from ccrkit.methods.baseline import DualEncoder, check_head_and_temperature
 from ccrkit.models.base import TextEncoder, VisualEncoder
 from ccrkit.models.distributed import gatherers
@@ -69,6 +74,7 @@ class OneToKConfig:
             )
 
 
+@METHODS.register("one_to_k")
 class OneToK(DualEncoder):
     """The baseline's dual encoder with one 1-to-K loss term."""
 
@@ -122,14 +128,7 @@ class OneToK(DualEncoder):
         """The K views of every example, in `config.views` order: source, mt:de, mt:fr, ..."""
         keys: list[str] = []
         for role in self.config.views:
-            found = views_of_role(batch.views, role)
-            if not found:
-                have = ", ".join(sorted(batch.views)) or "none"
-                raise ValueError(
-                    f"method.views names caption role '{role}' but the batch has views: {have}; "
-                    "load it with data.roles / data.target_langs or remove it from method.views"
-                )
-            keys += found
+            keys += configured_views(batch, role)
         return keys
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:

@@ -1,19 +1,20 @@
-"""Methods by name: the run config's `method:` section (`name` + that method's parameters)."""
+"""Methods by name: the run config's `method:` section (`name` + that method's parameters).
+
+`METHODS` lives in `methods.base`; each method registers itself at its definition and
+`ccrkit.methods` (imported before this module) imports the built-in ones.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ccrkit.config import ConfigError, Sources, build, to_dict
-from ccrkit.methods.base import Method
-from ccrkit.methods.baseline import Baseline
-from ccrkit.methods.cl2cm import Cl2cm
-from ccrkit.methods.nrccr import Nrccr
-from ccrkit.methods.nrf import Nrf
-from ccrkit.methods.one_to_k import OneToK
-from ccrkit.models.base import BuildContext
+from ccrkit.data.spec import DataSpec
+from ccrkit.methods.base import METHODS, Method
+from ccrkit.models.base import BuildContext, TextEncoder, VisualEncoder
 from ccrkit.models.registry import (
     TEXT_ENCODERS,
     VISUAL_ENCODERS,
@@ -21,14 +22,42 @@ from ccrkit.models.registry import (
     build_visual_encoder,
     split_section,
 )
-from ccrkit.registry import Registry, import_plugins
+from ccrkit.registry import import_plugins
 
-METHODS: Registry[type[Method]] = Registry("method")
-METHODS.register("baseline")(Baseline)
-METHODS.register("nrccr")(Nrccr)
-METHODS.register("nrf")(Nrf)
-METHODS.register("cl2cm")(Cl2cm)
-METHODS.register("one_to_k")(OneToK)
+
+@dataclass(frozen=True)
+class ResolvedMethod:
+    """A run config's `method:` section resolved once: the registered class and its typed config.
+
+    Example::
+
+        method = resolve_method({"name": "nrccr", "back_translation": False})
+        method.required_roles()  # {'mt': 'NRCCR learns from machine translations ...'}
+    """
+
+    name: str
+    entry: type[Method]
+    config: Any  # the entry's own `config_class` instance
+
+    def required_roles(self) -> dict[str, str]:
+        """The caption roles this configuration needs (`Method.required_roles`), with hints."""
+        return self.entry.required_roles(self.config)
+
+    def check_training_data(
+        self, spec: DataSpec, root: str | Path, split: str, langs: list[str]
+    ) -> None:
+        """The method's own check of the training files (`Method.check_training_data`)."""
+        self.entry.check_training_data(self.config, spec, Path(root), split, list(langs))
+
+    def build(self, text: TextEncoder, visual: VisualEncoder) -> Method:
+        return self.entry(self.config, text, visual)
+
+
+def resolve_method(section: Mapping[str, Any], source: str = "config") -> ResolvedMethod:
+    """The method section checked against its class's dataclass (a typo names `source`)."""
+    name, params = split_section(section, "method", source)
+    entry = METHODS.get(name)
+    return ResolvedMethod(name, entry, build(entry.config_class, params, source, "method"))
 
 
 def build_method(
@@ -39,30 +68,15 @@ def build_method(
     The method section is validated against the method's own dataclass first, so a typo there is
     reported before any encoder (and its weights) is loaded.
     """
-    name, params = split_section(config["method"], "method", source)
-    entry = METHODS.get(name)
-    method_config = build(entry.config_class, params, source, "method")
+    method = resolve_method(config["method"], source)
     text = build_text_encoder(config["text_encoder"], context, source)
     visual = build_visual_encoder(config["visual_encoder"], context, source)
-    return entry(method_config, text, visual)
+    return method.build(text, visual)
 
 
 def required_roles(section: Mapping[str, Any], source: str = "config") -> dict[str, str]:
     """The caption roles the configured method needs (`Method.required_roles`), with hints."""
-    name, params = split_section(section, "method", source)
-    entry = METHODS.get(name)
-    return entry.required_roles(build(entry.config_class, params, source, "method"))
-
-
-def check_training_data(
-    section: Mapping[str, Any], spec: Any, root: Any, split: str, langs: list[str],
-    source: str = "config",
-) -> None:  # fmt: skip
-    """The configured method's own check of the training files (`Method.check_training_data`)."""
-    name, params = split_section(section, "method", source)
-    entry = METHODS.get(name)
-    config = build(entry.config_class, params, source, "method")
-    entry.check_training_data(config, spec, Path(root), split, list(langs))
+    return resolve_method(section, source).required_roles()
 
 
 def resolve_sections(config: Any, sources: str | Sources = "config") -> dict[str, dict[str, Any]]:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ccrkit.methods.nrccr.config import TowerConfig
-from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared
+from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared, visual_layers
 from ccrkit.models.base import EncoderOutput
 from ccrkit.models.blocks import projection_head
 
@@ -55,14 +55,7 @@ class VisualTower(nn.Module):
 
     def __init__(self, in_dim: int, config: TowerConfig) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        dim = in_dim
-        if config.visual_hidden is not None:
-            layers.append(nn.Linear(in_dim, config.visual_hidden))
-            layers += [nn.ReLU()] if config.visual_activation == "relu" else []
-            dim = config.visual_hidden
-        self.proj = nn.Sequential(*layers)
-        self.head = projection_head("mapping", dim, config.embed_dim, config.mapping_dropout)
+        self.proj, self.head = visual_layers(in_dim, config)
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.head(self.proj(pooled))

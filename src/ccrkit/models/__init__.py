@@ -3,6 +3,7 @@ CLIP, the world's CNN), NRCCR's attention block and projection heads, looked up 
 
 from __future__ import annotations
 
+from ccrkit.models import text_builtin, text_hf, visual, visual_pixels  # noqa: F401  (registers the built-in encoders)
 from ccrkit.models.base import (
     BuildContext,
     EncoderOutput,

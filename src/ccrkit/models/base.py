@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ccrkit.data.batch import TokenBatch, VisualBatch
+from ccrkit.registry import Registry
 
 
 @dataclass
@@ -101,9 +102,16 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def import_transformers(what: str) -> object:
     """The `transformers` module, or a config error saying how to install it."""
     try:
+        # optional dependency: transformers (the `hf` extra)
         import transformers
     except ImportError:
         raise ValueError(
             f"{what} needs the Hugging Face transformers library: pip install 'ccrkit[hf]'"
         ) from None
     return transformers
+
+
+# Encoders by name (a config section's `name`): each registers itself where it is defined,
+# `@TEXT_ENCODERS.register("name")`; importing `ccrkit.models` registers the built-in ones.
+TEXT_ENCODERS: Registry[type[TextEncoder]] = Registry("text encoder")
+VISUAL_ENCODERS: Registry[type[VisualEncoder]] = Registry("visual encoder")

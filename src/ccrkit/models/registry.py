@@ -2,7 +2,9 @@
 
 Each entry is an encoder class with a `config_class` dataclass (its parameters, validated with
 `ccrkit.config.build`) and `from_config(config, context)`. Plug-ins register more with
-`@TEXT_ENCODERS.register("name")`; heavy libraries are imported only when an entry is built.
+`@TEXT_ENCODERS.register("name")` at the class (the registries live in `models.base`; importing
+`ccrkit.models` registers the built-in encoders); heavy libraries are imported only when an entry
+is built.
 """
 
 from __future__ import annotations
@@ -11,22 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ccrkit.config import ConfigError, build
-from ccrkit.models.base import BuildContext, TextEncoder, VisualEncoder
-from ccrkit.models.text_builtin import BuiltinTextEncoder
-from ccrkit.models.text_hf import HFTextEncoder
-from ccrkit.models.visual import FeatureEncoder, FrameEncoder
-from ccrkit.models.visual_pixels import ClipVisionEncoder, WorldCnnEncoder
-from ccrkit.registry import Registry
-
-TEXT_ENCODERS: Registry[type[TextEncoder]] = Registry("text encoder")
-VISUAL_ENCODERS: Registry[type[VisualEncoder]] = Registry("visual encoder")
-
-TEXT_ENCODERS.register("builtin")(BuiltinTextEncoder)
-TEXT_ENCODERS.register("hf")(HFTextEncoder)
-VISUAL_ENCODERS.register("feature")(FeatureEncoder)
-VISUAL_ENCODERS.register("frames")(FrameEncoder)
-VISUAL_ENCODERS.register("clip")(ClipVisionEncoder)
-VISUAL_ENCODERS.register("world_cnn")(WorldCnnEncoder)
+from ccrkit.models.base import (
+    TEXT_ENCODERS,
+    VISUAL_ENCODERS,
+    BuildContext,
+    TextEncoder,
+    VisualEncoder,
+)
 
 
 def split_section(section: Mapping[str, Any], prefix: str, source: str) -> tuple[str, dict]:

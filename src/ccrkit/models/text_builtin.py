@@ -32,7 +32,13 @@ from tokenizers.trainers import BpeTrainer
 from torch import nn
 
 from ccrkit.data.batch import TokenBatch
-from ccrkit.models.base import BuildContext, EncoderOutput, TextEncoder, masked_mean
+from ccrkit.models.base import (
+    TEXT_ENCODERS,
+    BuildContext,
+    EncoderOutput,
+    TextEncoder,
+    masked_mean,
+)
 from ccrkit.runs import write_atomic
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
@@ -109,6 +115,7 @@ def token_batch(tokenizer: Tokenizer, texts: list[str]) -> TokenBatch:
     return TokenBatch(ids, mask, list(texts))
 
 
+@TEXT_ENCODERS.register("builtin")
 class BuiltinTextEncoder(TextEncoder):
     """Token + position embeddings → pre-norm Transformer layers → masked mean pooling."""
 

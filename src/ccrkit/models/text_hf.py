@@ -20,6 +20,7 @@ from omegaconf import MISSING
 
 from ccrkit.data.batch import TokenBatch
 from ccrkit.models.base import (
+    TEXT_ENCODERS,
     BuildContext,
     EncoderOutput,
     TextEncoder,
@@ -80,6 +81,7 @@ def _matches(name: str, entry: Any) -> bool:
     return str(entry) in name
 
 
+@TEXT_ENCODERS.register("hf")
 class HFTextEncoder(TextEncoder):
     """AutoModel's last hidden state, masked-mean pooled; frozen parameters per `finetune`."""
 

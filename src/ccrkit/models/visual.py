@@ -17,7 +17,13 @@ import torch
 from torch import nn
 
 from ccrkit.data.batch import VisualBatch
-from ccrkit.models.base import BuildContext, EncoderOutput, VisualEncoder, masked_mean
+from ccrkit.models.base import (
+    VISUAL_ENCODERS,
+    BuildContext,
+    EncoderOutput,
+    VisualEncoder,
+    masked_mean,
+)
 from ccrkit.models.blocks import NrccrAttention
 
 ACTIVATIONS = ("relu", "none")
@@ -50,6 +56,7 @@ class FeatureConfig:
             )
 
 
+@VISUAL_ENCODERS.register("feature")
 class FeatureEncoder(VisualEncoder):
     """One precomputed vector per item, optionally through Linear (+ ReLU) and Dropout."""
 
@@ -96,6 +103,7 @@ class FramesConfig:
             raise ValueError(f"max_frames ({self.max_frames}) exceeds positions ({self.positions})")
 
 
+@VISUAL_ENCODERS.register("frames")
 class FrameEncoder(VisualEncoder):
     """NRCCR's temporal block over frame features, pooled over the real frames only."""
 

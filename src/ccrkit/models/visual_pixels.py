@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from omegaconf import MISSING
+from PIL import Image
 from torch import nn
 
 from ccrkit.data.batch import VisualBatch
+from ccrkit.data.media import to_pixels
 from ccrkit.models.base import (
+    VISUAL_ENCODERS,
     BuildContext,
     EncoderOutput,
     VisualEncoder,
@@ -50,6 +53,18 @@ def encode_pixels(
     tokens = encode(values.flatten(0, 1)).view(batch, frames, -1)
     mask = visual.mask.bool()
     return EncoderOutput(tokens, mask, masked_mean(tokens, mask))
+
+
+def resized_pixels(pixels: torch.Tensor, size: int) -> torch.Tensor:
+    """(..., 3, H, W) in [0, 1] -> (..., 3, size, size) through `ccrkit.data.media.to_pixels`
+    (PIL bicubic of the shorter side, centre crop), via 8-bit images: the same pixels as the data
+    layer's loader and as Hugging Face's CLIP image processor (`ccrkit features --encoder clip`),
+    so a model sees one picture the same way whichever path loaded it."""
+    flat = pixels.detach().reshape(-1, *pixels.shape[-3:]).clamp(0.0, 1.0)
+    as_bytes = (flat * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    resized = np.stack([to_pixels(Image.fromarray(image), size) for image in as_bytes])
+    out = torch.from_numpy(resized).to(device=pixels.device, dtype=pixels.dtype)
+    return out.reshape(*pixels.shape[:-3], 3, size, size)
 
 
 class FrozenAware(VisualEncoder):
@@ -87,8 +102,12 @@ class ClipConfig:
     std: list[float] = field(default_factory=lambda: list(CLIP_STD))
 
 
+@VISUAL_ENCODERS.register("clip")
 class ClipVisionEncoder(FrozenAware):
-    """CLIP preprocessing (bicubic resize of the short side, centre crop, CLIP mean/std) + tower."""
+    """CLIP preprocessing (bicubic resize of the short side, centre crop, CLIP mean/std) + tower.
+
+    The resize and crop are the data layer's (`resized_pixels`): the pixels equal those of the
+    Hugging Face image processor that `ccrkit features` uses for the same model."""
 
     config_class = ClipConfig
 
@@ -120,13 +139,10 @@ class ClipVisionEncoder(FrozenAware):
         return cls(config, backbone)
 
     def preprocess(self, pixels: torch.Tensor) -> torch.Tensor:
-        height, width = pixels.shape[-2:]
-        if (height, width) != (self.size, self.size):
-            scale = self.size / min(height, width)
-            resized = (max(self.size, round(height * scale)), max(self.size, round(width * scale)))
-            pixels = F.interpolate(pixels, size=resized, mode="bicubic", antialias=True)
-            top, left = (resized[0] - self.size) // 2, (resized[1] - self.size) // 2
-            pixels = pixels[..., top : top + self.size, left : left + self.size]
+        """CLIP's normalisation of pixels in [0, 1]; pixels loaded at another size than the
+        model's are first resized as the data layer does (`resized_pixels`)."""
+        if tuple(pixels.shape[-2:]) != (self.size, self.size):
+            pixels = resized_pixels(pixels, self.size)
         return (pixels.clamp(0.0, 1.0) - self.mean) / self.std
 
     def features(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -146,6 +162,7 @@ class WorldCnnConfig:
     trainable: bool = False
 
 
+@VISUAL_ENCODERS.register("world_cnn")
 class WorldCnnEncoder(FrozenAware):
     """The synthetic world's CNN (`ccrkit.world.backbone.load_backbone`), imported lazily.
 
@@ -162,6 +179,7 @@ class WorldCnnEncoder(FrozenAware):
 
     @classmethod
     def from_config(cls, config: WorldCnnConfig, context: BuildContext) -> WorldCnnEncoder:
+        # PENDING the world branch (issue 21): models -> world closes a package cycle; see .importlinter
         from ccrkit.world.backbone import load_backbone
 
         return cls(config, load_backbone(config.dir))

@@ -13,13 +13,14 @@ from ccrkit.report.aggregate import Row, summarise
 from ccrkit.report.claims import ClaimResult, evaluate_claims
 from ccrkit.report.compare import Comparison, cells_needing_seeds, compare, pairs
 from ccrkit.report.estimate import Plan, plan_costs
-from ccrkit.report.execute import execute, is_done
+from ccrkit.report.execute import execute, is_done, read_record, run_seconds
+from ccrkit.report.grid import load_grid
 from ccrkit.report.languages import LanguageRow, summarise_languages
 from ccrkit.report.matched import check_grid
 from ccrkit.report.page import Budget, Results, write_page
 from ccrkit.report.plan import PlannedRun, describe, plan_experiment, unique_runs
 from ccrkit.report.plot import plot_languages, plot_noise
-from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec, WorldSpec, load_grid
+from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec, WorldSpec
 from ccrkit.report.worlds import World, generate_worlds, locate_worlds
 
 __all__ = [
@@ -186,8 +187,6 @@ def _experiment(grid: GridSpec, name: str) -> ExperimentSpec:
 
 def _run_costs(runs: list[PlannedRun]) -> tuple[list[float], list[int]]:
     """Training seconds and epochs trained of every finished run."""
-    from ccrkit.report.execute import read_record, run_seconds
-
     seconds, epochs = [], []
     for run in runs:
         record = read_record(run) or {}

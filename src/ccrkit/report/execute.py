@@ -9,12 +9,14 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from ccrkit.allocator import keep_freed_memory
 from ccrkit.methods.checkpoint import CHECKPOINTS_DIR
 from ccrkit.report.plan import PlannedRun
 from ccrkit.runs import RUN_RECORD
+from ccrkit.train.run import train_from_config
 
 
 def read_record(run: PlannedRun) -> dict[str, Any] | None:
@@ -53,10 +55,6 @@ def run_state(run: PlannedRun) -> str:
 def train_one(run: PlannedRun, threads: int, force: bool = False) -> tuple[str, float, str | None]:
     """Train one run (in a worker process or in-process); returns (name, seconds, error). An
     interrupted run resumes from its last checkpoint; with `force`, it starts again."""
-    import torch
-
-    from ccrkit.train.run import train_from_config
-
     torch.set_num_threads(threads)
     started = time.perf_counter()
     resume = not force and run_state(run) == "resume"

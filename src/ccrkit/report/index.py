@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ccrkit.report.claims import claims_table
 from ccrkit.report.provenance import code_state, stale_parts
 from ccrkit.runs import write_atomic
 
@@ -116,8 +117,6 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
 
 def write_index(out: Path) -> Path:
     """Write `<out>/README.md` from the grid pages in `out`."""
-    from ccrkit.report.claims import claims_table
-
     pages = grid_pages(out)
     commands = " ".join(f"--grid {data.get('source', data['grid'])}" for data in pages)
     current = code_state()

@@ -5,7 +5,7 @@ A grid method with `matched: M` is the translate-train baseline of grid method M
 and visual towers, heads, loss family, language weights, optimiser, schedule and epochs, with M's
 own components switched off (`Method.MATCHED_OFF`, or `Method.matched_baseline` where the
 baseline is another method, as for 1-to-K). Without a config of its own it is derived from M's
-(`derive_section`); with one, or with overrides of its own, it is checked (`check_matched`): a
+(`plan.derive_section`); with one, or with overrides of its own, it is checked (`check_matched`): a
 difference from M outside M's components refuses the grid, naming the field.
 """
 
@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccrkit.config import ConfigError, build, to_dict
-from ccrkit.methods.registry import METHODS
-from ccrkit.models.registry import split_section
+from ccrkit.config import ConfigError, to_dict
+from ccrkit.methods.registry import resolve_method
+from ccrkit.report.plan import derive_section, method_config
 from ccrkit.report.spec import GridSpec
 
 # the run-config keys shown first where a page says what a matched baseline shares
@@ -66,25 +66,10 @@ def _show(value: Any) -> str:
     return str(value).replace("|", "/")
 
 
-def derive_section(section: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict]:
-    """(the matched baseline's method section, the switched keys and their values) of a method
-    section (`name` + parameters), validated against the method's schema first."""
-    name, params = split_section(section, "method", source)
-    entry = METHODS.get(name)
-    build(entry.config_class, params, source, "method")
-    try:
-        base, base_params, switched = entry.matched_baseline(name, dict(params))
-    except ValueError as err:
-        raise ConfigError(f"{source}: {err}") from None
-    return {"name": base, **base_params}, switched
-
-
 def check_matched(grid: GridSpec, key: str) -> Matched:
     """Grid method `key` (`matched: M`) against M, both as the grid runs them: refused with a
     `ConfigError` naming the first field in which it differs from M outside M's components, or
     in which it leaves a component of M on; else what they share."""
-    from ccrkit.report.plan import method_config
-
     parent = grid.methods[key].matched
     assert parent is not None
     source = f"grid {grid.name}, method {key}"
@@ -125,9 +110,8 @@ def check_grid(grid: GridSpec) -> dict[str, Matched]:
 
 def _method_fields(section: Mapping[str, Any], source: str) -> dict[str, Any]:
     """A method section as its typed config's every field (defaults filled) and its name."""
-    name, params = split_section(section, "method", source)
-    config = build(METHODS.get(name).config_class, params, source, "method")
-    return {"name": name, **dataclasses.asdict(config)}
+    method = resolve_method(section, source)
+    return {"name": method.name, **dataclasses.asdict(method.config)}
 
 
 def _flat(tree: Any, prefix: str) -> dict[str, Any]:

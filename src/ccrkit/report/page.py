@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ccrkit import __version__
 from ccrkit.report.aggregate import EPOCHS_LEGEND, Row, markdown_table
 from ccrkit.report.claims import ClaimResult, claim_detail, claims_table
@@ -71,8 +73,6 @@ def hardware() -> str:
         memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
     except (ValueError, OSError, AttributeError):
         memory = ""
-    import torch
-
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{os.cpu_count()} CPU cores ({model}){memory}, {gpu}"
 

@@ -4,29 +4,47 @@ and a run shared by two experiments (e.g. the full method at the default noise) 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
-import hashlib
 import itertools
-import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ccrkit.config import build, parse_override, read_yaml, resolve_config_path
-from ccrkit.methods.registry import required_roles
+from ccrkit.config import (
+    ConfigError,
+    build,
+    hash_view,
+    parse_override,
+    read_yaml,
+    resolve_config_path,
+    stable_hash,
+)
+from ccrkit.methods.registry import resolve_method
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
 from ccrkit.train.config import RunConfig
 
-# keys that change how a run is shown or how fast it goes, never its numbers
-VOLATILE = {("train", "progress"), ("train", "tensorboard"), ("data", "num_workers")}
-# keys added after grids were first run, left out of the hash while they hold the default that
-# reproduces the earlier behaviour (so adding them did not invalidate cached runs)
-NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("data", "eval_langs"): []}
+# The run-config fields hashed before defaults were left out of the hash (issue 21): they enter
+# even at their default so that the runs cached then keep their names. Frozen: a field added
+# later enters only when it differs from its default (`ccrkit.config.hash_view`), so adding one
+# renames nothing and needs no entry here.
+HASHED_AT_DEFAULT = frozenset({
+    "seed", "plugins", "data", "data.name", "data.root", "data.lang", "data.target_langs",
+    "data.roles", "data.feature", "data.train_split", "data.val_split", "data.test_split",
+    "data.sort_batch_by", "text_encoder", "visual_encoder", "method", "train", "train.epochs",
+    "train.batch_size", "train.optimizer", "train.lr", "train.weight_decay", "train.betas",
+    "train.eps", "train.lr_mult", "train.schedule", "train.warmup_steps", "train.min_lr_ratio",
+    "train.plateau_decay", "train.plateau_factor", "train.plateau_patience", "train.early_stop",
+    "train.grad_clip", "train.grad_accum", "train.drop_last", "train.device", "train.amp",
+    "train.amp_dtype", "train.dist_backend", "train.find_unused_parameters",
+    "train.sync_batchnorm", "train.log_every", "eval", "eval.batch_size", "eval.fusion_weights",
+    "eval.val_fusion_weight", "eval.select_metric", "eval.ties", "eval.english",
+    "eval.save_ranks",
+})  # fmt: skip
 PLAIN = "-"  # the variant name of an experiment without variants
 JOINED = "+"  # joins a joint run's languages in its key and folder name
 
@@ -96,15 +114,8 @@ def language_groups(experiment: ExperimentSpec, training: str) -> list[str]:
 
 
 def config_digest(config: RunConfig, world_id: str) -> str:
-    # dataclasses.asdict: the plain dict `to_dict` gives (tested), without OmegaConf's cost
-    data = copy.deepcopy(dataclasses.asdict(config))
-    for section, key in VOLATILE:
-        data.get(section, {}).pop(key, None)
-    for (section, key), neutral in NEUTRAL_DEFAULTS.items():
-        if data.get(section, {}).get(key, neutral) == neutral:
-            data.get(section, {}).pop(key, None)
-    text = json.dumps({"config": data, "world": world_id}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The name of a run: its config (what names a result: `hash_view`) and its world."""
+    return stable_hash({"config": hash_view(config, HASHED_AT_DEFAULT), "world": world_id})
 
 
 @functools.cache
@@ -127,7 +138,7 @@ def _merged(name: str, overrides: list[str]) -> DictConfig:
 
 def _build(merged: DictConfig, where: str) -> RunConfig:
     config = build(RunConfig, merged, where)
-    required_roles(config.method, where)  # validates the method section against its schema
+    resolve_method(config.method, where)  # the method section against its schema, before training
     return config
 
 
@@ -137,12 +148,10 @@ def method_config(grid: GridSpec, key: str, extra: list[str], source: str) -> Ru
     Its config file, then the grid's overrides, its convergence (max_epochs, patience) and the
     method's overrides. A matched baseline without a config of its own (`matched: M`) starts
     from M's config so far, with M's method section replaced by its derivation
-    (`report.matched.derive_section`), then takes its own overrides."""
+    (`derive_section`), then takes its own overrides."""
     spec = grid.methods[key]
     common = [*grid.overrides, *grid.convergence_overrides()]
     if spec.matched is not None and not spec.config:
-        from ccrkit.report.matched import derive_section
-
         parent = grid.methods[spec.matched]
         merged = _merged(parent.config, [*common, *parent.overrides])
         where = f"{source} (the matched baseline of {spec.matched}: {parent.config} + overrides)"
@@ -154,6 +163,18 @@ def method_config(grid: GridSpec, key: str, extra: list[str], source: str) -> Ru
     return _build(
         _merged(name, [*common, *spec.overrides, *extra]), f"{source} ({name} + overrides)"
     )
+
+
+def derive_section(section: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict]:
+    """(the matched baseline's method section, the switched keys and their values) of a method
+    section (`name` + parameters), validated against the method's schema first."""
+    method = resolve_method(section, source)
+    params = {key: value for key, value in section.items() if key != "name"}
+    try:
+        base, base_params, switched = method.entry.matched_baseline(method.name, params)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return {"name": base, **base_params}, switched
 
 
 def plan_experiment(

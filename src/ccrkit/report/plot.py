@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ccrkit.report.aggregate import Row, std
 from ccrkit.report.languages import LanguageRow
 from ccrkit.report.plan import PLAIN
@@ -21,6 +23,8 @@ from ccrkit.report.spec import SEPARATE
 
 
 def _pyplot():
+    # the Agg backend is chosen at the first plot, not when ccrkit.report is imported,
+    # so importing the package never changes a notebook's matplotlib backend
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,8 +101,6 @@ def _save(plt, fig, path: Path, title: str, legend_from=None) -> Path:
 
 def plot_languages(rows: list[LanguageRow], path: Path, title: str) -> Path:
     """One panel per (method, variant): mR per language by training mode; rank spreads."""
-    import numpy as np
-
     plt = _pyplot()
     columns = list(dict.fromkeys((r.label, r.variant) for r in rows))
     modes = list(dict.fromkeys(r.training for r in rows))
@@ -135,8 +137,6 @@ def _errors(groups: list[list[float]]) -> list[float] | None:
 
 
 def _spread_boxes(ax, chosen: dict[str, LanguageRow], modes: list[str]) -> None:
-    import numpy as np
-
     data, names, colours = [], [], []
     for direction in ("t2v", "v2t"):
         for index, mode in enumerate(modes):

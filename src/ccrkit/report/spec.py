@@ -18,9 +18,6 @@ one method.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from ccrkit.config import ConfigError, load_config
 
 SEPARATE, JOINT = "separate", "joint"
 TRAINING_MODES = (SEPARATE, JOINT)
@@ -208,17 +205,6 @@ class GridSpec:
         if self.world.default_noise is not None:
             return [self.world.default_noise]
         return [self.world.roots[0].noise]
-
-
-def load_grid(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> GridSpec:
-    """A grid from `configs/report/<name>.yaml` or a path, with `key=value` overrides."""
-    from ccrkit.report.matched import check_grid
-
-    grid = load_config(GridSpec, name_or_path, overrides, subdir="report")
-    if not grid.experiments:
-        raise ConfigError(f"{name_or_path}: the grid has no experiments")
-    check_grid(grid)  # a matched baseline that differs from its method in more is refused here
-    return grid
 
 
 CLAIM_KINDS = ("beats", "gain_grows", "lower_mrv")

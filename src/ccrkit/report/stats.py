@@ -13,6 +13,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from scipy import stats
+
 MIN_SEEDS = 3
 ALPHA = 0.05
 
@@ -54,8 +56,6 @@ def welch_contrast(groups: Sequence[Sequence[float]], weights: Sequence[float]) 
     With two groups and weights (1, −1) this is Welch's t-test. "NRCCR's gain over the baseline
     grows with noise" is the contrast (+1, −1, −1, +1) of (NRCCR, baseline) at high and low noise.
     """
-    from scipy import stats
-
     if len(groups) != len(weights):
         raise ValueError(f"{len(groups)} groups but {len(weights)} weights")
     sizes = tuple(len(g) for g in groups)

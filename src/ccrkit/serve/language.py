@@ -24,6 +24,7 @@ MARGIN = 1.5
 def _identifier() -> Any:
     """The langid model (about a second to load), once per process, or None without it."""
     try:
+        # py3langid loads its model (about a second) on the first query; absent, no language is guessed
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
     except ImportError:
         return None

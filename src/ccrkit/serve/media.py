@@ -8,6 +8,7 @@ from pathlib import Path
 from threading import Lock
 
 import numpy as np
+from PIL import Image
 
 IMAGE_TYPES = {
     ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
@@ -24,8 +25,6 @@ def media_type(path: Path) -> str:
 
 def animated_preview(frames: list[Path]) -> bytes:
     """At most `PREVIEW_FRAMES` evenly spaced frames, fitted into 320 px, as a looping GIF."""
-    from PIL import Image
-
     picks = np.linspace(0, len(frames) - 1, min(len(frames), PREVIEW_FRAMES)).round().astype(int)
     images = []
     for i in dict.fromkeys(picks.tolist()):

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ccrkit.serve.protocol import bounded_h11
+
 TOKEN_ENV = "CCRKIT_API_TOKEN"
 # torch and faiss-cpu each bring an OpenMP runtime; with the default wait policy their idle
 # threads spin and steal the few cores from each other and from the event loop (on 2 cores the
@@ -50,8 +52,6 @@ class ServerLimits:
 
 def uvicorn_options(limits: ServerLimits | None = None) -> dict[str, Any]:
     """`uvicorn.Config` keywords of `ccrkit serve`: h11 with the bounds of `limits`."""
-    from ccrkit.serve.protocol import bounded_h11
-
     limits = limits or ServerLimits()
     return {
         **UVICORN_OPTIONS,
@@ -74,6 +74,7 @@ def serve_index(
     """Serve `index_dir` until interrupted; `threads` caps torch's and FAISS's threads."""
     for name, value in OPENMP_ENV.items():
         os.environ.setdefault(name, value)
+    # after OPENMP_ENV: the OpenMP runtime of torch and FAISS reads it when they load
     import faiss
     import torch
     import uvicorn

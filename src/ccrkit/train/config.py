@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccrkit.config import NOT_NAMING
 from ccrkit.evaluate.crosslang import default_eval_langs
 from ccrkit.evaluate.protocol import EvalConfig
 
@@ -33,7 +34,7 @@ class DataConfig:
     train_split: str = "train"
     val_split: str | None = "val"  # None: no validation, the last epoch is also the best
     test_split: str | None = "test"
-    num_workers: int = 0
+    num_workers: int = field(default=0, metadata=NOT_NAMING)  # speed only: not in report hashes
     # a view key (e.g. "source"): each batch's examples sorted by its token count, longest first
     # (NRCCR's collate); None keeps the sampler's order
     sort_batch_by: str | None = None
@@ -69,8 +70,9 @@ class TrainConfig:
     find_unused_parameters: bool = False
     sync_batchnorm: bool = False
     log_every: int = 10  # optimiser steps between TensorBoard scalars
-    tensorboard: bool = True
-    progress: bool = True
+    # how a run is shown, never its numbers: left out of the report's run hashes
+    tensorboard: bool = field(default=True, metadata=NOT_NAMING)
+    progress: bool = field(default=True, metadata=NOT_NAMING)
 
     def __post_init__(self) -> None:
         _choice("optimizer", self.optimizer, OPTIMIZERS)

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from ccrkit import devices
+
 
 @dataclass(frozen=True)
 class DistEnv:
@@ -43,15 +45,13 @@ class DistEnv:
 
 
 def resolve_device(kind: str, env: DistEnv) -> torch.device:
-    """`auto`: the process's GPU when CUDA is available, else the CPU; `cuda` without CUDA fails."""
-    if kind == "cpu" or (kind == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise ValueError(
-            "train.device is 'cuda' but CUDA is not available here; use 'auto' or 'cpu'"
-        )
-    torch.cuda.set_device(env.local_rank)
-    return torch.device("cuda", env.local_rank)
+    """`auto`: the process's GPU when CUDA is available, else the CPU; `cuda` without CUDA fails.
+
+    A GPU is made the process's current device (`torch.cuda.set_device`), as NCCL expects."""
+    device = devices.resolve_device(kind, env.local_rank, what="train.device")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 def init_process_group(env: DistEnv, backend: str, device: torch.device) -> None:

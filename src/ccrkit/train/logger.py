@@ -18,6 +18,7 @@ class ScalarLogger:
     def __init__(self, run_dir: Path, enabled: bool = True, purge_step: int | None = None) -> None:
         self.writer = None
         if enabled:
+            # tensorboard loads only for runs that log to it (train.tensorboard)
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(

@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import OmegaConf
+from torch.utils.data import DataLoader
 
-from ccrkit.config import build, to_dict
+# the data layer is read through its package at call time: tests put a fake world in its place
+import ccrkit.data as data_layer
+from ccrkit.config import ConfigError, build, parse_override, to_dict
+from ccrkit.data.datasets import TrainingData
+from ccrkit.data.errors import DataError
 from ccrkit.evaluate.protocol import evaluate_languages, validate_languages, write_results
 from ccrkit.methods.base import Method
 from ccrkit.methods.checkpoint import (
@@ -34,10 +40,10 @@ from ccrkit.methods.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from ccrkit.methods.registry import build_method, check_training_data, required_roles
+from ccrkit.methods.registry import build_method, resolve_method
 from ccrkit.models.base import BuildContext
 from ccrkit.registry import import_plugins
-from ccrkit.runs import run_record
+from ccrkit.runs import claim_run_dir, run_record
 from ccrkit.train.config import RunConfig
 from ccrkit.train.distributed import DistEnv, barrier, init_process_group, resolve_device
 from ccrkit.train.logger import TENSORBOARD_DIR
@@ -59,24 +65,17 @@ def train_from_config(
     config: RunConfig, run_dir: str | Path, resume: bool = False, force: bool = False
 ) -> RunOutcome:
     """`ccrkit train`: open the configured data, then `run_training`."""
-    from ccrkit.data import (
-        EVAL_ROLES,
-        EvalDataset,
-        TrainCollate,
-        TrainDataset,
-        check_files,
-        load_data_spec,
-    )
-
     data = config.data
-    spec = load_data_spec(data.name)
+    spec = data_layer.load_data_spec(data.name)
     check_method_inputs(config, spec)
     # `data check`'s own validation of every file this run reads, before any is loaded.
     roles = {data.train_split: ("source", *data.roles)}
-    roles.update({split: EVAL_ROLES for split in (data.val_split, data.test_split) if split})
+    roles.update(
+        {split: data_layer.EVAL_ROLES for split in (data.val_split, data.test_split) if split}
+    )
     langs = list(dict.fromkeys([*data.target_langs, *data.evaluation_langs()]))
-    check_files(spec, data.root, roles, langs, data.feature)
-    train_set = TrainDataset(
+    data_layer.check_files(spec, data.root, roles, langs, data.feature)
+    train_set = data_layer.TrainDataset(
         spec, data.root, split=data.train_split, target_langs=list(data.target_langs),
         roles=tuple(data.roles), feature=data.feature,
     )  # fmt: skip
@@ -85,14 +84,16 @@ def train_from_config(
         if split is None:
             return None
         return {
-            lang: EvalDataset(spec, data.root, split=split, lang=lang, feature=data.feature)
+            lang: data_layer.EvalDataset(
+                spec, data.root, split=split, lang=lang, feature=data.feature
+            )
             for lang in data.evaluation_langs()
         }
 
     collate = (
-        TrainCollate
+        data_layer.TrainCollate
         if data.sort_batch_by is None
-        else functools.partial(TrainCollate, sort_by=data.sort_batch_by)
+        else functools.partial(data_layer.TrainCollate, sort_by=data.sort_batch_by)
     )
     return run_training(
         config, run_dir, train_set, collate, evaluation(data.val_split),
@@ -103,12 +104,10 @@ def train_from_config(
 def check_method_inputs(config: RunConfig, spec: Any) -> None:
     """Every caption role the method needs is asked for and its training files exist — checked
     before any model is built, naming the missing file and how to do without it."""
-    from ccrkit.config import ConfigError
-    from ccrkit.data.errors import DataError
-
     import_plugins(config.plugins)
-    data, name = config.data, config.method.get("name")
-    for role, why in required_roles(config.method).items():
+    data, method = config.data, resolve_method(config.method)
+    name = method.name
+    for role, why in method.required_roles().items():
         if role not in data.roles:
             raise ConfigError(
                 f"method '{name}' needs '{role}' captions but data.roles is {list(data.roles)}: "
@@ -126,7 +125,7 @@ def check_method_inputs(config: RunConfig, spec: Any) -> None:
                     f"method '{name}' needs the '{role}:{lang}' captions of split "
                     f"'{data.train_split}' ({missing}); {why}"
                 )
-    check_training_data(config.method, spec, data.root, data.train_split, list(data.target_langs))
+    method.check_training_data(spec, data.root, data.train_split, list(data.target_langs))
 
 
 def run_training(
@@ -196,10 +195,6 @@ def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConf
 
     The checkpoint's `plugins:` are not imported from it: the user names them (`--plugin`, or a
     `plugins=[...]` override)."""
-    from omegaconf import OmegaConf
-
-    from ccrkit.config import ConfigError, parse_override
-
     path = checkpoint_path(run_dir, "last")
     record, _ = read_checkpoint(path)
     merged = OmegaConf.create(record.get("config") or {})
@@ -222,15 +217,7 @@ def prepare_run_dir(run_dir: Path, resume: bool, force: bool) -> None:
         if not checkpoint_path(run_dir, "last").is_file():
             raise FileNotFoundError(f"{run_dir}: no checkpoint to resume (checkpoints/last.json)")
         return
-    existing = [name for name in OUTPUTS if (run_dir / name).exists()]
-    if existing and not force:
-        raise FileExistsError(
-            f"{run_dir} already holds a run ({', '.join(existing)}); resume it with --resume, "
-            "choose another --out, or pass --force to replace it"
-        )
-    for name in existing:
-        path = run_dir / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    claim_run_dir(run_dir, OUTPUTS, force, resumable=True)
 
 
 def build_run_method(
@@ -262,7 +249,7 @@ def save_assets(method: Method, assets: Path) -> None:
         raise
 
 
-def caption_corpus(train_set: Any, config: RunConfig) -> Iterator[str]:
+def caption_corpus(train_set: TrainingData, config: RunConfig) -> Iterator[str]:
     """Training captions of every loaded view: English sources and each role × target language."""
     yield from train_set.texts("source", None)
     for lang in config.data.target_langs:
@@ -281,10 +268,8 @@ def by_language(sets: Any, lang: str) -> dict[str, Any]:
     return dict(sets) if isinstance(sets, Mapping) else {lang: sets}
 
 
-def training_batches(train_set: Any, loader: Any, device: Any) -> Iterator[Any]:
+def training_batches(train_set: TrainingData, loader: Any, device: Any) -> Iterator[Any]:
     """The training set once, in order, batched and collated as in training, on `device`."""
-    from torch.utils.data import DataLoader
-
     ordered = DataLoader(
         train_set, batch_size=loader.batch_size, shuffle=False, collate_fn=loader.collate_fn
     )

@@ -19,8 +19,8 @@ from ccrkit.translate.backend import (
     Output,
     Segment,
     TranslationError,
-    build_backend,
 )
+from ccrkit.translate.backends import build_backend
 from ccrkit.translate.cache import TranslationCache, cache_key, default_cache_path
 from ccrkit.translate.config import BackendConfig, DecodeConfig, TranslateConfig
 from ccrkit.translate.engine import EngineStats, translate_segments

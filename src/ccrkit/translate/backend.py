@@ -3,7 +3,9 @@
 A backend translates in one fixed direction (src -> tgt, chosen when it is built, so a wrong
 language fails before any work). The engine (`engine.py`) hands it batches of `Segment`s and gets
 one `Output` per segment back; it never asks which backend it is. Backends register a factory
-`factory(config, src, tgt, context) -> Backend` under a name in `BACKENDS`.
+`factory(config, src, tgt, context) -> Backend` under a name in `BACKENDS` with
+`@BACKENDS.register(name)`; `ccrkit.translate.backends` imports the built-in ones and holds
+`build_backend` (so this module, which they import, imports none of them).
 """
 
 from __future__ import annotations
@@ -86,19 +88,6 @@ BackendFactory = Callable[["BackendConfig", str, str, BackendContext], Backend]
 BACKENDS: Registry[BackendFactory] = Registry("translation backend")
 
 
-def build_backend(
-    config: BackendConfig, src: str, tgt: str, context: BackendContext | None = None
-) -> Backend:
-    """The backend `config.backend` for src -> tgt (unknown names list the registered ones)."""
-    _register_builtin()
-    return BACKENDS.get(config.backend)(config, src, tgt, context or BackendContext())
-
-
 def backend_options(schema: type[T], config: BackendConfig) -> T:
     """A backend's own `options` section, validated against its dataclass `schema`."""
     return build(schema, config.options, f"backend '{config.backend}'", "options")
-
-
-def _register_builtin() -> None:
-    """Import the built-in backends (each registers itself); heavy libraries load only on use."""
-    import ccrkit.translate.backends  # noqa: F401

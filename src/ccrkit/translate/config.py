@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
+
+from ccrkit.config import build, parse_override, read_yaml, resolve_config_path
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
@@ -106,10 +108,6 @@ def load_translate_config(
     `forward.device` and `forward.precision` apply to the back direction too. `back_flags` (the
     back `backend`/`model`) start the back settings from the forward ones when the file has none.
     """
-    from omegaconf import OmegaConf
-
-    from ccrkit.config import build, parse_override, read_yaml, resolve_config_path
-
     source = "command line"
     data: dict[str, Any] = {}
     if name_or_path is not None:

@@ -23,8 +23,8 @@ from ccrkit.translate.backend import (
     BackendContext,
     Segment,
     TranslationError,
-    build_backend,
 )
+from ccrkit.translate.backends import build_backend
 from ccrkit.translate.cache import TranslationCache, default_cache_path
 from ccrkit.translate.config import TranslateConfig
 from ccrkit.translate.engine import EngineStats, cached_count, cached_outputs, translate_segments

@@ -15,6 +15,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 TINY_LAYERS = dict(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
                    decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
                    max_position_embeddings=64)  # fmt: skip
@@ -24,6 +26,7 @@ def train_sentencepiece(
     path: Path, sentences: Sequence[str], model_type: str = "unigram", vocab_size: int = 120
 ) -> list[str]:
     """Train a sentencepiece model on `sentences` into `path`; returns its pieces in id order."""
+    # optional dependency: sentencepiece (the `translate` extra)
     import sentencepiece as spm
 
     buffer = io.BytesIO()
@@ -42,6 +45,7 @@ def build_tiny_marian(
 ) -> Path:
     """A MarianMT model as `opus-mt` checkpoints ship it: source/target.spm, vocab.json, and the
     language pair in tokenizer_config.json."""
+    # optional dependency: transformers (the `translate` extra)
     from transformers import MarianConfig, MarianMTModel
 
     folder = _fresh(folder)
@@ -61,6 +65,7 @@ def build_tiny_marian(
 
 def build_tiny_m2m100(folder: str | Path, sentences: Sequence[str], seed: int = 0) -> Path:
     """An M2M100 model (100 languages, `__de__`-style codes) with its sentencepiece tokenizer."""
+    # optional dependency: transformers
     from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
 
     folder = _fresh(folder)
@@ -80,6 +85,7 @@ def build_tiny_m2m100(folder: str | Path, sentences: Sequence[str], seed: int = 
 def build_tiny_nllb(folder: str | Path, sentences: Sequence[str], seed: int = 0) -> Path:
     """An NLLB-200 model: M2M100 weights and an NLLB tokenizer (a tokenizers BPE over the pieces
     of a character-level sentencepiece vocabulary; the 202 FLORES codes are special tokens)."""
+    # optional dependency: transformers
     from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
 
     folder = _fresh(folder)
@@ -104,6 +110,4 @@ def _fresh(folder: str | Path) -> Path:
 
 
 def _seeded(seed: int) -> None:
-    import torch
-
     torch.manual_seed(seed)

@@ -5,13 +5,9 @@ Encoders come from `FEATURE_ENCODERS` by name (`clip`, `siglip`, `worldcnn`); th
 (or the synthetic world's backbone) directly, never `ccrkit.models`.
 """
 
-from ccrkit.data.features.encoders import (
-    FEATURE_ENCODERS,
-    ImageEncoder,
-    load_encoder,
-    resolve_device,
-)
+from ccrkit.data.features.encoders import FEATURE_ENCODERS, ImageEncoder, load_encoder
 from ccrkit.data.features.extract import extract_for_spec, extract_images, extract_videos
+from ccrkit.devices import resolve_device  # the one reading of --device
 
 __all__ = [
     "FEATURE_ENCODERS", "ImageEncoder", "extract_for_spec", "extract_images", "extract_videos",

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ccrkit.data.media import to_pixels
+from ccrkit.devices import resolve_device
 from ccrkit.quiet import quiet_transformers
 from ccrkit.registry import Registry
 
@@ -36,13 +37,6 @@ class ImageEncoder(Protocol):
 
 
 FEATURE_ENCODERS: Registry[Callable[..., ImageEncoder]] = Registry("feature encoder")
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """`auto`: the first CUDA GPU when there is one, else the CPU; otherwise as given."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_encoder(
@@ -88,36 +82,35 @@ MODEL_TYPES = {  # encoder -> the config.json model types its model class loads
 REQUIRED_WEIGHTS = {"clip": ("visual_projection.weight",)}
 
 
-def _hf_encoder(model_class: str, output: str, name: str) -> Callable[..., ImageEncoder]:
-    def build(model: str, device: torch.device, half: bool) -> ImageEncoder:
-        transformers = _transformers(name)
-        source = model_source(model)
-        with quiet_transformers(warnings=True):
-            config = _loaded(name, model, transformers.AutoConfig.from_pretrained, source)
-            _check_model_type(name, model, getattr(config, "model_type", "?"))
-            processor = _loaded(
-                name, model, transformers.AutoImageProcessor.from_pretrained, source
-            )
-            load = getattr(transformers, model_class).from_pretrained
-            module, info = _loaded(name, model, load, source, config=_vision_config(config),
-                                   output_loading_info=True)  # fmt: skip
-        missing = [key for key in REQUIRED_WEIGHTS.get(name, ()) if key in info["missing_keys"]]
-        if missing:
-            raise ValueError(
-                f"{name} model '{model}' has no {', '.join(missing)}: it is a vision tower without "
-                "CLIP's projection (its features would be random); use a full CLIP checkpoint or "
-                "a CLIPVisionModelWithProjection"
-            )
+def _hf_encoder(
+    model_class: str, output: str, name: str, model: str, device: torch.device, half: bool
+) -> ImageEncoder:
+    """A transformers vision tower `model_class` (from `model`) with its own image processor;
+    `output` names the field of its forward's output that holds the features."""
+    transformers = _transformers(name)
+    source = model_source(model)
+    with quiet_transformers(warnings=True):
+        config = _loaded(name, model, transformers.AutoConfig.from_pretrained, source)
+        _check_model_type(name, model, getattr(config, "model_type", "?"))
+        processor = _loaded(name, model, transformers.AutoImageProcessor.from_pretrained, source)
+        load = getattr(transformers, model_class).from_pretrained
+        module, info = _loaded(name, model, load, source, config=_vision_config(config),
+                               output_loading_info=True)  # fmt: skip
+    missing = [key for key in REQUIRED_WEIGHTS.get(name, ()) if key in info["missing_keys"]]
+    if missing:
+        raise ValueError(
+            f"{name} model '{model}' has no {', '.join(missing)}: it is a vision tower without "
+            "CLIP's projection (its features would be random); use a full CLIP checkpoint or "
+            "a CLIPVisionModelWithProjection"
+        )
 
-        def preprocess(images: list) -> torch.Tensor:
-            return processor(images=images, return_tensors="pt")["pixel_values"]
+    def preprocess(images: list) -> torch.Tensor:
+        return processor(images=images, return_tensors="pt")["pixel_values"]
 
-        def forward(module: torch.nn.Module, pixels: torch.Tensor) -> torch.Tensor:
-            return getattr(module(pixel_values=pixels), output)
+    def forward(module: torch.nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+        return getattr(module(pixel_values=pixels), output)
 
-        return TorchImageEncoder(name, module, preprocess, forward, device, half)
-
-    return build
+    return TorchImageEncoder(name, module, preprocess, forward, device, half)
 
 
 def model_source(model: str) -> str:
@@ -166,6 +159,7 @@ def _check_model_type(name: str, model: str, model_type: str) -> None:
 
 def _transformers(name: str) -> Any:
     try:
+        # optional dependency: transformers (the `features` extra)
         import transformers
     except ImportError:
         raise ValueError(
@@ -175,10 +169,16 @@ def _transformers(name: str) -> Any:
     return transformers
 
 
-FEATURE_ENCODERS.register("clip")(
-    _hf_encoder("CLIPVisionModelWithProjection", "image_embeds", "clip")
-)
-FEATURE_ENCODERS.register("siglip")(_hf_encoder("SiglipVisionModel", "pooler_output", "siglip"))
+@FEATURE_ENCODERS.register("clip")
+def clip(model: str, device: torch.device, half: bool) -> ImageEncoder:
+    """CLIP's image embedding (the projection output): the features NRCCR's image runs read."""
+    return _hf_encoder("CLIPVisionModelWithProjection", "image_embeds", "clip", model, device, half)
+
+
+@FEATURE_ENCODERS.register("siglip")
+def siglip(model: str, device: torch.device, half: bool) -> ImageEncoder:
+    """SigLIP's pooled vision output."""
+    return _hf_encoder("SiglipVisionModel", "pooler_output", "siglip", model, device, half)
 
 
 @FEATURE_ENCODERS.register("worldcnn")

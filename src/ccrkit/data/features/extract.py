@@ -16,11 +16,12 @@ import numpy as np
 from tqdm import tqdm
 
 from ccrkit.data.bigfile import DTYPE, FEATURE_FILE, ID_FILE, SHAPE_FILE
+from ccrkit.data.captions import read_captions
 from ccrkit.data.errors import DataError
 from ccrkit.data.features.chunks import ChunkStore
 from ccrkit.data.features.encoders import ImageEncoder
 from ccrkit.data.media import decode_video, load_image
-from ccrkit.data.spec import RAW, DataSpec
+from ccrkit.data.spec import RAW, ROLES, DataSpec
 from ccrkit.data.text import read_id_list
 from ccrkit.data.video2frames import read_video2frames, write_video2frames
 from ccrkit.data.visual import ResolvedStore, VisualLoader, resolve_store
@@ -153,9 +154,6 @@ def split_item_ids(
     By default the list of the raw store (a new feature's own list, when the spec names one, is
     written by the extraction); a reader of an existing `feature` (None: the spec's default)
     passes it, as the item list may live in that feature's folder."""
-    from ccrkit.data.captions import read_captions
-    from ccrkit.data.spec import ROLES
-
     items_path = spec.items_path(root, split, feature)
     if items_path is not None:
         return read_id_list(items_path)

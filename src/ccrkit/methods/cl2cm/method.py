@@ -33,7 +33,14 @@ from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses import info_nce, ot_alignment, relational_kd
-from ccrkit.methods.base import Method, identical_text, required_view, target_views
+from ccrkit.methods.base import (
+    METHODS,
+    Method,
+    identical_text,
+    required_view,
+    target_views,
+    view_language,
+)
 from ccrkit.methods.cl2cm.config import Cl2cmConfig
 from ccrkit.methods.towers import TextTower, VisualTower
 from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
@@ -59,6 +66,7 @@ class CrossLingualNetwork(nn.Module):
         return sentence, states, prepared[1]
 
 
+@METHODS.register("cl2cm")
 class Cl2cm(Method):
     config_class = Cl2cmConfig
     # translate-train on the CM network: InfoNCE(v, e_s) and InfoNCE(v, e_t) from the first
@@ -135,7 +143,7 @@ class Cl2cm(Method):
             if stage != "cm" and cl_source is not None:
                 terms |= self._cl_terms(view, cl_source, cl_target, self._identical(target, source))
             if stage != "cl":
-                e_t = self.encode_text(target, view.partition(":")[2])
+                e_t = self.encode_text(target, view_language(view))
                 exclude = self._identical(target)
                 terms |= self._cm_terms(view, e_t, visual, labels, exclude, cl_source, cl_target)
         return terms

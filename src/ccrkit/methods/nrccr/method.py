@@ -34,14 +34,16 @@ from ccrkit.losses import (
     triplet_max_violation,
 )
 from ccrkit.methods.base import (
+    METHODS,
     AuxiliaryOptimizer,
     Method,
     identical_text,
     required_view,
     target_views,
+    view_language,
 )
 from ccrkit.methods.nrccr.config import NrccrConfig
-from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared
+from ccrkit.methods.nrccr.towers import NrccrTextTower, Prepared, visual_layers
 from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
 from ccrkit.models.blocks import projection_head
 from ccrkit.models.discriminators import LanguageDiscriminator
@@ -60,6 +62,7 @@ def clean_english(text: str) -> str:
     return cleaned.capitalize()
 
 
+@METHODS.register("nrccr")
 class Nrccr(Method):
     config_class = NrccrConfig
     # translate-train on NRCCR's towers: the triplet terms of the source and the MT (weights 1.0
@@ -77,14 +80,9 @@ class Nrccr(Method):
             pad_pool=c.nrccr_compat_padding_pool,
         )  # fmt: skip
         self.text_head = projection_head("mapping", c.hidden, c.embed_dim, c.mapping_dropout)
-        visual_layers: list[nn.Module] = []
-        visual_dim = visual.dim
-        if c.visual_hidden is not None:
-            visual_layers.append(nn.Linear(visual.dim, c.visual_hidden))
-            visual_layers += [nn.ReLU()] if c.visual_activation == "relu" else []
-            visual_dim = c.visual_hidden
-        self.visual_proj = nn.Sequential(*visual_layers)
-        self.visual_head = projection_head("mapping", visual_dim, c.embed_dim, c.mapping_dropout)
+        # the shared visual tower's layers, under NRCCR's own names (its checkpoints' and the
+        # official import's): `VisualTower` itself would name them visual_tower.proj/head
+        self.visual_proj, self.visual_head = visual_layers(visual.dim, c)
         self.discriminator = (
             LanguageDiscriminator(c.discriminator, text.dim) if c.adversarial else None
         )
@@ -187,7 +185,7 @@ class Nrccr(Method):
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         """Every non-adversarial term of one target language (view "mt:<xx>"), in the official
         order of mapping calls (s, t, c, b: it decides BatchNorm's running statistics)."""
-        c, lang = self.config, view.partition(":")[2]
+        c, lang = self.config, view_language(view)
         source_tokens, source = source_pair
         target = self.tower.prepare(target_out)
         e_t = self.text_head(self.tower.self_branch(target))
@@ -198,6 +196,10 @@ class Nrccr(Method):
             )
         }
         if c.distills:
+            # the teacher (e_c: the source attending to the MT) is the clean side: both views
+            # detach it, so the noisy MT follows it and never pulls it toward the noise
+            # (the official code leaves the feature view's teacher attached:
+            # `nrccr_compat_feature_grad`)
             teacher = (
                 self.text_head(self.tower.cross_branch(source, target)) if c.cross_teacher else e_s
             )
@@ -233,6 +235,9 @@ class Nrccr(Method):
         pad = self.config.nrccr_compat_padding_pool
         disc = self.discriminator
         for _, target_out in targets:
+            # detached: the discriminator's own loss must not reach the text encoder, or the
+            # encoder would also learn to make languages *easier* to tell apart; the encoder
+            # learns only from the fooling terms below, through the updated discriminator
             real = disc(source_out.tokens.detach(), source_out.mask, pad)
             fake = disc(target_out.tokens.detach(), target_out.mask, pad)
             self.auxiliary_step(DISCRIMINATOR, adversarial_language(fake, real, "discriminator"))

@@ -13,8 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ccrkit.methods.nrccr.config import TowerConfig
 from ccrkit.models.base import EncoderOutput, masked_mean
-from ccrkit.models.blocks import NrccrAttention
+from ccrkit.models.blocks import NrccrAttention, projection_head
 
 Prepared = tuple[torch.Tensor, torch.Tensor]  # tokens (B, L, H), mask (B, L)
 
@@ -59,3 +60,19 @@ class NrccrTextTower(nn.Module):
         (src, src_mask), (tgt, tgt_mask) = source, target
         attended = self.attention(src, src_mask, tgt, tgt_mask, outer_mask=self.pad_pool)
         return self.pool(torch.cat([attended, tgt], dim=1), torch.cat([src_mask, tgt_mask], dim=1))
+
+
+def visual_layers(in_dim: int, config: TowerConfig) -> tuple[nn.Sequential, nn.Module]:
+    """(the optional visual Linear (+ ReLU), the visual mapping head) of `config`.
+
+    NRCCR registers the two under its own names (`visual_proj`, `visual_head`: the names of its
+    checkpoints and of the official import's mapping); `VisualTower` holds them as `proj`, `head`.
+    """
+    layers: list[nn.Module] = []
+    dim = in_dim
+    if config.visual_hidden is not None:
+        layers.append(nn.Linear(in_dim, config.visual_hidden))
+        layers += [nn.ReLU()] if config.visual_activation == "relu" else []
+        dim = config.visual_hidden
+    head = projection_head("mapping", dim, config.embed_dim, config.mapping_dropout)
+    return nn.Sequential(*layers), head

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccrkit.losses.negatives import ALL, check_negatives
+from ccrkit.methods.nrf.selection import build_selector
 from ccrkit.methods.towers import TowerConfig
 
 DEFAULT_SELECTOR = "roundtrip"
@@ -51,6 +52,4 @@ class NrfConfig(TowerConfig):
         negative = [name for name in weights if getattr(self, name) < 0]
         if negative:
             raise ValueError(f"loss weights must be >= 0: {', '.join(negative)}")
-        from ccrkit.methods.nrf.selection import build_selector
-
         build_selector(self.selector, dict(self.selection), "method.selector")  # validates early

@@ -25,8 +25,16 @@ import torch
 from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
+from ccrkit.data.datasets import TrainingData
 from ccrkit.losses import feature_distance, info_nce
-from ccrkit.methods.base import Method, identical_text, required_view, target_views
+from ccrkit.methods.base import (
+    METHODS,
+    Method,
+    identical_text,
+    required_view,
+    target_views,
+    view_language,
+)
 from ccrkit.methods.nrf.config import NrfConfig
 from ccrkit.methods.nrf.selection import SelectionInput, build_selector
 from ccrkit.methods.towers import TextTower, VisualTower
@@ -50,6 +58,7 @@ class NoiseFilter(nn.Module):
         return self.layers(tokens, src_key_padding_mask=~mask.bool())
 
 
+@METHODS.register("nrf")
 class Nrf(Method):
     config_class = NrfConfig
     # translate-train on NRF's towers: InfoNCE(v, e_s) and InfoNCE(v, e_t), no noise filter, no
@@ -114,7 +123,7 @@ class Nrf(Method):
         return self.text_tower.embed_tokens(states, mask)
 
     # ---------------------------------------------------------------- training
-    def prepare_training(self, train_set: Any) -> dict[str, Any]:
+    def prepare_training(self, train_set: TrainingData) -> dict[str, Any]:
         """Run the parallel-data selection over the training set; its summary goes to run.json."""
         return {"selector": self.config.selector, **self.selector.prepare(train_set)}
 
@@ -145,7 +154,7 @@ class Nrf(Method):
         self, batch: TrainBatch, view: str, source_out: Any, source: Any, e_s: torch.Tensor,
         visual: torch.Tensor, labels: torch.Tensor,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
-        c, lang = self.config, view.partition(":")[2]
+        c, lang = self.config, view_language(view)
         gather, gather_plain = gatherers(c.gather)
         target_tokens = batch.views[view]
         target_out = self.text(target_tokens)

@@ -9,34 +9,35 @@ from the back-translation file, or the error says which command writes it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from ccrkit.data.datasets import join_view, read_view
+from ccrkit.data.datasets import TrainingData, TrainingFiles, join_view, read_view
 from ccrkit.data.errors import DataError
+from ccrkit.data.spec import DataSpec
+from ccrkit.translate.quality import sentence_chrf
+from ccrkit.translate.roundtrip import read_roundtrip, roundtrip_path
 
 
-def training_roundtrip_scores(train_set: Any, lang: str, missing: str) -> tuple[np.ndarray, str]:
+def training_roundtrip_scores(
+    train_set: TrainingData, lang: str, missing: str
+) -> tuple[np.ndarray, str]:
     """(N,) round-trip chrF of the training rows' `mt:<lang>` captions, and where it came from."""
-    from ccrkit.translate.roundtrip import read_roundtrip
-
-    spec, root, split = _data_of(train_set)
-    tsv, bt_path = check_roundtrip_sources(spec, root, split, lang, missing)
+    files = _files_of(train_set)
+    spec = files.spec
+    tsv, bt_path = check_roundtrip_sources(spec, files.root, files.split, lang, missing)
     if tsv.is_file():
-        return _from_file(train_set, read_roundtrip(tsv), spec.tag("mt", lang), tsv), str(tsv)
-    scores = _computed(train_set, lang, bt_path)  # type: ignore[arg-type]
+        return _from_file(files, read_roundtrip(tsv), spec.tag("mt", lang), tsv), str(tsv)
+    scores = _computed(files, lang, bt_path)  # type: ignore[arg-type]
     return scores, f"computed: sentence chrF of {bt_path} against the sources (no {tsv.name})"
 
 
 def check_roundtrip_sources(
-    spec: Any, root: str | Path, split: str, lang: str, missing: str
+    spec: DataSpec, root: str | Path, split: str, lang: str, missing: str
 ) -> tuple[Path, Path | None]:
     """The `.roundtrip.tsv` beside the MT file and the back-translation file; a `DataError`
     naming the command that writes them when neither gives the scores (`missing`: compute |
     error)."""
-    from ccrkit.translate.roundtrip import roundtrip_path
-
     mt_path = spec.caption_path(root, split, "mt", lang)
     if mt_path is None:
         raise DataError(f"data spec '{spec.name}' names no MT captions ('mt') for split '{split}'")
@@ -48,17 +49,18 @@ def check_roundtrip_sources(
     return tsv, bt_path
 
 
-def _data_of(train_set: Any) -> tuple[Any, Path, str]:
-    try:
-        return train_set.spec, Path(train_set.root), train_set.split
-    except AttributeError:
+def _files_of(train_set: TrainingData) -> TrainingFiles:
+    if not isinstance(train_set, TrainingFiles):
         raise DataError(
             "the roundtrip pair selector reads the training set's data spec (a TrainDataset "
             "with .spec, .root and .split); choose method.selector=fraction or similarity"
-        ) from None
+        )
+    return train_set
 
 
-def _from_file(train_set: Any, scores: dict[str, float], tag: str, tsv: Path) -> np.ndarray:
+def _from_file(
+    train_set: TrainingFiles, scores: dict[str, float], tag: str, tsv: Path
+) -> np.ndarray:
     ids = [record.with_tag(tag) for record in train_set.records]
     absent = [cap_id for cap_id in ids if cap_id not in scores]
     if absent:
@@ -71,11 +73,9 @@ def _from_file(train_set: Any, scores: dict[str, float], tag: str, tsv: Path) ->
     return np.array([scores[cap_id] for cap_id in ids], dtype=np.float64)
 
 
-def _computed(train_set: Any, lang: str, bt_path: Path) -> np.ndarray:
-    from ccrkit.translate.quality import sentence_chrf
-
+def _computed(train_set: TrainingFiles, lang: str, bt_path: Path) -> np.ndarray:
     key = f"bt:{lang}"
-    if key in getattr(train_set, "view_keys", []):
+    if key in train_set.view_keys:
         back = train_set.texts("bt", lang)
     else:
         spec = train_set.spec
@@ -90,7 +90,7 @@ def _computed(train_set: Any, lang: str, bt_path: Path) -> np.ndarray:
 
 
 def _missing_message(
-    spec: Any, root: Path, split: str, lang: str, tsv: Path, bt_path: Path | None, missing: str
+    spec: DataSpec, root: Path, split: str, lang: str, tsv: Path, bt_path: Path | None, missing: str
 ) -> str:
     command = (
         f"ccrkit translate --data {spec.name} --root {root} --split {split} --tgt {lang} "

@@ -32,7 +32,9 @@ import torch
 from torch import nn
 
 from ccrkit.config import build
+from ccrkit.data.datasets import TrainingData
 from ccrkit.data.errors import DataError
+from ccrkit.methods.nrf.roundtrip import check_roundtrip_sources, training_roundtrip_scores
 from ccrkit.registry import Registry
 
 MISSING_RULES = ("compute", "error")
@@ -78,7 +80,7 @@ class PairSelector(nn.Module):
         self.config = config
         self.needs: str | None = None  # per-batch inputs: "encoder" | "backtranslation" | None
 
-    def prepare(self, train_set: Any) -> dict[str, Any]:
+    def prepare(self, train_set: TrainingData) -> dict[str, Any]:
         return {"rule": self.rule()}
 
     def rule(self) -> str:
@@ -109,7 +111,7 @@ class AllPairs(PairSelector):
     def rule(self) -> str:
         return "all pairs"
 
-    def prepare(self, train_set: Any) -> dict[str, Any]:
+    def prepare(self, train_set: TrainingData) -> dict[str, Any]:
         return {"rule": self.rule(), "fraction": 1.0}
 
     def keep(self, batch: SelectionInput) -> torch.Tensor:
@@ -143,7 +145,7 @@ class SimilaritySelector(PairSelector):
         )
         return f"top {self.config.fraction:.0%} of each batch by cosine of {what}"
 
-    def prepare(self, train_set: Any) -> dict[str, Any]:
+    def prepare(self, train_set: TrainingData) -> dict[str, Any]:
         return {"rule": self.rule(), "fraction": self.config.fraction, "per": "batch"}
 
     def keep(self, batch: SelectionInput) -> torch.Tensor:
@@ -162,7 +164,7 @@ class DatasetSelector(PairSelector):
         super().__init__(config)
         self._tables: dict[str, torch.Tensor] = {}
 
-    def prepare(self, train_set: Any) -> dict[str, Any]:
+    def prepare(self, train_set: TrainingData) -> dict[str, Any]:
         languages = {}
         for lang in _target_langs(train_set):
             keep, details = self.decide(train_set, lang)
@@ -171,7 +173,7 @@ class DatasetSelector(PairSelector):
                                "fraction": round(float(keep.mean()), 6), **details}  # fmt: skip
         return {"rule": self.rule(), "languages": languages}
 
-    def decide(self, train_set: Any, lang: str) -> tuple[np.ndarray, dict[str, Any]]:
+    def decide(self, train_set: TrainingData, lang: str) -> tuple[np.ndarray, dict[str, Any]]:
         raise NotImplementedError
 
     def keep(self, batch: SelectionInput) -> torch.Tensor:
@@ -209,7 +211,7 @@ class FractionSelector(DatasetSelector):
             f"a random {self.config.fraction:.0%} of the training pairs (seed {self.config.seed})"
         )
 
-    def decide(self, train_set: Any, lang: str) -> tuple[np.ndarray, dict[str, Any]]:
+    def decide(self, train_set: TrainingData, lang: str) -> tuple[np.ndarray, dict[str, Any]]:
         total = len(train_set)
         generator = torch.Generator().manual_seed(self.config.seed)
         order = torch.randperm(total, generator=generator)
@@ -244,13 +246,9 @@ class RoundtripSelector(DatasetSelector):
 
     def check_data(self, spec: Any, root: Any, split: str, lang: str) -> None:
         """Before training: the scores, or what they are computed from, exist."""
-        from ccrkit.methods.nrf.roundtrip import check_roundtrip_sources
-
         check_roundtrip_sources(spec, root, split, lang, self.config.missing)
 
-    def decide(self, train_set: Any, lang: str) -> tuple[np.ndarray, dict[str, Any]]:
-        from ccrkit.methods.nrf.roundtrip import training_roundtrip_scores
-
+    def decide(self, train_set: TrainingData, lang: str) -> tuple[np.ndarray, dict[str, Any]]:
         scores, origin = training_roundtrip_scores(train_set, lang, self.config.missing)
         if self.config.min_chrf is not None:
             keep = scores >= self.config.min_chrf
@@ -262,7 +260,7 @@ class RoundtripSelector(DatasetSelector):
         return keep, details
 
 
-def _target_langs(train_set: Any) -> list[str]:
+def _target_langs(train_set: TrainingData) -> list[str]:
     langs = getattr(train_set, "target_langs", None)
     if not langs:
         raise DataError(

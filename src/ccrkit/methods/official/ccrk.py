@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ccrkit.data import load_data_spec
 from ccrkit.methods.checkpoint import CheckpointError, load_module_state
 from ccrkit.methods.official.mapping import Mapped, Rule, note_counts, remap
 from ccrkit.methods.official.runfolder import assets_dir, staged_run, write_imported_run
@@ -36,6 +37,7 @@ from ccrkit.methods.official.textmodel import (
     save_text_assets,
 )
 from ccrkit.methods.official.torchfile import OfficialCheckpointError, load_restricted
+from ccrkit.methods.registry import build_method
 from ccrkit.models.base import BuildContext, import_transformers
 
 WHAT = "a CCRk checkpoint"
@@ -134,8 +136,6 @@ def read_ccrk(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
 def run_config(text_model: Path, data: str, root: str | None, feature: str | None,
                state: dict[str, torch.Tensor]) -> dict[str, Any]:  # fmt: skip
     """One-to-K over the imported towers, with CCRk's fine-tuning settings (methods.md §4.3)."""
-    from ccrkit.data import load_data_spec
-
     embed = int(state["text_proj.weight"].shape[0])
     lang = load_data_spec(data).target_langs[0]
     return {
@@ -159,8 +159,6 @@ def import_ccrk(
     root: str | None = None, feature: str | None = None, partial: bool = False, force: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Write `out` as a `one_to_k` run with CCRk's text tower, projections and temperature."""
-    from ccrkit.methods.registry import build_method
-
     path = Path(checkpoint)
     state, saved_config = read_ccrk(path)
     fusion, total = text_layers(state)

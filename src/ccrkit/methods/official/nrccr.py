@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ccrkit.methods.checkpoint import load_module_state
+from ccrkit.methods.checkpoint import CheckpointError, load_module_state
 from ccrkit.methods.official import clip
 from ccrkit.methods.official.mapping import Mapped, Rule, note_counts, remap
 from ccrkit.methods.official.nrccr_config import run_config
@@ -31,7 +31,9 @@ from ccrkit.methods.official.textmodel import (
     save_text_assets,
 )
 from ccrkit.methods.official.torchfile import OfficialCheckpointError
-from ccrkit.models.base import BuildContext
+from ccrkit.methods.registry import build_method
+from ccrkit.models.base import BuildContext, import_transformers
+from ccrkit.models.visual_pixels import ASSETS_NAME
 
 CLIP_HF = "vid_encoding.encoder.hf."  # the CLIP vision tower after conversion (see clip.py)
 
@@ -116,8 +118,6 @@ def import_nrccr(
 ) -> dict[str, Any]:  # fmt: skip
     """Write `out` as a ccrkit run holding the official checkpoint's model; returns the summary
     recorded in the run (`imported`)."""
-    from ccrkit.methods.registry import build_method
-
     found = read_nrccr(checkpoint)
     text_model = Path(text_model).expanduser()
     hf_config, tokenizer = load_text_model(text_model)
@@ -141,9 +141,6 @@ def import_nrccr(
 
 
 def _save_clip_assets(found: OfficialNrccr, assets: Path) -> None:
-    from ccrkit.models.base import import_transformers
-    from ccrkit.models.visual_pixels import ASSETS_NAME
-
     hf: Any = import_transformers("ccrkit import nrccr (CLIP)")
     prefix = "vid_encoding.encoder."
     openai = {k[len(prefix) :]: v for k, v in found.state.items() if k.startswith(prefix)}
@@ -154,8 +151,6 @@ def _save_clip_assets(found: OfficialNrccr, assets: Path) -> None:
 def _load(method: torch.nn.Module, mapped: Mapped, found: OfficialNrccr) -> None:
     """Load every mapped tensor; a ccrkit tensor the checkpoint lacks (or one it has twice or
     in another shape) is an error naming it."""
-    from ccrkit.methods.checkpoint import CheckpointError
-
     try:
         load_module_state(method, mapped.tensors, str(found.path), prefix="")
     except CheckpointError as err:

@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from ccrkit.devices import resolve_device
 from ccrkit.quiet import quiet_transformers
 from ccrkit.translate.backend import (
     BACKENDS,
@@ -84,8 +87,6 @@ class HFBackend:
         _ = self.model
 
     def translate(self, segments: Sequence[Segment]) -> list[Output]:
-        import torch
-
         texts = [self.plan.source_prefix + segment.text for segment in segments]
         lengths = [len(ids) for ids in self.tokenizer(texts)["input_ids"]]
         inputs = self.tokenizer(
@@ -116,6 +117,7 @@ class HFBackend:
     def model(self) -> Any:
         """The seq2seq model, loaded on first use (in eval mode, on the chosen device)."""
         if self._model is None:
+            # optional dependency: transformers (the `translate` extra)
             from transformers import AutoModelForSeq2SeqLM
 
             with quiet_transformers():
@@ -132,8 +134,6 @@ class HFBackend:
         return LINE_BREAKS.sub(" ", text).strip()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        import torch
-
         if self.device.type != "cuda" or self.precision == "fp32":
             return contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
@@ -151,6 +151,7 @@ class HFBackend:
 
 def _transformers() -> Any:
     try:
+        # optional dependency: transformers (the `translate` extra), as below
         import transformers
     except ImportError:
         raise TranslationError(
@@ -192,6 +193,7 @@ def _load(loader: Any, ref: str, what: str) -> Any:
 
 
 def _load_model_config(ref: str) -> Any:
+    # optional dependency: transformers (the `translate` extra)
     from transformers import AutoConfig
 
     config = _load(AutoConfig.from_pretrained, ref, "config")
@@ -204,6 +206,7 @@ def _load_model_config(ref: str) -> Any:
 
 
 def _default_beams(ref: str, model_config: Any) -> int:
+    # optional dependency: transformers (the `translate` extra)
     from transformers import GenerationConfig
 
     try:
@@ -214,16 +217,10 @@ def _default_beams(ref: str, model_config: Any) -> int:
 
 
 def _device_and_precision(device: str, precision: str) -> tuple[Any, str]:
-    import torch
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise TranslationError(
-            f"unknown device '{device}'; expected auto, cpu, cuda or cuda:N"
-        ) from None
+        dev = resolve_device(device)
+    except ValueError as err:
+        raise TranslationError(str(err)) from None
     if dev.type != "cuda":
         return dev, "fp32"
     if precision == "auto":

@@ -1,4 +1,4 @@
-"""tests/nrccr: helpers (`nrccr_helpers`) and the fake world of tests/train importable; one
+"""tests/methods/nrccr: helpers (`nrccr_helpers`) and the fake world of tests/train importable; one
 torch thread per test."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "train"))  # trainfakes
+sys.path.insert(0, str(HERE.parents[1] / "train"))  # trainfakes
 
 
 @pytest.fixture(autouse=True)

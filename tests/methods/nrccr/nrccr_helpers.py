@@ -1,4 +1,4 @@
-"""Tiny NRCCR methods and batches for the tests of tests/nrccr."""
+"""Tiny NRCCR methods and batches for the tests of tests/methods/nrccr (and nrf, cl2cm)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ccrkit.data.batch import TrainBatch, VisualBatch
 from ccrkit.methods import Method, build_method
 from ccrkit.models import BuildContext
 
-TESTS = Path(__file__).parent.parent
+TESTS = Path(__file__).parents[2]
 
 TEXTS = {
     "source": ["A red circle.", "A blue star next to a green square.", "A red circle again."],

@@ -1,4 +1,4 @@
-"""tests/cl2cm: the shared helpers of tests/nrf (`later_methods`), the fake world of tests/train and
+"""tests/methods/cl2cm: the shared helpers of tests/methods/nrf (`later_methods`), the fake world of tests/train and
 the NRCCR helpers importable."""
 
 from __future__ import annotations
@@ -8,5 +8,5 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "nrf"))  # later_methods
-sys.path.insert(0, str(HERE.parent / "train"))  # trainfakes
+sys.path.insert(0, str(HERE.parents[1] / "train"))  # trainfakes
 sys.path.insert(0, str(HERE.parent / "nrccr"))  # nrccr_helpers
