@@ -63,6 +63,17 @@ def resolve_config_path(name_or_path: str | Path, subdir: str = "") -> Path:
 
 def read_yaml(path: Path, subdir: str = "", _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read one YAML mapping, merged over its `base:` chain (base first, this file on top)."""
+    layers = read_yaml_layers(path, subdir, _seen)
+    if len(layers) == 1:
+        return layers[0]
+    return OmegaConf.to_container(OmegaConf.merge(*layers))  # type: ignore[return-value]
+
+
+def read_yaml_layers(
+    path: Path, subdir: str = "", _seen: tuple[Path, ...] = ()
+) -> list[dict[str, Any]]:
+    """The YAML mappings of a `base:` chain, base first, each without its `base:` key (merged one
+    by one into a schema, a plug-in section that names another plug-in replaces the base's)."""
     path = path.resolve()
     if path in _seen:
         chain = " -> ".join(str(p) for p in (*_seen, path))
@@ -82,10 +93,9 @@ def read_yaml(path: Path, subdir: str = "", _seen: tuple[Path, ...] = ()) -> dic
         )
     base = data.pop(BASE_KEY, None)
     if base is None:
-        return data
+        return [data]
     base_path = _resolve_base(str(base), path, subdir)
-    merged = OmegaConf.merge(read_yaml(base_path, subdir, (*_seen, path)), data)
-    return OmegaConf.to_container(merged)  # type: ignore[return-value]
+    return [*read_yaml_layers(base_path, subdir, (*_seen, path)), data]
 
 
 def _resolve_base(base: str, child: Path, subdir: str) -> Path:
@@ -99,14 +109,21 @@ def _resolve_base(base: str, child: Path, subdir: str) -> Path:
 
 
 def build(
-    schema: type[T], data: Mapping[str, Any] | DictConfig, source: str, prefix: str = ""
+    schema: type[T],
+    data: Mapping[str, Any] | DictConfig | list[Mapping[str, Any] | DictConfig],
+    source: str,
+    prefix: str = "",
 ) -> T:
     """Validate `data` against the dataclass `schema` and return the filled dataclass instance.
 
+    `data` may be a list of layers, merged in order (as a config file and its overrides).
     `source` (a file name or an override) and `prefix` (the key path of this section) make the
     error message point at the right place.
     """
-    return _to_object(_merge(OmegaConf.structured(schema), data, source, prefix), source, prefix)
+    cfg = OmegaConf.structured(schema)
+    for layer in data if isinstance(data, list) else [data]:
+        cfg = _merge(cfg, layer, source, prefix)
+    return _to_object(cfg, source, prefix)
 
 
 def load_config(
@@ -119,7 +136,8 @@ def load_config(
     cfg = OmegaConf.structured(schema)
     if name_or_path is not None:
         path = resolve_config_path(name_or_path, subdir)
-        cfg = _merge(cfg, read_yaml(path, subdir), str(path))
+        for layer in read_yaml_layers(path, subdir):
+            cfg = _merge(cfg, layer, str(path))
     for override in overrides:
         cfg = _merge(cfg, parse_override(override), f"override '{override}'")
     return _to_object(cfg, str(name_or_path or "defaults"), "")
@@ -147,9 +165,27 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 def _merge(cfg: DictConfig, data: Any, source: str, prefix: str = "") -> DictConfig:
     try:
+        _clear_switched_plugins(cfg, data)
         return OmegaConf.merge(cfg, data)  # type: ignore[return-value]
     except OmegaConfBaseException as err:
         raise _config_error(err, cfg, source, prefix) from None
+
+
+def _clear_switched_plugins(cfg: DictConfig, data: Any) -> None:
+    """A plug-in section (an untyped mapping with a `name`, e.g. `text_encoder`) that `data`
+    points at another plug-in is emptied before the merge, so it is replaced, not mixed: the old
+    plug-in's parameters mean nothing to the new one (`text_encoder.name=builtin` over an `hf`
+    section keeps none of its keys). Typed sections (dataclasses, e.g. `data`) merge as always."""
+    if not isinstance(data, (Mapping, DictConfig)):
+        return
+    for key, value in data.items():
+        node = cfg.get(key) if key in cfg else None
+        if not isinstance(node, DictConfig) or not isinstance(value, (Mapping, DictConfig)):
+            continue
+        if OmegaConf.get_type(node) is not dict:
+            _clear_switched_plugins(node, value)
+        elif "name" in value and "name" in node and value["name"] != node["name"]:
+            cfg[key] = {}
 
 
 def _to_object(cfg: DictConfig, source: str, prefix: str) -> Any:

@@ -87,4 +87,6 @@ def test_the_default_config_is_valid() -> None:
         "data/world",
         "de",
     )
-    assert config.method["name"] == "baseline" and config.text_encoder["name"] == "builtin"
+    assert config.method["name"] == "baseline" and config.text_encoder == {
+        "name": "hf", "path": "data/world/models/world-mbert", "finetune": [1, 2, 3], "max_length": 48
+    }  # fmt: skip

@@ -97,11 +97,9 @@ def resolve_config(name: str, overrides: list[str], source: str) -> RunConfig:
     """What `load_config(RunConfig, name, overrides)` gives, with the file read once per grid and
     the overrides merged together before one typed merge (a grid resolves hundreds of configs),
     and the method section validated too, so a typo in a variant fails before any training."""
-    merged = OmegaConf.merge(
-        OmegaConf.create(_config_file(name)), *(parse_override(o) for o in overrides)
-    )
+    layers = [OmegaConf.create(_config_file(name)), *(parse_override(o) for o in overrides)]
     where = f"{source} ({name} + overrides)"
-    config = build(RunConfig, merged, where)
+    config = build(RunConfig, layers, where)
     required_roles(config.method, where)  # validates the method section against its schema
     return config
 

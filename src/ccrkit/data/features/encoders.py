@@ -2,7 +2,9 @@
 
 - `clip`: `CLIPVisionModelWithProjection` (the projected `image_embeds`, the space CLIP text lives in);
 - `siglip`: `SiglipVisionModel` (its pooled output);
-- `worldcnn`: the synthetic world's frozen CNN (`ccrkit.world.backbone.load_backbone`).
+- `worldcnn`: the synthetic world's frozen `world-clip`, registered here by
+  `ccrkit.models.world_clip` (the data stage does not import models; `ccrkit features` imports
+  that module, library users import it before asking for the name).
 
 Hugging Face models load from a local directory or a hub id with `from_pretrained`, and images go
 through the model's own image processor (`AutoImageProcessor`; without torchvision installed,
@@ -11,14 +13,12 @@ transformers uses its Pillow/numpy implementation). On a GPU the model runs in f
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
-from ccrkit.data.media import to_pixels
 from ccrkit.registry import Registry
 
 if TYPE_CHECKING:
@@ -105,19 +105,3 @@ FEATURE_ENCODERS.register("clip")(
     _hf_encoder("CLIPVisionModelWithProjection", "image_embeds", "clip")
 )
 FEATURE_ENCODERS.register("siglip")(_hf_encoder("SiglipVisionModel", "pooler_output", "siglip"))
-
-
-@FEATURE_ENCODERS.register("worldcnn")
-def world_cnn(model: str, device: torch.device, half: bool) -> ImageEncoder:
-    """The synthetic world's frozen CNN: pixels (B, 3, H, W) in [0, 1] -> (B, D); images as they are."""
-    backbone = importlib.import_module("ccrkit.world.backbone")
-    module = backbone.load_backbone(model)
-
-    def preprocess(images: list) -> torch.Tensor:
-        return torch.from_numpy(np.stack([to_pixels(image, size=None) for image in images]))
-
-    return TorchImageEncoder("worldcnn", module, preprocess, _call, device, half)
-
-
-def _call(module: torch.nn.Module, pixels: torch.Tensor) -> torch.Tensor:
-    return module(pixels)
