@@ -2,6 +2,11 @@
 
     python benchmarks/bench_train.py                       # configs/baseline-world.yaml
     python benchmarks/bench_train.py --config NAME --examples 4096 --threads 2 train.batch_size=64
+    python benchmarks/bench_train.py data.root=data/world  # the world's world-mbert (hf encoder)
+
+The world configs' text encoder is the world's world-mbert (DATA_ROOT/models/world-mbert); where
+no world was generated at data.root, the built-in encoder of the same width is measured instead
+(and the line says so).
 
 Items are random combinations of attributes; an item's visual feature is a fixed random mix of
 them, and its English caption and German "MT" name them, so the numbers come from a real
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,6 +43,9 @@ class Example:
     item_index: int
     visual: np.ndarray
     views: dict[str, str]
+
+
+BUILTIN = ["text_encoder={name: builtin, dim: 256, layers: 2, heads: 4, ffn_dim: 512}"]
 
 
 class SyntheticCaptions:
@@ -96,6 +105,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     overrides = [f"train.epochs={args.epochs}", "train.tensorboard=false", "train.progress=false"]
     config = load_config(RunConfig, args.config, [*overrides, *args.overrides])
+    encoder = config.text_encoder
+    if encoder["name"] == "hf" and not Path(encoder["path"]).is_dir():
+        print(f"{encoder['path']} not found (no world generated there): built-in text encoder")
+        overrides = [*overrides, *BUILTIN, *args.overrides]
+        config = load_config(RunConfig, args.config, overrides)
     data = SyntheticCaptions(args.examples, args.dim)
     with tempfile.TemporaryDirectory() as run_dir:
         outcome = run_training(config, run_dir, data, Collate)

@@ -95,12 +95,12 @@ class BackboneWorld:
     captions: int = 5
     dim: int = 256
     width: int = 16
-    epochs: int = 10
+    epochs: int = 8
     batch_size: int = 256
     lr: float = 2e-3
     temperature: float = 0.07
-    text_width: int = 128  # the throwaway text encoder that teaches the visual side
-    probe_epochs: int = 10
+    text_width: int = 64  # the throwaway caption encoder that teaches the visual side
+    probe_epochs: int = 8
     device: str = "cpu"
     threads: int = 2
 
@@ -118,14 +118,14 @@ class TextModelWorld:
     languages (each language from its own scenes: no parallel text), saved in Hugging Face format.
     Trained for `steps` optimiser steps of `batch_size` sentences."""
 
-    sentences: int = 20000
+    sentences: int = 8000
     vocab_size: int = 2000
     hidden: int = 128
     layers: int = 4
     heads: int = 2
     intermediate: int = 512
     max_length: int = 48
-    steps: int = 1200
+    steps: int = 300
     batch_size: int = 128
     lr: float = 1e-3
     mask_probability: float = 0.15

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ccrkit.world.captions import caption_frame
+from ccrkit.world.concepts import Frame
 from ccrkit.world.config import TextModelWorld, WorldConfig, pretrained_hash
 from ccrkit.world.lang import GRAMMARS, SOURCE, render_text
 from ccrkit.world.pretrained import MODELS_DIR, build_once, install, model_dir
@@ -59,18 +60,21 @@ def monolingual_sentences(cfg: WorldConfig, lang: str, n: int, purpose: str) -> 
 
 
 def parallel_captions(cfg: WorldConfig, n: int) -> dict[str, list[str]]:
-    """`n` held-out frames, each written in every language (its own paraphrase per language)."""
+    """`n` held-out frames, all different (so that a perfectly aligned model could retrieve every
+    one), each written in every language with that language's own paraphrase."""
     rng = random.Random(f"{cfg.seed}|world-mbert|parallel|captions")
-    out: dict[str, list[str]] = {lang: [] for lang in LANGUAGES}
-    for i, scene in enumerate(text_scenes(cfg, "all", n, "parallel")):
-        frame = caption_frame(scene, rng)
-        for lang in LANGUAGES:
-            out[lang].append(
-                render_text(
-                    frame, lang, random.Random(f"{cfg.seed}|world-mbert|parallel|{i}|{lang}")
-                )
-            )
-    return out
+    frames: dict[Frame, None] = {}
+    for scene in text_scenes(cfg, "all", 4 * n, "parallel"):
+        frames.setdefault(caption_frame(scene, rng))
+        if len(frames) == n:
+            break
+    return {
+        lang: [
+            render_text(frame, lang, random.Random(f"{cfg.seed}|world-mbert|parallel|{i}|{lang}"))
+            for i, frame in enumerate(frames)
+        ]
+        for lang in LANGUAGES
+    }
 
 
 def train_tokenizer(sentences: Sequence[str], vocab_size: int, max_length: int) -> Any:
