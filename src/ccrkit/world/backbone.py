@@ -21,7 +21,12 @@ from ccrkit.models.world_clip import (
     save_world_clip,
 )
 from ccrkit.world import layout
-from ccrkit.world.clip import load_caption_encoder, pretrain_world_clip, save_caption_encoder
+from ccrkit.world.clip import (
+    Corpus,
+    load_caption_encoder,
+    pretrain_world_clip,
+    save_caption_encoder,
+)
 from ccrkit.world.config import WorldConfig, pretrained_hash
 from ccrkit.world.features import colour_histogram, evaluate_backbone, position_probe
 from ccrkit.world.files import Items, write_image_features, write_video_features
@@ -47,21 +52,21 @@ def world_clip_stage(
     cfg: WorldConfig,
     root: Path,
     cache: Path,
-    corpus: Callable[[], tuple[np.ndarray, list[list[str]]]],
+    corpus: Callable[[], Corpus],
     show_progress: bool,
 ) -> tuple[WorldClip, Any, dict[str, Any]]:
-    """The frozen world-clip (trained on `corpus()` = (pictures, captions) unless the cache has
+    """The frozen world-clip (trained on `corpus()` unless the cache has
     it), installed as DATA_ROOT/models/world-clip. Returns (model, its pretraining caption
     encoder, the marker's record). Both are read back from the cache folder, so a world made
     from the cache computes exactly what the world that trained them did."""
     from tqdm import tqdm
 
     def build(staging: Path) -> dict[str, Any]:
-        pictures, captions = corpus()
+        data = corpus()
         with tqdm(total=cfg.backbone.epochs, desc="world-clip", unit="epoch",
                   disable=not show_progress) as bar:  # fmt: skip
-            model, text = pretrain_world_clip(pictures, captions, cfg, lambda: bar.update(1))
-        record = {"images": len(pictures), "captions_per_image": cfg.backbone.captions,
+            model, text = pretrain_world_clip(data, cfg, lambda: bar.update(1))
+        record = {"images": len(data.pictures), "captions_per_image": cfg.backbone.captions,
                   "epochs": cfg.backbone.epochs, "seed": cfg.seed,
                   "trained_on": "its own scenes with English captions (never train/val/test)"}  # fmt: skip
         save_world_clip(model, staging, record)
@@ -87,7 +92,7 @@ def backbone_stage(
     items: dict[str, Items],
     texts: dict[str, CollectionText],
     pictures: dict[str, dict[str, np.ndarray]],
-    corpus: Callable[[], tuple[np.ndarray, list[list[str]]]],
+    corpus: Callable[[], Corpus],
     show_progress: bool,
     lap: Callable[[str], None],
 ) -> dict[str, Any]:

@@ -159,7 +159,7 @@ def _generate(
     from tqdm import tqdm
 
     from ccrkit.world.backbone import backbone_stage, world_clip_cached
-    from ccrkit.world.clip import draw_scenes, pretraining_captions, pretraining_scenes
+    from ccrkit.world.clip import Corpus, draw_scenes, pretraining_captions, pretraining_scenes
     from ccrkit.world.mbert import text_model_stage
 
     started = time.perf_counter()
@@ -195,7 +195,7 @@ def _generate(
         }
         for collection, text in texts.items():
             write_text(root, collection, text)
-        corpus_captions = pretraining_captions(pretraining, cfg)
+        corpus_text = pretraining_captions(pretraining, cfg)
         lap("captions_and_mt")
         total = sum(len(f) for c in futures.values() for f in c.values())
         with tqdm(total=total, desc="drawing", unit="chunk", disable=not show_progress) as bar:
@@ -211,8 +211,8 @@ def _generate(
         corpus_pictures = [f.result() for f in corpus_futures]
     lap("pictures")
 
-    def corpus() -> tuple[np.ndarray, list[list[str]]]:
-        return np.concatenate(corpus_pictures), corpus_captions
+    def corpus() -> Corpus:
+        return Corpus(np.concatenate(corpus_pictures), *corpus_text)
 
     backbone_info = backbone_stage(
         cfg, root, cache, items, texts, pictures, corpus, show_progress, lap
