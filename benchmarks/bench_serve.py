@@ -48,8 +48,9 @@ from ccrkit.allocator import keep_freed_memory
 from ccrkit.data.batch import VisualBatch
 from ccrkit.index import IndexConfig, SearchIndex, TextSearcher, build_index
 from ccrkit.index.search import Query
+from ccrkit.index.toy import VectorGallery
 from ccrkit.runs import write_json_atomic
-from ccrkit.serve.server import OPENMP_ENV, UVICORN_OPTIONS
+from ccrkit.serve.server import OPENMP_ENV, uvicorn_options
 from ccrkit.serve.service import SearchService, ServeSettings
 
 OUT_DIR = Path("runs/bench-serve")
@@ -119,29 +120,6 @@ class BenchModel:
     def encode_visual(self, batch: VisualBatch) -> np.ndarray:
         features = batch.values[:, 0].numpy()
         return features / np.linalg.norm(features, axis=1, keepdims=True)
-
-
-@dataclass
-class VectorGallery:
-    """`Gallery` of random unit vectors without pictures (the server never opens a file here)."""
-
-    root: Path
-    features: np.ndarray
-    item_ids: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.item_ids = [f"item{i:07d}" for i in range(len(self.features))]
-
-    def visual_batches(self, batch_size: int):
-        for start in range(0, len(self.features), batch_size):
-            values = torch.from_numpy(self.features[start : start + batch_size]).unsqueeze(1)
-            yield VisualBatch(values, torch.ones(values.shape[:2], dtype=torch.bool), "feature")
-
-    def media_paths(self, item_id: str) -> list[Path]:
-        return []
-
-    def captions(self, item_id: str) -> list[str]:
-        return [f"random item {item_id}"]
 
 
 def build_bench_index(out: Path, items: int, dim: int, kind: str) -> tuple[float, float | None]:
@@ -266,31 +244,49 @@ async def http_load(
     return summary(latencies, time.perf_counter() - begin)
 
 
-def serve_child(index_dir: str, port: int, dim: int, threads: int) -> None:
-    """The server process: the app `ccrkit serve` runs, under uvicorn, access log off."""
+def serve_child(index_dir: str, port: int, dim: int, threads: int, log_level: str) -> None:
+    """The server process: the app `ccrkit serve` runs, under uvicorn, access log off; the API
+    token (if any) comes from $CCRKIT_API_TOKEN, as in `ccrkit serve`."""
     import uvicorn
 
     keep_freed_memory()  # as every `ccrkit` command does
     torch.set_num_threads(threads)
     faiss.omp_set_num_threads(threads)
     from ccrkit.serve import ServeSettings, create_app
+    from ccrkit.serve.server import TOKEN_ENV
 
-    app = create_app(BenchModel(dim), index_dir, ServeSettings())
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                **UVICORN_OPTIONS)  # fmt: skip
+    app = create_app(BenchModel(dim), index_dir, ServeSettings(token=os.environ.get(TOKEN_ENV)))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level=log_level, access_log=False,
+                **uvicorn_options())  # fmt: skip
+
+
+def start_server(
+    index_dir: Path, dim: int, threads: int, token: str | None = None, log_level: str = "warning"
+) -> tuple[subprocess.Popen, int]:
+    """The server in a child process on a free loopback port, once it answers."""
+    from ccrkit.serve.server import TOKEN_ENV
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, **({TOKEN_ENV: token} if token else {})}
+    child = subprocess.Popen([sys.executable, __file__, "--serve-child", str(index_dir),
+                              "--port", str(port), "--dim", str(dim), "--threads", str(threads),
+                              "--log-level", log_level], env=env)  # fmt: skip
+    try:
+        _wait_until_up(port, child, token)
+    except BaseException:
+        child.terminate()
+        raise
+    return child, port
 
 
 def bench_http(
     index_dir: Path, dim: int, queries: list[str], clients: int, threads: int
 ) -> dict[str, dict[str, float]]:
     """`/api/search` under load, and `/api/health` (no model, no FAISS): the HTTP stack alone."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    child = subprocess.Popen([sys.executable, __file__, "--serve-child", str(index_dir),
-                              "--port", str(port), "--dim", str(dim), "--threads", str(threads)])  # fmt: skip
+    child, port = start_server(index_dir, dim, threads)
     try:
-        _wait_until_up(port, child)
         searches = [f"/api/search?q={quote(q)}&k=10".encode() for q in queries]
         run_client(http_load(port, searches[:100], clients))  # warm-up
         return {
@@ -314,11 +310,14 @@ def run_client(load: Coroutine[object, object, dict[str, float]]) -> dict[str, f
         return runner.run(load)
 
 
-def _wait_until_up(port: int, child: subprocess.Popen) -> None:
+def _wait_until_up(port: int, child: subprocess.Popen, token: str | None = None) -> None:
     deadline = time.monotonic() + 120
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/health", headers={"x-api-token": token} if token else {}
+    )
     while time.monotonic() < deadline and child.poll() is None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
+            with urllib.request.urlopen(request, timeout=2):
                 return
         except OSError:
             time.sleep(0.2)
@@ -380,14 +379,27 @@ def main() -> None:
         help="index type, with the defaults of configs/index (default: flat)",
     )
     parser.add_argument("--quick", action="store_true", help="20k items, 600 requests")
+    parser.add_argument(
+        "--soak", type=float, metavar="MINUTES",
+        help="instead: MINUTES of mixed valid and hostile traffic at --rate (benchmarks/soak.py)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rate", type=float, default=PACED_RATE, help="soak: requests/s offered (default: 200)"
+    )
     parser.add_argument("--serve-child", metavar="INDEX_DIR", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--log-level", default="warning", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_child:
-        serve_child(args.serve_child, args.port, args.dim, args.threads)
+        serve_child(args.serve_child, args.port, args.dim, args.threads, args.log_level)
         return
     if args.quick:
         args.items, args.requests = 20_000, 600
+    if args.soak is not None:
+        from soak import soak
+
+        soak(args)
+        return
     queries = random_queries(args.requests)
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         index_dir = Path(tmp) / "index"
@@ -406,11 +418,15 @@ def main() -> None:
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "parts": parts, "sequential": seq, "in_process": in_process, "http": http,
     }  # fmt: skip
-    text = report(results)
+    write_report("results", "report", results, report(results))
+
+
+def write_report(json_name: str, md_name: str, results: dict, text: str) -> None:
+    """Print the Markdown report and keep it, with the raw figures, in `runs/bench-serve/`."""
     print(text)
-    write_json_atomic(OUT_DIR / "results.json", results)
-    (OUT_DIR / "report.md").write_text(text + "\n", encoding="utf-8")
-    print(f"\nwritten: {OUT_DIR}/report.md, results.json")
+    write_json_atomic(OUT_DIR / f"{json_name}.json", results)
+    (OUT_DIR / f"{md_name}.md").write_text(text + "\n", encoding="utf-8")
+    print(f"\nwritten: {OUT_DIR}/{md_name}.md, {json_name}.json")
 
 
 if __name__ == "__main__":

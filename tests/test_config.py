@@ -101,9 +101,6 @@ def test_a_plugin_section_naming_another_plugin_replaces_the_old_one(tmp_path):
     assert switched.encoder == {"name": "builtin", "dim": 8}
     child = write(tmp_path, "base: base.yaml\nencoder: {name: builtin, dim: 4}\n", "child.yaml")
     assert load_config(Run, child).encoder == {"name": "builtin", "dim": 4}
-    assert build(Run, [{"encoder": {"name": "hf", "x": 1}}, {"encoder": {"name": "b"}}], "t").encoder == {
-        "name": "b"
-    }  # fmt: skip
     typed = write(tmp_path, "name: parent\ntrain: {lr: 0.5}\n", "typed.yaml")
     assert load_config(Demo, typed, ["name=other"]).train.lr == 0.5
 
@@ -135,3 +132,22 @@ def test_registry_lists_known_names():
         methods.get("nrcr")
     with pytest.raises(ConfigError, match="plugin module 'no_such_plugin_module'"):
         import_plugins(["no_such_plugin_module"])
+
+
+def test_a_whole_plugin_section_override_replaces_it():
+    """`visual_encoder={name: feature, ...}` (the command nrccr-multi30k.yaml documents for the
+    ResNet-152 features) swaps the plug-in; a dotted override still merges into it."""
+    from ccrkit.train.config import RunConfig
+
+    overrides = [
+        "visual_encoder={name: feature, hidden: 2048, activation: relu}",
+        "method.hidden=64",
+    ]
+    cfg = load_config(RunConfig, "nrccr-multi30k", overrides)
+    assert cfg.visual_encoder == {"name": "feature", "hidden": 2048, "activation": "relu"}
+    assert cfg.method["hidden"] == 64 and cfg.method["name"] == "nrccr"  # merged, not replaced
+    cfg = load_config(RunConfig, "nrccr-multi30k", ["visual_encoder.trainable=true"])
+    assert (
+        cfg.visual_encoder["path"] == "openai/clip-vit-base-patch32"
+        and cfg.visual_encoder["trainable"]
+    )

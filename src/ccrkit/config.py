@@ -61,19 +61,10 @@ def resolve_config_path(name_or_path: str | Path, subdir: str = "") -> Path:
     raise ConfigError(f"unknown config '{name_or_path}' in {where}; known: {known}")
 
 
-def read_yaml(path: Path, subdir: str = "", _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Read one YAML mapping, merged over its `base:` chain (base first, this file on top)."""
-    layers = read_yaml_layers(path, subdir, _seen)
-    if len(layers) == 1:
-        return layers[0]
-    return OmegaConf.to_container(OmegaConf.merge(*layers))  # type: ignore[return-value]
-
-
-def read_yaml_layers(
+def yaml_chain(
     path: Path, subdir: str = "", _seen: tuple[Path, ...] = ()
-) -> list[dict[str, Any]]:
-    """The YAML mappings of a `base:` chain, base first, each without its `base:` key (merged one
-    by one into a schema, a plug-in section that names another plug-in replaces the base's)."""
+) -> list[tuple[Path, dict[str, Any]]]:
+    """One YAML mapping per file of `path`'s `base:` chain, base first, each without `base:`."""
     path = path.resolve()
     if path in _seen:
         chain = " -> ".join(str(p) for p in (*_seen, path))
@@ -93,9 +84,59 @@ def read_yaml_layers(
         )
     base = data.pop(BASE_KEY, None)
     if base is None:
-        return [data]
+        return [(path, data)]
     base_path = _resolve_base(str(base), path, subdir)
-    return [*read_yaml_layers(base_path, subdir, (*_seen, path)), data]
+    return [*yaml_chain(base_path, subdir, (*_seen, path)), (path, data)]
+
+
+def read_yaml(path: Path, subdir: str = "", schema: type | None = None) -> dict[str, Any]:
+    """One YAML mapping, merged over its `base:` chain (base first, this file on top).
+
+    With `schema`, a plug-in section whose `name` changes replaces the inherited one
+    (`plugin_sections`) instead of being merged into it.
+    """
+    sections = plugin_sections(schema) if schema is not None else set()
+    merged: dict[str, Any] = {}
+    for _, data in yaml_chain(path, subdir):
+        merged = merge_layer(merged, data, sections)
+    return merged
+
+
+def plugin_sections(schema: type) -> set[str]:
+    """Fields of `schema` that choose an implementation by `name` (a `dict` field whose default
+    has a `name`, e.g. a run's `text_encoder`): the rest of such a section belongs to that
+    implementation, so a layer that names another one starts the section afresh."""
+    found = set()
+    for spec in dataclasses.fields(schema):
+        factory = spec.default_factory
+        if factory is not dataclasses.MISSING:
+            default = factory()
+            if isinstance(default, dict) and "name" in default:
+                found.add(spec.name)
+    return found
+
+
+def merge_layer(
+    below: Mapping[str, Any], layer: Mapping[str, Any], sections: Iterable[str] = ()
+) -> dict[str, Any]:
+    """`layer` merged over `below` (plain dicts); see `plugin_sections` for `sections`."""
+    below = dict(below)
+    for section in replaced_sections(below, layer, sections):
+        below.pop(section, None)
+    return OmegaConf.to_container(OmegaConf.merge(below, layer))  # type: ignore[return-value]
+
+
+def replaced_sections(
+    below: Mapping[str, Any] | DictConfig, layer: Mapping[str, Any], sections: Iterable[str]
+) -> list[str]:
+    """The plug-in sections whose `name` `layer` changes from the one in `below`."""
+    changed = []
+    for section in sections:
+        new, old = layer.get(section), below.get(section)
+        named = isinstance(new, Mapping) and "name" in new and isinstance(old, Mapping)
+        if named and old.get("name") != new["name"]:  # type: ignore[union-attr,index]
+            changed.append(section)
+    return changed
 
 
 def _resolve_base(base: str, child: Path, subdir: str) -> Path:
@@ -108,22 +149,62 @@ def _resolve_base(base: str, child: Path, subdir: str) -> Path:
         raise ConfigError(f"{child}: '{BASE_KEY}: {base}': {err}") from None
 
 
+class Sources:
+    """Which file or override set each key of a config, so an error names the right one.
+
+    `of(key)` gives the layer that set `key` (or, for a section, the last one that set a key in
+    it; for a key nobody set, the layer that set its closest parent), else `default`.
+    """
+
+    def __init__(self, default: str) -> None:
+        self.default = default
+        self._by_key: dict[str, str] = {}
+        self._layers: list[str] = []
+
+    def record(self, data: Mapping[str, Any], label: str, prefix: str = "") -> None:
+        if label not in self._layers:
+            self._layers.append(label)
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, Mapping) and value:
+                self.record(value, label, path)
+            else:
+                self._by_key.pop(path, None)  # re-inserted last: `of` prefers later layers
+                self._by_key[path] = label
+
+    def drop(self, section: str) -> None:
+        for key in [k for k in self._by_key if k == section or k.startswith(section + ".")]:
+            del self._by_key[key]
+
+    def of(self, key: str) -> str:
+        if key in self._by_key:
+            return self._by_key[key]
+        inside = [label for k, label in self._by_key.items() if k.startswith(key + ".")]
+        if inside:
+            return inside[-1]
+        parents = [k for k in self._by_key if key.startswith(k + ".")]
+        return self._by_key[max(parents, key=len)] if parents else self.default
+
+    def layers(self) -> list[str]:
+        """Every layer recorded, in the order they were applied."""
+        return list(self._layers)
+
+    def __str__(self) -> str:
+        return self.default
+
+
 def build(
     schema: type[T],
-    data: Mapping[str, Any] | DictConfig | list[Mapping[str, Any] | DictConfig],
-    source: str,
+    data: Mapping[str, Any] | DictConfig,
+    source: str | Sources,
     prefix: str = "",
 ) -> T:
     """Validate `data` against the dataclass `schema` and return the filled dataclass instance.
 
-    `data` may be a list of layers, merged in order (as a config file and its overrides).
-    `source` (a file name or an override) and `prefix` (the key path of this section) make the
-    error message point at the right place.
+    `source` (a file name or an override, or the `Sources` of the whole config) and `prefix`
+    (the key path of this section) make the error message point at the right place.
     """
-    cfg = OmegaConf.structured(schema)
-    for layer in data if isinstance(data, list) else [data]:
-        cfg = _merge(cfg, layer, source, prefix)
-    return _to_object(cfg, source, prefix)
+    return _to_object(_merge(OmegaConf.structured(schema), data, source, prefix), source, prefix)
 
 
 def load_config(
@@ -133,14 +214,71 @@ def load_config(
     subdir: str = "",
 ) -> T:
     """Schema defaults, then the YAML file (a name in `configs/` or a path), then `key=value` overrides."""
-    cfg = OmegaConf.structured(schema)
+    return load_config_sources(schema, name_or_path, overrides, subdir)[0]
+
+
+def load_config_sources(
+    schema: type[T],
+    name_or_path: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    subdir: str = "",
+) -> tuple[T, Sources]:
+    """`load_config`, plus where each key came from (`Sources`), for later checks' messages.
+
+    Layers apply in order: the schema's defaults, each file of the `base:` chain (base first),
+    then the overrides. A layer that gives a plug-in section another `name` replaces that section
+    (`plugin_sections`); the overrides decide that together, so their order does not matter.
+    """
+    sources = Sources(str(name_or_path or "defaults"))
+    layers: list[tuple[str, Any]] = []
     if name_or_path is not None:
         path = resolve_config_path(name_or_path, subdir)
-        for layer in read_yaml_layers(path, subdir):
-            cfg = _merge(cfg, layer, str(path))
-    for override in overrides:
-        cfg = _merge(cfg, parse_override(override), f"override '{override}'")
-    return _to_object(cfg, str(name_or_path or "defaults"), "")
+        layers += [(str(p), data) for p, data in yaml_chain(path, subdir)]
+    parsed = [(f"override '{o}'", parse_override(o)) for o in overrides]
+    sections = plugin_sections(schema)
+    cfg = OmegaConf.structured(schema)
+    states = [(cfg, "defaults")]
+    for label, data in layers:
+        cfg = _replace_sections(cfg, data, sections, sources)
+        cfg = _merge(cfg, data, label)
+        sources.record(data, label)
+        states.append((cfg, label))
+    if parsed:
+        together = OmegaConf.to_container(OmegaConf.merge(*(data for _, data in parsed)))
+        cfg = _replace_sections(cfg, together, sections, sources)  # type: ignore[arg-type]
+    for label, data in parsed:
+        cfg = _merge(cfg, data, label)
+        sources.record(data, label)  # type: ignore[arg-type]
+        states.append((cfg, label))
+    try:
+        return OmegaConf.to_object(cfg), sources  # type: ignore[return-value]
+    except OmegaConfBaseException as err:
+        raise _config_error(err, cfg, sources, "") from None
+    except (ValueError, TypeError):  # a `__post_init__` check: name the layer that broke it
+        return _to_object(cfg, _culprit(states), ""), sources
+
+
+def _replace_sections(
+    cfg: DictConfig, layer: Mapping[str, Any], sections: set[str], sources: Sources
+) -> DictConfig:
+    for section in replaced_sections(cfg, layer, sections):
+        cfg = cfg.copy()
+        cfg[section] = {}
+        sources.drop(section)
+    return cfg
+
+
+def _culprit(states: list[tuple[DictConfig, str]]) -> str:
+    """The layer after which the config stopped being valid (a `__post_init__` check failed)."""
+    culprit = states[-1][1]
+    for (cfg, _), (_, label) in zip(reversed(states[:-1]), reversed(states[1:]), strict=True):
+        culprit = label
+        try:
+            OmegaConf.to_object(cfg)
+            break
+        except (OmegaConfBaseException, ValueError, TypeError):
+            continue
+    return culprit
 
 
 def parse_override(override: str) -> DictConfig:
@@ -163,44 +301,55 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return dict(cfg)
 
 
-def _merge(cfg: DictConfig, data: Any, source: str, prefix: str = "") -> DictConfig:
+def _merge(cfg: DictConfig, data: Any, source: str | Sources, prefix: str = "") -> DictConfig:
     try:
-        _clear_switched_plugins(cfg, data)
         return OmegaConf.merge(cfg, data)  # type: ignore[return-value]
     except OmegaConfBaseException as err:
         raise _config_error(err, cfg, source, prefix) from None
 
 
-def _clear_switched_plugins(cfg: DictConfig, data: Any) -> None:
-    """A plug-in section (an untyped mapping with a `name`, e.g. `text_encoder`) that `data`
-    points at another plug-in is emptied before the merge, so it is replaced, not mixed: the old
-    plug-in's parameters mean nothing to the new one (`text_encoder.name=builtin` over an `hf`
-    section keeps none of its keys). Typed sections (dataclasses, e.g. `data`) merge as always."""
-    if not isinstance(data, (Mapping, DictConfig)):
-        return
-    for key, value in data.items():
-        node = cfg.get(key) if key in cfg else None
-        if not isinstance(node, DictConfig) or not isinstance(value, (Mapping, DictConfig)):
-            continue
-        if OmegaConf.get_type(node) is not dict:
-            _clear_switched_plugins(node, value)
-        elif "name" in value and "name" in node and value["name"] != node["name"]:
-            cfg[key] = {}
-
-
-def _to_object(cfg: DictConfig, source: str, prefix: str) -> Any:
+def _to_object(cfg: DictConfig, source: str | Sources, prefix: str) -> Any:
     try:
         return OmegaConf.to_object(cfg)
     except OmegaConfBaseException as err:
         raise _config_error(err, cfg, source, prefix) from None
     except (ValueError, TypeError) as err:  # raised by a schema's __post_init__ check
-        raise ConfigError(f"{source}: {prefix + ': ' if prefix else ''}{err}") from None
+        where = ".".join(k for k in (prefix, _checked_section(err, cfg)) if k)
+        label = source.of(where) if isinstance(source, Sources) else source
+        raise ConfigError(f"{label}: {where + ': ' if where else ''}{err}") from None
+
+
+def _checked_section(err: BaseException, cfg: DictConfig) -> str:
+    """The key path of the nested dataclass whose `__post_init__` raised `err` ('' for the top)."""
+    tb, checked = err.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "__post_init__":
+            checked = type(tb.tb_frame.f_locals.get("self"))
+        tb = tb.tb_next
+    return _path_of_type(OmegaConf.get_type(cfg), checked) or ""
+
+
+def _path_of_type(schema: Any, wanted: Any, prefix: str = "") -> str | None:
+    if schema is wanted or not dataclasses.is_dataclass(schema):
+        return None
+    for spec in dataclasses.fields(schema):
+        factory = spec.default_factory
+        kind = type(factory()) if factory is not dataclasses.MISSING else None
+        path = f"{prefix}.{spec.name}" if prefix else spec.name
+        if kind is wanted and wanted is not None:
+            return path
+        if kind is not None and dataclasses.is_dataclass(kind):
+            deeper = _path_of_type(kind, wanted, path)
+            if deeper:
+                return deeper
+    return None
 
 
 def _config_error(
-    err: OmegaConfBaseException, cfg: DictConfig, source: str, prefix: str
+    err: OmegaConfBaseException, cfg: DictConfig, source: str | Sources, prefix: str
 ) -> ConfigError:
     key = ".".join(k for k in (prefix, str(getattr(err, "full_key", "") or "")) if k)
+    source = source.of(key) if isinstance(source, Sources) else source
     if isinstance(err, ConfigKeyError) and "not in" in str(err):
         parent_key = str(getattr(err, "full_key", "")).rpartition(".")[0]
         valid = ", ".join(_valid_keys(cfg, parent_key)) or "(none)"

@@ -7,6 +7,7 @@ start/end times, the status and the metrics, so any number can be traced back to
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
@@ -30,8 +31,41 @@ TRACKED_PACKAGES = (
 )  # fmt: skip
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+# errno values of a write that ran out of room: the disk, the user's quota, the file-size limit.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class DiskFullError(OSError):
+    """A write ran out of room. Its message names the file and says what was left as it was; the
+    CLI prints it as one line (exit status 1)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        what: str = "",
+        outcome: str = "the previous file (if any) is unchanged and no partial file was left",
+    ) -> None:
+        detail = f" {what}" if what else ""
+        super().__init__(
+            errno.ENOSPC,
+            f"{path}: no space left on device{detail}; {outcome} — free some space and run the "
+            "command again",
+        )
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """True for a write error of a full disk, also as SQLite or FAISS report it."""
+    if isinstance(err, OSError):
+        return err.errno in DISK_FULL_ERRNOS
+    text = str(err)
+    return "database or disk is full" in text or any(
+        os.strerror(code) in text for code in DISK_FULL_ERRNOS
+    )
+
+
+def write_atomic(path: str | Path, data: bytes | memoryview) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a file. A
+    full disk raises `DiskFullError`, with `path` untouched and the temporary file removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -41,14 +75,16 @@ def write_atomic(path: str | Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if is_disk_full(err) and not isinstance(err, DiskFullError):
+            raise DiskFullError(path, f"(writing {len(data):,} bytes)") from err
         raise
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
-    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=json_default) + "\n"
     write_atomic(path, text.encode("utf-8"))
 
 
@@ -128,13 +164,14 @@ def run_record(
         yield record
     except BaseException:
         record.status, record.ended = "failed", now_iso()
-        record.save()
+        with contextlib.suppress(OSError):  # a full disk: the error that stopped the run counts
+            record.save()
         raise
     record.status, record.ended = "ok", now_iso()
     record.save()
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):  # numpy / torch scalars and arrays
         return obj.tolist()
     if isinstance(obj, Path):
@@ -146,3 +183,42 @@ def default_run_dir(command: str, root: str | Path = "runs") -> Path:
     """`runs/<command>-<UTC timestamp>`: a fresh folder name for a command's outputs."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Path(root) / f"{command}-{stamp}"
+
+
+def claim_run_dir(run_dir: str | Path, outputs: tuple[str, ...], force: bool) -> None:
+    """A command never silently overwrites an earlier run's `outputs` in `run_dir`: it refuses,
+    or with `force` deletes them first (so no stale file of the old run stays beside the new)."""
+    import shutil
+
+    run_dir = Path(run_dir)
+    existing = [name for name in outputs if (run_dir / name).exists()]
+    if existing and not force:
+        raise FileExistsError(
+            f"{run_dir} already holds a run ({', '.join(existing)}); choose another --out or "
+            "pass --force to replace it"
+        )
+    for name in existing:
+        path = run_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+@contextlib.contextmanager
+def replaced_folder(out: str | Path) -> Iterator[Path]:
+    """A fresh staging folder beside `out` to fill; when the block ends without error it takes
+    the place of `out` (an old `out` is moved aside, then deleted), else it is deleted and `out`
+    stays as it was. Readers never see a half-written folder."""
+    import shutil
+    import uuid
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    try:
+        yield staging
+        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        if out.exists():
+            os.rename(out, old)
+        os.rename(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after the rename

@@ -137,6 +137,7 @@ def build_world(root: Path, dim: int = 6) -> Path:
     write_bigfile(folder, ids, rng.standard_normal((len(ids), dim)).astype(np.float32))
     write_video2frames(folder / "video2frames.txt", frames)
     (folder / "video2frames.txt").write_text(repr(frames))  # the world writes a Python dict literal
+    (root / "world.json").write_text("{}\n")  # `ccrkit world` writes it last: a finished world
     return root
 
 

@@ -154,3 +154,11 @@ def test_id_list_duplicates_and_blank_lines(tmp_path):
         (3, "empty line"),
         (4, "duplicate id 'a' (first on line 1)"),
     ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_json_caption_file_in_another_unicode_encoding_names_it(tmp_path, encoding):
+    path = tmp_path / "captions.json"
+    path.write_bytes(json.dumps([{"caption": "a red star", "image_id": "1"}] * 3).encode(encoding))
+    with pytest.raises(DataError, match=r"the file is UTF-(16|32) .*, not UTF-8"):
+        read_cclm_json(path)

@@ -112,11 +112,11 @@ def test_image_features_round_trip(
     ]
     assert main(argv) == 0
     folder = root / "mscoco" / "FeatureData" / f"{encoder}_tiny"
-    ids = (folder / "val_id.txt").read_text().split()
-    assert ids == (root / "mscoco" / "FeatureData" / "ja_val_id.txt").read_text().split()
+    # named as the official image trainer reads any feature: rows follow the official id list
+    ids = (root / "mscoco" / "FeatureData" / "ja_val_id.txt").read_text().split()
     images = [load_image(root / "mscoco" / "all_pics" / f"{item}.jpg") for item in ids]
     np.testing.assert_allclose(
-        np.load(folder / "val.npy"),
+        np.load(folder / f"val-{encoder}_tiny-avgpool.npy"),
         reference(model_dir, model_class, output, images),
         rtol=1e-4,
         atol=1e-5,
@@ -143,10 +143,10 @@ def test_existing_other_output_needs_force(fresh_visual_search, clip_dir, capsys
         "--model",
         str(clip_dir),
         "--splits",
-        "val",
+        "test",
     ]
     assert main(argv) == 0
-    (root / "mscoco/FeatureData/c/val_id.txt").write_text("other\n")
+    (root / "mscoco/FeatureData/c/ja_test_id.txt").write_text("other\n")
     assert main(argv) == 2 and "pass --force" in capsys.readouterr().err
     assert main([*argv, "--force"]) == 0
 
@@ -258,7 +258,7 @@ def test_unknown_encoder_and_missing_model(tmp_path):
         ValueError, match="unknown feature encoder 'dino'; known: clip, siglip, worldcnn"
     ):
         load_encoder("dino", "x")
-    with pytest.raises(ValueError, match="cannot load clip model"):
+    with pytest.raises(FileNotFoundError, match="no-such-model: folder not found"):
         load_encoder("clip", str(tmp_path / "no-such-model"))
 
 

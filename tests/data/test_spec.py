@@ -91,7 +91,7 @@ def test_feature_stores_official_generic_and_raw(tmp_path):
     name, store = spec.store("val", "clip_vit_b32")
     assert (
         spec.store_path(tmp_path, "val", name, store.path)
-        == tmp_path / "multi30k/FeatureData/clip_vit_b32/val.npy"
+        == tmp_path / "multi30k/FeatureData/clip_vit_b32/val-clip_vit_b32-avgpool.npy"
     )
     assert spec.store("train", "raw")[1].format == "images"
     with pytest.raises(DataError, match="no raw visual store"):
@@ -115,3 +115,19 @@ def test_spec_from_a_yaml_path_and_schema_errors(tmp_path):
     )
     with pytest.raises(DataError, match=r"bad placeholder in 'x_\{langg\}\.txt'"):
         load_data_spec(path).caption_path(tmp_path, "train", "source")
+
+
+def test_item_lists_follow_the_feature_as_the_official_tester_reads_them(tmp_path):
+    spec = load_data_spec("multi30k-task1-de")
+    folder = tmp_path / "multi30k" / "FeatureData"
+    assert (
+        spec.items_path(tmp_path, "test", "clip_vit_b32")
+        == folder / "clip_vit_b32/test_id_2016.txt"
+    )
+    assert spec.items_path(tmp_path, "test") == folder / "resnet_152/test_id_2016.txt"
+    # CLIP runs read raw images; the official scripts keep --visual_feature resnet_152 for the ids
+    assert spec.items_path(tmp_path, "test", "raw") == folder / "resnet_152/test_id_2016.txt"
+    assert spec.items_path(tmp_path, "val", "clip_vit_b32") == folder / "val_id.txt"
+    no_ids = load_data_spec("mscoco-ja", ["visual.ids_feature=null"])
+    with pytest.raises(DataError, match=r"set visual\.ids_feature"):
+        no_ids.items_path(tmp_path, "test", "raw")

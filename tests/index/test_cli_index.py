@@ -59,7 +59,8 @@ def test_build_then_search(seams, tmp_path, capsys):
                  "--lang", "de", "--k", "2"]) == 0  # fmt: skip
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "query: ein roter Stern"
-    assert lines[1].split()[:3] == ["1", "0.6667", "red-star"] and lines[1].endswith("a red star")
+    assert lines[1].split()[:3] == ["1", "1.0000", "red-star"]
+    assert lines[1].endswith("ein roter Stern")  # the collection's German caption
     assert seams[-1] == str((tmp_path / "run").resolve())  # the manifest's run directory
 
 

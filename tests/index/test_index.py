@@ -287,3 +287,20 @@ def test_mmap_maps_the_vectors_instead_of_reading_them(tmp_path):
 
     assert growth_mb(mmap=False) > 0.8 * size_mb
     assert growth_mb(mmap=True) < 0.2 * size_mb
+
+
+def test_an_index_moved_aside_by_an_interrupted_replacement_is_named(built, tmp_path):
+    """A kill between the two renames of a replacement leaves no index at its place; opening it
+    names where the previous one is, and the next build clears it."""
+    import shutil
+
+    out = tmp_path / "index"
+    shutil.copytree(built[2], tmp_path / ".index.old-1a2b3c4d")
+    with pytest.raises(
+        ValueError, match=r"index folder not found; an interrupted .*\.index\.old-1a2b3c4d"
+    ):
+        SearchIndex(out)
+    build_index(ToyModel(), make_toy_gallery(tmp_path / "collection"), out, progress=False)
+    build_index(ToyModel(), make_toy_gallery(tmp_path / "collection"), out, force=True,
+                progress=False)  # fmt: skip
+    assert not list(tmp_path.glob(".index.*"))

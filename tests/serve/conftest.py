@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from ccrkit.index import build_index
+from ccrkit.index.build import calibrate_on
 from ccrkit.index.toy import ToyModel, make_toy_gallery
 from ccrkit.serve import ServeSettings, create_app
 
@@ -88,11 +89,13 @@ class AsgiCaller:
 
 @pytest.fixture(scope="module")
 def toy_index(tmp_path_factory):
-    """A built toy index (24 items, the first two are 4-frame videos) and its model."""
+    """A built toy index (24 items, the first two are 4-frame videos; captions in five
+    languages; its no-good-match threshold calibrated on its own captions) and its model."""
     root = tmp_path_factory.mktemp("toy")
     model = ToyModel()
-    build_index(model, make_toy_gallery(root / "collection", videos=2), root / "index",
-                progress=False)  # fmt: skip
+    gallery = make_toy_gallery(root / "collection", videos=2)
+    build_index(model, gallery, root / "index", progress=False,
+                calibration=calibrate_on(model, gallery, 64, progress=False))  # fmt: skip
     return model, root / "index"
 
 
@@ -135,15 +138,17 @@ def client(make_client) -> AsgiCaller:
 
 @pytest.fixture
 def serve_app() -> Iterator[object]:
-    """serve_app(app) -> base URL of an ASGI app under a real uvicorn on a free loopback port."""
-    from ccrkit.serve.server import UVICORN_OPTIONS
+    """serve_app(app, limits=None) -> base URL of an ASGI app under a real uvicorn, as `ccrkit
+    serve` runs it (`ServerLimits`), on a free loopback port."""
+    from ccrkit.serve.server import uvicorn_options
 
     running: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
 
-    def start(app: object) -> str:
+    def start(app: object, limits: object = None) -> str:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", **UVICORN_OPTIONS)
+        options = uvicorn_options(limits)  # type: ignore[arg-type]
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", **options)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
@@ -164,11 +169,11 @@ def serve_app() -> Iterator[object]:
 
 @pytest.fixture
 def start_server(toy_index, serve_app) -> object:
-    """start_server(**settings) -> base URL of the toy app under a real uvicorn (loopback)."""
+    """start_server(limits=None, **settings) -> base URL of the toy app under a real uvicorn."""
 
-    def start(**settings: object) -> str:
+    def start(limits: object = None, **settings: object) -> str:
         model, index_dir = toy_index
-        return serve_app(create_app(model, index_dir, ServeSettings(**settings)))
+        return serve_app(create_app(model, index_dir, ServeSettings(**settings)), limits)
 
     return start
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ccrkit.index.search import Query
-from ccrkit.index.toy import bag_vector
+from ccrkit.index.toy import bag_vector, toy_caption
 from ccrkit.serve.batching import MicroBatcher
 
 
@@ -34,7 +34,11 @@ def test_search_finds_the_described_item(client, query, lang, expected):
     top = body["results"][0]
     assert top["id"] == expected
     assert top["media_url"] == f"/media/{expected}"
-    assert top["captions"] == [f"a {expected.replace('-', ' ')}"]
+    colour, shape = expected.split("-")  # captions in the query's language, when it is given
+    shown = toy_caption(lang, colour, shape) if lang else f"a {colour} {shape}"
+    assert top["captions"] == [shown] and top["caption_lang"] in {lang, lang or "en"}
+    assert body["good_match"] is True and body["foreign_lang"] is False
+    assert body["model_langs"] == sorted(body["model_langs"]) and body["model_langs"]
     scores = [r["score"] for r in body["results"]]
     assert scores == sorted(scores, reverse=True) and len(scores) == 5
 

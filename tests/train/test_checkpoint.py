@@ -99,3 +99,74 @@ def test_optimizer_and_rng_states_survive_the_codec() -> None:
     draws = (random.random(), np.random.rand(), torch.rand(1).item())
     set_rng_state(restored["rng"][0])
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == draws
+
+
+def test_an_edited_record_is_refused_as_the_checksum_covers_it(tmp_path: Path) -> None:
+    saved_linear(tmp_path)
+    path = checkpoint_path(tmp_path, "last")
+    record = json.loads(path.read_text())
+    record["epoch"], record["config"] = 7, {"plugins": ["os"]}
+    path.write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match=r"record was modified .*\(config, epoch differ"):
+        read_checkpoint(path)
+
+
+def test_a_checkpoint_of_format_1_loads_with_a_warning(tmp_path: Path, capsys) -> None:
+    """Format 1 (before the record was covered): runs trained earlier stay usable."""
+    import hashlib
+
+    from safetensors.torch import save
+
+    module = nn.Linear(3, 2)
+    data = save(model_tensors(module))
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    (folder / "last-old.safetensors").write_bytes(data)
+    old = {"epoch": 3, "format": "ccrkit-checkpoint/1", "tensors": "last-old.safetensors",
+           "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
+    checkpoint_path(tmp_path, "last").write_text(json.dumps(old))
+    record, tensors = read_checkpoint(checkpoint_path(tmp_path, "last"))
+    assert record["epoch"] == 3 and set(tensors) == {"model.weight", "model.bias"}
+    assert "older ccrkit (format 1)" in capsys.readouterr().err
+
+
+def test_the_tensor_file_name_cannot_leave_the_folder(tmp_path: Path) -> None:
+    saved_linear(tmp_path / "run")
+    path = checkpoint_path(tmp_path / "run", "last")
+    record = json.loads(path.read_text())
+    (tmp_path / record["tensors"]).write_bytes(b"elsewhere")
+    record["tensors"] = "../../" + record["tensors"]
+    path.write_text(json.dumps(record))
+    record_read, _ = read_checkpoint(path)  # the name is taken inside checkpoints/ only
+    assert record_read["epoch"] == 1
+
+
+def test_temporary_files_a_kill_left_are_removed_by_the_next_write(tmp_path: Path) -> None:
+    saved_linear(tmp_path)
+    folder = tmp_path / "checkpoints"
+    leftovers = [folder / ".last-0123456789abcdef.safetensors.k1ll3d.tmp",
+                 folder / ".best.json.a8b9c0.tmp"]  # fmt: skip
+    for leftover in leftovers:
+        leftover.write_bytes(b"\0" * 4096)  # what a SIGKILL mid-write leaves
+    saved_linear(tmp_path)
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_a_failed_record_write_leaves_the_previous_checkpoint_and_no_new_file(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The JSON commit fails (a full disk, simulated): the tensors written before it go too."""
+    import ccrkit.methods.checkpoint as checkpoint
+    from ccrkit.runs import DiskFullError
+
+    saved_linear(tmp_path)
+    before = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+
+    def full(path, obj):
+        raise DiskFullError(path)
+
+    monkeypatch.setattr(checkpoint, "write_json_atomic", full)
+    with pytest.raises(DiskFullError, match="no space left on device"):
+        write_checkpoint(tmp_path, "last", {"epoch": 2}, model_tensors(nn.Linear(5, 5)))
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == before
+    assert read_checkpoint(checkpoint_path(tmp_path, "last"))[0]["epoch"] == 1

@@ -29,6 +29,7 @@ def fake_data_layer(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     for name, value in {
         "load_data_spec": lambda name: f"spec:{name}", "TrainDataset": train_dataset,
         "TrainCollate": FakeCollate, "EvalDataset": eval_dataset,
+        "check_files": lambda *args: None,  # the fake world has no files to check
     }.items():  # fmt: skip
         monkeypatch.setattr(ccrkit.data, name, value, raising=False)
     return calls
@@ -48,8 +49,10 @@ def test_train_then_evaluate_the_checkpoint(tmp_path: Path, fake_data_layer, cap
     trained = json.loads((run_dir / "run.json").read_text())
     assert trained["config"]["train"]["lr"] == 0.004
 
+    record = (run_dir / "run.json").read_bytes()
     assert main(["train", "--resume", str(run_dir)]) == 2
     assert "already finished after epoch 3" in capsys.readouterr().err
+    assert (run_dir / "run.json").read_bytes() == record  # not rewritten as failed
 
     out = tmp_path / "eval"
     assert (
@@ -90,3 +93,39 @@ def test_the_default_config_is_valid() -> None:
     assert config.method["name"] == "baseline" and config.text_encoder == {
         "name": "hf", "path": "data/world/models/world-mbert", "finetune": [1, 2, 3], "max_length": 48
     }  # fmt: skip
+
+
+def test_a_checkpoint_never_imports_the_plugins_it_names(
+    tmp_path: Path, fake_data_layer, capsys, monkeypatch
+) -> None:
+    """Even a record with a valid checksum (rewritten by whoever can write the run folder) gets
+    no module imported: plug-ins come from the user's command line only."""
+    import sys
+
+    from ccrkit.methods.checkpoint import checkpoint_path, read_checkpoint, write_checkpoint
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({**tiny_config(epochs=1), "data": {"name": "f", "root": "r"}}))
+    run_dir = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(run_dir)]) == 0
+    plugin = tmp_path / "plugins" / "ccrkit_test_planted.py"
+    plugin.parent.mkdir()
+    plugin.write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(plugin.parent))
+    monkeypatch.delitem(sys.modules, "ccrkit_test_planted", raising=False)
+    for which in ("best", "last"):
+        record, tensors = read_checkpoint(checkpoint_path(run_dir, which))
+        record["config"]["plugins"] = ["ccrkit_test_planted"]
+        write_checkpoint(run_dir, which, record, tensors)
+    capsys.readouterr()
+
+    assert main(["evaluate", "--checkpoint", str(run_dir), "--out", str(tmp_path / "e1")]) == 2
+    assert "checkpoints never import code they name" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run_dir), "train.epochs=2"]) == 2
+    assert "--plugin ccrkit_test_planted" in capsys.readouterr().err
+    assert not (tmp_path / "imported").exists()
+    # the user's own choice on the command line imports it
+    argv = ["--plugin", "ccrkit_test_planted", "evaluate", "--checkpoint", str(run_dir),
+            "--out", str(tmp_path / "e2")]  # fmt: skip
+    assert main(argv) == 0 and (tmp_path / "imported").exists()
+    monkeypatch.delitem(sys.modules, "ccrkit_test_planted")

@@ -66,7 +66,10 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     with pytest.raises(Killed):
         run(tmp_path / "cut", cfg, callbacks=[kill_after(2)])
     assert read_checkpoint(tmp_path / "cut/checkpoints/last.json")[0]["epoch"] == 2
+    partial = tmp_path / "cut/checkpoints/.last-00ff00ff00ff00ff.safetensors.x1y2z3.tmp"
+    partial.write_bytes(b"\0" * 65536)  # what a kill during a checkpoint write leaves
     resumed = run(tmp_path / "cut", cfg, resume=True)
+    assert not list((tmp_path / "cut/checkpoints").glob(".*.tmp"))
     assert resumed.test == whole.test
     assert [h["loss"] for h in resumed.progress.history] == [
         h["loss"] for h in whole.progress.history
@@ -79,11 +82,45 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
             assert torch.equal(final_whole[key], final_cut[key]), key
 
 
-def test_resuming_a_finished_run_says_so(tmp_path: Path) -> None:
+def test_resuming_a_finished_run_says_so_and_leaves_its_record_alone(tmp_path: Path) -> None:
     cfg = config(epochs=1)
     run(tmp_path, cfg)
-    with pytest.raises(ValueError, match=r"already finished after epoch 1 .*nothing to resume"):
+    before = (tmp_path / "run.json").read_bytes()
+    with pytest.raises(
+        ValueError, match=r"already finished after epoch 1 .*nothing to resume.*train.epochs=2"
+    ):
         run(tmp_path, cfg, resume=True)
+    assert (tmp_path / "run.json").read_bytes() == before  # still status ok, with its metrics
+    assert json.loads(before)["status"] == "ok" and json.loads(before)["metrics"]
+
+
+def test_a_finished_run_trains_longer_when_resumed_with_more_epochs(tmp_path: Path) -> None:
+    first = run(tmp_path, config(epochs=2))
+    _, weights_before = read_checkpoint(tmp_path / "checkpoints/last.json")
+    longer = run(tmp_path, config(epochs=4), resume=True)
+    assert (
+        longer.progress.epoch == 4 and longer.progress.finish_reason == "reached train.epochs = 4"
+    )
+    assert longer.progress.history[:2] == first.progress.history
+    # the cosine schedule had decayed to 0; stretched to 4 epochs it learns again
+    assert first.progress.history[-1]["lr"] == 0.0
+    assert all(h["lr"] > 0 for h in longer.progress.history[2:3])
+    _, weights_after = read_checkpoint(tmp_path / "checkpoints/last.json")
+    assert any(not torch.equal(weights_before[k], weights_after[k]) for k in weights_before)
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["status"] == "ok" and record["resumed"] and record["epochs"] == 4
+    assert len(record["history"]) == 4 and record["metrics"] == longer.test
+
+
+def test_an_early_stopped_run_continues_only_with_a_looser_early_stop(tmp_path: Path) -> None:
+    run(tmp_path, config(epochs=40, early_stop=1, schedule="plateau"))
+    stopped = json.loads((tmp_path / "run.json").read_text())
+    assert stopped["finish_reason"].startswith("early stop") and stopped["epochs"] < 40
+    with pytest.raises(ValueError, match=r"a larger train.early_stop than 1 \(or 0\)"):
+        run(tmp_path, config(epochs=40, early_stop=1, schedule="plateau"), resume=True)
+    more = run(tmp_path, config(epochs=stopped["epochs"] + 1, early_stop=0, schedule="plateau"),
+               resume=True)  # fmt: skip
+    assert more.progress.epoch == stopped["epochs"] + 1
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 import sacrebleu
 
 from ccrkit.data import CaptionRecord, DataError, load_data_spec
+from ccrkit.mtscores import mecab_available
 from ccrkit.translate import (
     bleu_tokenizer,
     corpus_scores,
@@ -64,8 +65,12 @@ def test_japanese_falls_back_to_characters_without_mecab(monkeypatch, caplog):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_mecab)
-    with caplog.at_level(logging.WARNING):
-        assert bleu_tokenizer("ja") == "char"
+    mecab_available.cache_clear()  # probed once per process: probe again without MeCab
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert bleu_tokenizer("ja") == "char"
+    finally:
+        mecab_available.cache_clear()
     assert "MeCab is not installed" in caplog.text and "'char'" in caplog.text
     assert bleu_tokenizer("zh") == "zh" and bleu_tokenizer("fr") == "13a"
 

@@ -1,18 +1,17 @@
-"""The synthetic backend against stand-ins for the world's MT module (`ccrkit.world.mt`,
-written on another branch): what it is called with, where its defaults come from, and errors."""
+"""The synthetic backend: what it calls the world's MT (`ccrkit.world.mt.translate`) with, where
+its defaults come from, errors, and that it redoes a real tiny world's MT files byte for byte."""
 
 from __future__ import annotations
 
 import json
-import sys
-import types
 from dataclasses import dataclass
 
 import pytest
 
 from ccrkit.translate import BackendConfig, TranslateConfig, TranslationError, run_translate
+from ccrkit.world import mt as world_mt
 
-WORLD_MT = "ccrkit.world.mt"
+INDEX = ("index of", ["worldimage_frames.jsonl.gz"])  # what the stand-in FrameIndex.load returns
 
 
 @dataclass(frozen=True)
@@ -21,15 +20,15 @@ class FakeResult:
     noise_types: tuple[str, ...] = ()
 
 
-def install_world_mt(monkeypatch, translate) -> types.ModuleType:
-    """Put a stand-in world MT module where the backend imports it from."""
-    package = types.ModuleType("ccrkit.world")
-    module = types.ModuleType(WORLD_MT)
-    module.translate = translate
-    package.mt = module
-    monkeypatch.setitem(sys.modules, "ccrkit.world", package)
-    monkeypatch.setitem(sys.modules, WORLD_MT, module)
-    return module
+def install_world_mt(monkeypatch, root, translate) -> None:
+    """Stand-ins for the world's translate and caption index, and an (empty) index file."""
+    monkeypatch.setattr(world_mt, "translate", translate)
+    monkeypatch.setattr(
+        world_mt.FrameIndex,
+        "load",
+        classmethod(lambda cls, paths: ("index of", [p.name for p in paths])),
+    )
+    (root / "worldimage" / "TextData" / "worldimage_frames.jsonl.gz").write_bytes(b"")
 
 
 def write_world_json(root, seed=7, noise=0.12, back_noise=0.08):
@@ -51,15 +50,17 @@ def lines(root, name):
 def test_agreed_entry_point_with_the_worlds_recorded_noise_and_seed(world_root, monkeypatch):
     calls = []
 
-    def translate(captions, src, tgt, noise, seed):
-        calls.append((len(captions), src, tgt, noise, seed))
+    def translate(captions, src, tgt, noise, seed, index, weights):
+        calls.append((len(captions), src, tgt, noise, seed, index, weights))
         return [FakeResult(f"[{src}>{tgt} {noise}] {text}") for text in captions]
 
-    install_world_mt(monkeypatch, translate)
+    install_world_mt(monkeypatch, world_root, translate)
     write_world_json(world_root)
     results, backends = run_translate(config(world_root), progress=False)
     # one call per job, every caption in file order: en->de with noise, de->en with back_noise
-    assert calls == [(4, "en", "de", 0.12, 7), (4, "de", "en", 0.08, 7), (4, "de", "en", 0.08, 7)]
+    weights = {"dropped_word": 2.0}
+    assert calls == [(4, "en", "de", 0.12, 7, INDEX, weights), (4, "de", "en", 0.08, 7, INDEX, weights),
+                     (4, "de", "en", 0.08, 7, INDEX, weights)]  # fmt: skip
     mt = lines(world_root, "worldimagetrain_synthetic_enc2de.caption.txt")
     assert (
         mt[0]
@@ -73,14 +74,16 @@ def test_agreed_entry_point_with_the_worlds_recorded_noise_and_seed(world_root, 
         == "img00000#de2enc#0 [de>en 0.08] Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche."
     )
     assert backends["forward"] == {"backend": "synthetic", "src": "en", "tgt": "de", "noise": 0.12,
-        "seed": 7, "weights": {"dropped_word": 2.0}, "module": WORLD_MT}  # fmt: skip
+        "seed": 7, "weights": {"dropped_word": 2.0}}  # fmt: skip
     assert [r.stats.cached for r in results] == [0, 0, 0]  # not cached: the world's MT is cheap
 
 
 def test_named_config_runs_the_world_mt_through_the_cli(world_root, monkeypatch):
     from ccrkit.cli.main import main
 
-    install_world_mt(monkeypatch, lambda texts, *args: [FakeResult(t[::-1]) for t in texts])
+    install_world_mt(
+        monkeypatch, world_root, lambda texts, *args: [FakeResult(t[::-1]) for t in texts]
+    )
     write_world_json(world_root)
     args = ["translate", "--config", "world-synthetic", "--root", str(world_root), "--tgt", "de",
             "--split", "train,val", "--cache", str(world_root / "c"), "--out", str(world_root / "r"),
@@ -93,44 +96,38 @@ def test_named_config_runs_the_world_mt_through_the_cli(world_root, monkeypatch)
     assert bt[0] == "img00002#enc2de2enc#0 Two young, White males are outside near many bushes."
 
 
-def test_weights_and_caption_index_are_passed_when_the_world_takes_them(world_root, monkeypatch):
-    seen = {}
+def test_options_override_the_worlds_weights_noise_and_seed(world_root, monkeypatch):
+    seen = []
 
-    def translate(captions, src, tgt, noise, seed, index, weights=None):
-        seen.update(index=index, weights=weights)
+    def translate(captions, src, tgt, noise, seed, index, weights):
+        seen.append((noise, seed, index, weights))
         return [FakeResult(text.upper()) for text in captions]
 
-    module = install_world_mt(monkeypatch, translate)
-    module.FrameIndex = types.SimpleNamespace(
-        load=lambda paths: ("index of", [p.name for p in paths])
-    )
-    (world_root / "worldimage" / "TextData" / "worldimage_frames.jsonl.gz").write_bytes(b"")
+    install_world_mt(monkeypatch, world_root, translate)
+    write_world_json(world_root)
     run_translate(config(world_root, noise=0.3, seed=1, weights={"agreement": 0.5}), progress=False)
-    assert seen == {
-        "index": ("index of", ["worldimage_frames.jsonl.gz"]),
-        "weights": {"agreement": 0.5},
-    }
+    assert seen[0] == (0.3, 1, INDEX, {"agreement": 0.5})
 
 
 def test_without_a_world_record_noise_and_seed_must_be_given(world_root, monkeypatch):
-    install_world_mt(monkeypatch, lambda *args: [])
+    install_world_mt(monkeypatch, world_root, lambda *args: [])
     with pytest.raises(
         TranslationError, match=r"no world.json under .*set options.noise and options.seed"
     ):
         run_translate(config(world_root), progress=False)
 
 
-def test_a_missing_world_module_is_named(world_root):
+def test_a_missing_caption_index_is_named(world_root):
     write_world_json(world_root)
-    with pytest.raises(TranslationError, match=r"world's MT module 'no_such_world\.mt'"):
-        run_translate(config(world_root, module="no_such_world.mt"), progress=False)
+    with pytest.raises(FileNotFoundError, match=r"caption index is missing: .*worldimage_frames"):
+        run_translate(config(world_root), progress=False)
 
 
 def test_world_errors_name_the_direction(world_root, monkeypatch):
-    def translate(captions, src, tgt, noise, seed):
+    def translate(captions, src, tgt, noise, seed, index, weights):
         raise ValueError("unknown en caption: 'x'")
 
-    install_world_mt(monkeypatch, translate)
+    install_world_mt(monkeypatch, world_root, translate)
     write_world_json(world_root)
     with pytest.raises(TranslationError, match=r"synthetic MT en->de: unknown en caption"):
         run_translate(config(world_root), progress=False)

@@ -5,16 +5,27 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from ccrkit.mtscores import score
 from ccrkit.world.captions import caption_frame
-from ccrkit.world.concepts import Frame, Mention
+from ccrkit.world.concepts import COLOURS, SHAPES, Frame, Mention
 from ccrkit.world.config import NOISE_TYPES
-from ccrkit.world.lang import GRAMMARS, render_text
-from ccrkit.world.mt import FrameIndex, applicable, translate, translate_frames
-from ccrkit.world.quality import score
+from ccrkit.world.lang import GRAMMARS, Wording, render_text
+from ccrkit.world.lang.base import _cumulative
+from ccrkit.world.mt import (
+    FrameIndex,
+    MTResult,
+    Reading,
+    Slip,
+    applicable,
+    translate,
+    translate_frames,
+    translate_readings,
+)
 from ccrkit.world.scene import sample_family
 
 
@@ -28,14 +39,74 @@ def _frames(n_families: int = 250) -> list[Frame]:
     ]
 
 
-def test_noise_zero_is_the_literal_rendering_and_records_nothing() -> None:
-    frames = _frames(20)
-    for result, frame in zip(translate_frames(frames, "en", "de", 0.0, 1), frames, strict=True):
-        assert (
-            result.text == render_text(frame, "de")
-            and result.noise_types == ()
-            and result.frame == frame
-        )
+def test_noise_zero_records_nothing_and_words_as_the_noisy_mt_does() -> None:
+    frames = list(dict.fromkeys(_frames(40)))
+    clean = translate_frames(frames, "en", "de", 0.0, 1)
+    noisy = translate_frames(frames, "en", "de", 0.3, 1)
+    for result, frame in zip(clean, frames, strict=True):
+        assert result.noise_types == () and result.frame == frame and result.slips == ()
+    untouched = [(c, n) for c, n in zip(clean, noisy, strict=True) if not n.noise_types]
+    assert len(untouched) > 20  # noise that did not hit leaves the very same wording
+    assert all(c.text == n.text for c, n in untouched)
+
+
+def test_mt_wording_is_skewed_over_the_options_and_fixed_per_phrase() -> None:
+    """German 'circle' is 'Kreis' or 'Scheibe' (options 0 and 1: weights 1 and 2 ** -1.5, so
+    73.9 / 26.1 %); every noun phrase keeps its wording in any sentence."""
+    assert _cumulative(2) == pytest.approx((1 / (1 + 2**-1.5),))
+    rng = random.Random(0)
+    phrases = {
+        Mention("circle", colour, size, texture)
+        for colour in COLOURS for size in (None, "small", "big") for texture in (None, "striped")
+    }  # fmt: skip
+    nouns: dict[Mention, set[str]] = {m: set() for m in phrases}
+    for m in phrases:
+        for other in rng.sample(SHAPES[1:], 3):  # the same phrase in different sentences
+            frame = Frame((m, Mention(other, "blue")), "left_of")
+            tokens = GRAMMARS["de"].render(frame, Wording.sentence("1|en>de", rng.randrange(99)))
+            nouns[m] |= {t.text for t in tokens if t.concept == "shape:circle"}
+    assert all(len(found) == 1 for found in nouns.values())  # consistent per phrase
+    share = sum(found == {"Scheibe"} for found in nouns.values()) / len(nouns)
+    assert 0.12 < share < 0.4, share  # not always the first option, and the first one most often
+
+
+def test_back_translation_translates_the_mt_text_and_carries_its_errors() -> None:
+    red_circle = Frame((Mention("circle", "red"), Mention("square", "blue")), "left_of")
+
+    def back(*slips: Slip) -> MTResult:
+        return translate_readings([Reading(red_circle, slips)], "de", "en", 0.0, 0)[0]
+
+    clean = back().text
+    assert "red" in clean and "circle" in clean and back().carried == ()
+    dropped = back(Slip("dropped_word", "colour:red"))
+    assert dropped.frame.objects[0].colour is None and "red" not in dropped.text
+    assert dropped.carried == ("dropped_word",)
+    no_relation_word = back(Slip("dropped_word", "rel:left_of"))  # 'to the left a blue square'
+    assert no_relation_word.text != clean and no_relation_word.carried == ("dropped_word",)
+    assert back(Slip("dropped_word", "")).fixed == ("dropped_word",)  # a lost article
+    assert "place" in back(Slip("wrong_sense", "shape:square")).text
+    filler = back(Slip("hallucination", "shape:square", filler=0))
+    assert "very square" in filler.text and filler.carried == ("hallucination",)
+    swapped = back(Slip("word_order", "colour:red", "shape:circle"))
+    assert "circle red" in swapped.text and swapped.carried == ("word_order",)
+    assert back(Slip("word_order", "", "colour:red")).fixed == ("word_order",)
+    repaired = back(Slip("untranslated", "shape:circle"), Slip("agreement", "colour:red"))
+    assert repaired.fixed == ("untranslated", "agreement") and repaired.carried == ()
+    assert repaired.frame == red_circle and "red circle" in repaired.text
+
+
+def test_every_slip_of_the_mt_is_carried_or_fixed_and_counted() -> None:
+    frames = list(dict.fromkeys(_frames(60)))
+    forward = translate_frames(frames, "en", "fr", 0.3, 4)
+    backward = translate_readings([r.reading for r in forward], "fr", "en", 0.0, 4)
+    made = Counter(slip.kind for r in forward for slip in r.slips)
+    carried = Counter(kind for r in backward for kind in r.carried)
+    fixed = Counter(kind for r in backward for kind in r.fixed)
+    assert carried + fixed == made
+    assert carried["wrong_attribute"] == made["wrong_attribute"] > 0  # the meaning itself
+    assert carried["hallucination"] == made["hallucination"] > 0
+    assert fixed["untranslated"] == made["untranslated"] > 0 and carried["untranslated"] == 0
+    assert 0 < carried["dropped_word"] < made["dropped_word"]
 
 
 @pytest.mark.parametrize(("src", "tgt"), [("en", "de"), ("en", "zh"), ("ja", "en")])
@@ -87,12 +158,15 @@ def test_translation_is_deterministic_and_the_text_api_uses_the_frame_index() ->
     texts = []
     for frame in frames:
         text = render_text(frame, "en", random.Random(0))
-        index.add("en", text, frame)
+        index.add("en", text, Reading(frame))
         texts.append(text)
     by_text = translate(texts, "en", "ja", 0.3, 9, index)
     by_frame = translate_frames([index.frame("en", t) for t in texts], "en", "ja", 0.3, 9)
-    assert by_text == by_frame
-    assert len(index) > 0
+    assert by_text == by_frame == translate(texts, "en", "ja", 0.3, 9, index)
+    for result in by_text:  # machine output reads with its slips
+        index.add("ja", result.text, result.reading)
+    back = translate([r.text for r in by_text], "ja", "en", 0.0, 9, index)
+    assert back == translate_readings([r.reading for r in by_text], "ja", "en", 0.0, 9)
     with pytest.raises(ValueError, match="only translates captions of its own world"):
         translate(["A unicorn."], "en", "de", 0.1, 0, index)
 
@@ -103,18 +177,23 @@ def test_frame_index_file_is_the_json_lines_json_dumps_writes_and_loads_back(
     frames = _frames(2)
     texts = ['Say "hi" \\ back', "緑の星が上に動いて、赤くなる。", "tab\tand\nnewline", "ü\u2028é"]
     index = FrameIndex()
+    slips = (Slip("hallucination", "shape:star", filler=2), Slip("word_order", "", "colour:red"))
     for text, frame in zip(texts, frames, strict=False):
-        index.add("de", text, frame)
-    index.add("ja", texts[1], frames[0])  # one frame object behind captions of two languages
+        index.add("de", text, Reading(frame))
+    index.add("ja", texts[1], Reading(frames[0], slips))  # a frame behind two languages' captions
     expected = "".join(
-        json.dumps({"lang": lang, "text": text, "frame": frame.to_json()}, ensure_ascii=False)
+        json.dumps(
+            {"lang": lang, "text": text, "frame": reading.frame.to_json()}
+            | ({"slips": [s.to_json() for s in reading.slips]} if reading.slips else {}),
+            ensure_ascii=False,
+        )
         + "\n"
-        for (lang, text), frame in sorted(index._frames.items())
+        for (lang, text), reading in sorted(index._readings.items())
     )
     assert gzip.decompress(index.dumps()).decode("utf-8") == expected
     (tmp_path / "frames.jsonl.gz").write_bytes(index.dumps())
     restored = FrameIndex.load([tmp_path / "frames.jsonl.gz"])
-    assert restored._frames == index._frames
+    assert restored._readings == index._readings
 
 
 @pytest.mark.parametrize(("src", "tgt", "noise", "message"), [

@@ -112,6 +112,19 @@ def test_world_json_reports_sizes_quality_and_backbone(tiny_world: Path) -> None
     assert set(info["backbone"]["english_test_retrieval"]) >= {"t2v_r1", "sumr"}
     assert set(info["backbone"]["position_probe"]) == {"backbone_r2", "bag_of_colours_r2"}
     assert info["mt"]["tokenizers"]["zh"] == "zh"
+    for collection in ("worldimage", "worldvideo"):  # the contract's names, in percent
+        oracle = info["oracle"][collection]
+        recalls = [oracle[f"{d}_r{k}"] for d in ("t2v", "v2t") for k in (1, 5, 10)]
+        assert all(0 < r <= 100 for r in recalls)
+        assert oracle["sumr"] == pytest.approx(sum(recalls), abs=0.02)
+        assert oracle["colour_shape_only"]["sumr"] < oracle["sumr"]
+    carried = info["mt"]["back_translation_carried"]["worldimage"]["enc2de2enc"]
+    made = info["mt"]["noise_counts"]["worldimage"]["enc2de"]["types"]
+    assert {k: v["in_mt"] for k, v in carried.items()} == made  # each MT error met once
+    assert carried["hallucination"]["carried"] > 0 and carried["untranslated"]["carried"] == 0
+    duplicates = info["mt"]["duplicates_in_batch"]["worldimage"]["enc"]
+    assert duplicates["captions"] == 5 * 152 and 0 <= duplicates["batches_with_repeat"] <= 100
+    assert info["mt"]["calibration"]["reference"]["bleu"] == 37.33
     record = json.loads((tiny_world / "run.json").read_text())
     assert record["command"] == "world" and record["status"] == "ok" and record["seed"] == 0
 
@@ -197,7 +210,7 @@ def test_world_hash_ignores_workers_but_not_the_backbone_threads() -> None:
     default world), so a world made with another thread count is another world."""
     default = config_hash(load_config(WorldConfig, "world-tiny"))
     assert config_hash(load_config(WorldConfig, "world-tiny", ["workers=1"])) == default
-    assert config_hash(load_config(WorldConfig, "world-tiny", ["backbone.threads=1"])) != default
+    assert config_hash(load_config(WorldConfig, "world-tiny", ["backbone.threads=2"])) != default
 
 
 def test_same_seed_gives_byte_identical_files(tiny_world: Path, tmp_path: Path) -> None:
@@ -206,12 +219,18 @@ def test_same_seed_gives_byte_identical_files(tiny_world: Path, tmp_path: Path) 
         "worldimage/TextData/worldimagetest_synthetic_enc2ja.caption.txt",
         "worldimage/TextData/worldimagetrain_cs.caption.txt",
         "worldvideo/TextData/worldvideoval_synthetic_zh2enc.noise.jsonl",
+        "worldimage/TextData/worldimagetrain_synthetic_enc2de2enc.noise.jsonl",  # with "carried"
+        "worldimage/TextData/worldimage_frames.jsonl.gz",  # readings with their slips
         "worldimage/FeatureData/worldcnn/train.npy",
         "worldvideo/FeatureData/worldcnn/feature.bin",
         "worldimage/ImageData/img00007.png",
     ]
     for name in names:
         assert (tmp_path / name).read_bytes() == (tiny_world / name).read_bytes(), name
+    again, first = (
+        json.loads((root / "world.json").read_text()) for root in (tmp_path, tiny_world)
+    )
+    assert again["oracle"] == first["oracle"] and again["mt"] == first["mt"]
 
 
 @pytest.mark.parametrize(("override", "message"), [
@@ -220,6 +239,9 @@ def test_same_seed_gives_byte_identical_files(tiny_world: Path, tmp_path: Path) 
     ("image.test=0", "image.test must be >= 1, got 0"),
     ("video.frames=4", "video.frames must be between 8 and 16"),
     ("mt.weights.typo=1.0", "mt.weights: unknown noise type"),
+    ("captions.relation=0.95", r"captions.relation \+ captions.conjunction must be <= 1"),
+    ("captions.size=2", r"captions.size must be in \[0, 1\], got 2"),
+    ("image.object_weights=[1,1]", "image.object_weights needs 3 weights"),
 ])  # fmt: skip
 def test_bad_config_names_the_field_and_the_allowed_values(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -34,8 +34,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="folder holding the collection folders (the NRCCR 'VisualSearch' folder)",
     )
     check.add_argument(
-        "--splits", type=_splits, metavar="S1,S2", help="splits to check (default: all of the spec)"
-    )
+        "--split", dest="splits", type=_splits, metavar="S1,S2",
+        help="splits to check (default: all of the spec)",
+    )  # fmt: skip
+    check.add_argument("--splits", type=_splits, help=argparse.SUPPRESS)  # the old name
     check.add_argument(
         "--feature",
         metavar="NAME",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+OUTPUTS = ("run.json", "results.md", "ranks", "t2v_ranks.npy", "v2t_ranks.npy", "v2t_ap.npy")
+
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
@@ -62,6 +64,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="run directory for run.json (default: runs/evaluate-<time>)",
     )
     parser.add_argument(
+        "--force", action="store_true", help="replace the outputs of an earlier run in --out"
+    )
+    parser.add_argument(
         "--save-ranks",
         action="store_true",
         help="also save per-query and per-item ranks as .npy in the run directory",
@@ -100,9 +105,14 @@ def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         return _run_checkpoint(args)
-    from ccrkit.evaluate.offline import evaluate_matrices, example_similarity, load_array
+    from ccrkit.evaluate.offline import (
+        distractor_note,
+        evaluate_matrices,
+        example_similarity,
+        load_array,
+    )
     from ccrkit.evaluate.table import metrics_table
-    from ccrkit.runs import default_run_dir, run_record
+    from ccrkit.runs import claim_run_dir, default_run_dir, run_record
 
     if args.example:
         sims, query_item = example_similarity()
@@ -115,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         query_item = load_array(args.query_item, "a 1-D array of item indices")
         label = " + ".join(path.name for path in args.sim)
     out = args.out or default_run_dir("evaluate")
+    claim_run_dir(out, OUTPUTS, args.force)
     config = {
         "sim": [str(p) for p in args.sim or []], "query_item": str(args.query_item or ""),
         "example": args.example, "weights": args.weights, "ties": args.ties,
@@ -125,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
         )
         record.metrics[label] = metrics
     print(metrics_table({label: metrics}))
+    note = distractor_note(query_item, sims[0].shape[1])
+    if note:
+        print(note)
     print(f"\nrun record: {out / 'run.json'}")
     return 0
 
@@ -132,9 +146,10 @@ def run(args: argparse.Namespace) -> int:
 def _run_checkpoint(args: argparse.Namespace) -> int:
     from ccrkit.evaluate.run import CheckpointEval, evaluate_checkpoint
     from ccrkit.evaluate.table import results_tables
-    from ccrkit.runs import default_run_dir
+    from ccrkit.runs import claim_run_dir, default_run_dir
 
     out = args.out or default_run_dir("evaluate")
+    claim_run_dir(out, OUTPUTS, args.force)
     request = CheckpointEval(
         args.checkpoint, out, args.which, args.data, args.root, args.split, args.lang,
         args.fusion_weights, args.device,

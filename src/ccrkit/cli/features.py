@@ -44,10 +44,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="model directory or hub id (worldcnn: the folder with backbone.safetensors)",
     )
     parser.add_argument(
-        "--splits",
+        "--split",
+        dest="splits",
         type=lambda text: [s for s in text.split(",") if s],
         metavar="S1,S2",
         help="splits to extract (default: all)",
+    )
+    parser.add_argument(  # the old name of --split
+        "--splits", type=lambda text: [s for s in text.split(",") if s], help=argparse.SUPPRESS
     )
     parser.add_argument(
         "--batch-size",

@@ -33,7 +33,13 @@ def _add_build(actions: argparse._SubParsersAction) -> None:
         help="training run directory (config + safetensors)",
     )
     build.add_argument("--data", required=True, metavar="NAME", help="data spec name or path")
-    build.add_argument("--data-root", type=Path, metavar="DIR", help="root folder of the data")
+    build.add_argument(
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="folder holding the collection folders (default: the run's data.root)",
+    )
+    build.add_argument("--data-root", dest="root", type=Path, help=argparse.SUPPRESS)  # old name
     build.add_argument("--split", default="test", help="split to index (default: %(default)s)")
     build.add_argument("--out", required=True, type=Path, metavar="INDEX_DIR")
     build.add_argument(
@@ -43,6 +49,7 @@ def _add_build(actions: argparse._SubParsersAction) -> None:
         help="index config in configs/index (flat, ivfpq, hnsw) or a YAML path",
     )
     build.add_argument("--force", action="store_true", help="replace an existing index at --out")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.add_argument(
         "overrides",
         nargs="*",
@@ -54,7 +61,8 @@ def _add_build(actions: argparse._SubParsersAction) -> None:
 
 def _add_search(actions: argparse._SubParsersAction) -> None:
     search = actions.add_parser("search", help="print the top-k items for text queries")
-    search.add_argument("--index", required=True, type=Path, metavar="INDEX_DIR")
+    search.add_argument("--index", required=True, type=Path, metavar="INDEX_DIR",
+                        help="an index folder written by `ccrkit index build`")  # fmt: skip
     what = search.add_mutually_exclusive_group(required=True)
     what.add_argument("--query", help="one query")
     what.add_argument("--queries", type=Path, metavar="FILE", help="UTF-8 file, one query a line")
@@ -79,10 +87,16 @@ def run_build(args: argparse.Namespace) -> int:
 
     config = load_config(IndexConfig, args.config, args.overrides, subdir="index")
     m = build_from_checkpoint(
-        args.checkpoint, args.data, args.data_root, args.split, args.out, config, args.force
-    )
+        args.checkpoint, args.data, args.root, args.split, args.out, config, args.force,
+        progress=not args.no_progress,
+    )  # fmt: skip
     recall = "exact" if m.recall_at_10 is None else f"recall@10 {m.recall_at_10:.4f} vs exact"
     print(f"indexed {m.count} items ({m.dim}-d, {m.factory}, {recall}) in {m.build_seconds:.1f} s")
+    if m.score_threshold is not None:
+        c = m.calibration
+        print(f"'no good match' below score {m.score_threshold:.4f} (from {c['queries']} "
+              f"{c['split']} captions in {', '.join(c['langs'])}: {c['kept']:.0%} of true matches "
+              f"reach it, {c['flagged']:.0%} of best wrong matches do not)")  # fmt: skip
     print(f"index: {args.out}\nserve it: ccrkit serve --index {args.out}")
     return 0
 
@@ -97,6 +111,7 @@ def run_search(args: argparse.Namespace) -> int:
         raise ValueError("--query is empty")
     searcher = open_searcher(args.index, args.checkpoint)
     lang = language_hint(args.lang, searcher.model.languages)
+    threshold = searcher.index.manifest.score_threshold
     for start in range(0, len(texts), 64):
         chunk = texts[start : start + 64]
         for text, hits in zip(
@@ -104,8 +119,10 @@ def run_search(args: argparse.Namespace) -> int:
         ):
             if args.json:
                 found = [{"id": h.item.item_id, "score": round(h.score, 6)} for h in hits]
-                print(json.dumps({"query": text, "results": found}, ensure_ascii=False))
+                good = None if threshold is None or not hits else hits[0].score >= threshold
+                reply = {"query": text, "good_match": good, "results": found}
+                print(json.dumps(reply, ensure_ascii=False))
             else:
-                print(format_hits(text, hits) + "\n")
+                print(format_hits(text, hits, lang, threshold) + "\n")
     searcher.index.close()
     return 0

@@ -27,7 +27,23 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "overrides", nargs="*", metavar="KEY=VALUE", help="grid overrides (every grid), e.g. jobs=2"
     )
     parser.add_argument(
-        "--dry-run", action="store_true", help="list the runs (and which are cached); train nothing"
+        "--dry-run",
+        action="store_true",
+        help="say what would be trained and how long it should take, list every run (cached, "
+        "to resume, to train) and the worlds to generate; writes nothing",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="regenerate worlds left unfinished (or different) in the grid's world folders and "
+        "train interrupted runs again from the start instead of resuming them; finished runs "
+        "stay cached",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="say whether the results pages in the grids' out folder (or --index DIR) were made "
+        "by the code and configs of this checkout; exit status 1 when one is stale",
     )
     parser.add_argument(
         "--index",
@@ -40,32 +56,87 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ccrkit.report import load_grid, run_report
-    from ccrkit.report.execute import is_done
+    from ccrkit.report import estimate_grid, load_grid, run_report
     from ccrkit.report.index import write_index
 
-    if args.index is not None:
+    if args.index is not None and not args.check:
         if args.grid or args.overrides:
             raise ValueError("--index rewrites the README only; drop --grid and the overrides")
         if not args.index.is_dir():
             raise FileNotFoundError(f"--index {args.index}: no such folder")
         print(f"results: {write_index(args.index)}")
         return 0
+    if args.check:
+        return _check(args)
     if not args.grid:
         raise ValueError("give --grid NAME (repeat for several) or --index DIR")
 
     grids = [(name, load_grid(name, args.overrides)) for name in args.grid]  # all checked first
+    _warn_stale({grid.out for _, grid in grids})
+    plans = [(name, grid, *estimate_grid(grid)) for name, grid in grids]
+    worlds: dict[str, float] = {}  # grids may share worlds: each is generated once
+    wall = more = 0.0
+    for name, grid, _, cost in plans:
+        print("\n".join(cost.lines(name)))
+        wall += cost.train_seconds / grid.jobs
+        more += cost.more_seconds / grid.jobs
+        worlds |= {str(w.root): grid.world.seconds for w in cost.worlds_to_generate}
+    if len(plans) > 1:
+        wall += sum(worlds.values())
+        print(
+            f"all grids: expected {wall / 3600:.1f} h wall clock ({len(worlds)} world(s) to "
+            f"generate), then up to {more / 3600:.1f} h for more_seeds"
+        )
+    if args.dry_run:
+        for name, _, planned, _ in plans:
+            _list_runs(name, planned)
+        return 0
+    for name, _, planned, _ in plans:  # every grid's worlds checked before anything trains
+        command = f"ccrkit report --grid {name}"
+        blockers = [why for w in planned.worlds.values() if (why := w.blocker(args.force, command))]
+        if blockers:
+            raise FileExistsError(blockers[0])
     status = 0
-    for name, grid in grids:
-        outcome = run_report(grid, name, dry_run=args.dry_run)
-        if args.dry_run:
-            for planned in outcome.runs:
-                print(f"{'cached ' if is_done(planned) else 'to run '} {planned.run_dir}")
-            todo = sum(not is_done(r) for r in outcome.runs)
-            print(f"{len(outcome.runs)} runs, {todo} to train")
-            continue
+    for name, grid, _, _ in plans:
+        outcome = run_report(grid, name, force=args.force)
         print(f"results: {outcome.page} (and {grid.out}/README.md)")
         if outcome.failures:
             print(f"{len(outcome.failures)} run(s) of {name} failed; see the page")
             status = 1
     return status
+
+
+def _list_runs(name: str, planned) -> None:
+    from ccrkit.report.execute import resumable_epoch, run_state
+
+    for run in planned.unique():
+        state = run_state(run)
+        extra = f" (from epoch {resumable_epoch(run)})" if state == "resume" else ""
+        print(f"{state:7} {run.run_dir}{extra}")
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Exit 1 when a page in the folders was made by other code or configs than these."""
+    from ccrkit.report import load_grid
+
+    if args.index is not None:
+        folders = {str(args.index)}
+    else:
+        folders = {load_grid(name, args.overrides).out for name in args.grid or []}
+    if not folders:
+        raise ValueError("--check needs --grid NAME (its out folder) or --index DIR")
+    stale = _warn_stale(folders, quiet_when_fresh=False)
+    return 1 if stale else 0
+
+
+def _warn_stale(folders: set[str], quiet_when_fresh: bool = True) -> bool:
+    """Print one line per results page made by other code; True when any is stale."""
+    from ccrkit.report.index import staleness
+
+    stale = False
+    for folder in sorted(folders):
+        for line, is_stale in staleness(Path(folder)):
+            stale |= is_stale
+            if is_stale or not quiet_when_fresh:
+                print(line)
+    return stale

@@ -23,7 +23,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--resume",
         type=Path,
         metavar="RUN_DIR",
-        help="continue a run from its last checkpoint, with the config it was trained with",
+        help="continue a run from its last checkpoint, with the config it was trained with; "
+        "add train.epochs=N to train a finished run longer",
     )
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="run folder (default: runs/train-<time>)"
@@ -35,8 +36,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ccrkit.config import available_configs, load_config
+    from ccrkit.config import available_configs, load_config_sources
     from ccrkit.evaluate.table import results_tables
+    from ccrkit.methods.registry import resolve_sections
     from ccrkit.runs import default_run_dir
     from ccrkit.train.config import RunConfig
     from ccrkit.train.distributed import DistEnv
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(
                 "under torchrun give --out DIR: every process must use the same run folder"
             )
-        config = load_config(RunConfig, args.config, args.overrides)
+        config, sources = load_config_sources(RunConfig, args.config, args.overrides)
+        resolve_sections(config, sources)  # a bad method/encoder key names its file or override
         run_dir = args.out or default_run_dir("train")
     outcome = train_from_config(config, run_dir, resume=args.resume is not None, force=args.force)
     if env.is_main:

@@ -30,7 +30,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="where world-clip and world-mbert are kept for every world that "
                         "shares them (default: $CCRKIT_PRETRAINED_CACHE, else world-pretrained/ "
                         "beside DATA_ROOT)")  # fmt: skip
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", dest="no_progress", action="store_true",
+                        help=argparse.SUPPRESS)  # the old name of --no-progress  # fmt: skip
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="config overrides, e.g. mt.noise=0.3 image.train=500")  # fmt: skip
     parser.set_defaults(run=run)
@@ -43,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(WorldConfig, args.config, args.overrides)
     result = generate_world(
-        cfg, args.out, args.force, not args.quiet, pretrained_cache=args.pretrained_cache
+        cfg,
+        args.out,
+        force=args.force,
+        show_progress=not args.no_progress,
+        pretrained_cache=args.pretrained_cache,
     )
     if result.status == "cached":
         print(

@@ -55,6 +55,10 @@ class BigFile:
         """(len(ids), D) float32 array of the rows named `ids`, in that order."""
         return np.array(self._memmap()[self.rows(ids)], dtype=np.float32)
 
+    def values(self) -> np.memmap:
+        """All N x D rows, memory-mapped (read as they are touched)."""
+        return self._memmap()
+
     def _memmap(self) -> np.memmap:
         if self._data is None:
             self._data = np.memmap(

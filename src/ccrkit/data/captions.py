@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ccrkit.data.errors import DataError
-from ccrkit.data.text import OnError, iter_lines, raise_error
+from ccrkit.data.text import OnError, foreign_encoding, iter_lines, raise_error
 
 ITEM_SUFFIXES = (".jpg", ".mp4")
 LINE_FORMAT = "expected '<item>#<tag>#<n> <text>'"
@@ -142,7 +142,11 @@ def read_cclm_images(path: str | Path) -> dict[str, str]:
 
 def _load_json_list(path: Path) -> list:
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        raw = path.read_bytes()
+        foreign = foreign_encoding(raw)
+        if foreign is not None:
+            raise DataError(f"the file is {foreign[0]}, not UTF-8; re-encode it as UTF-8", path)
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise DataError("file not found", path) from None
     except UnicodeDecodeError as err:

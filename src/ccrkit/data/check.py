@@ -1,20 +1,26 @@
 """`data check`: validate a spec's files before any training, reporting every problem at once.
 
-Checked per split: every caption file the spec names exists, is UTF-8, has well-formed lines with
-text, no duplicate ids and the tag its role expects; every view joins its base caption (MT and
-back-translation to the source, MT-into-English to the human caption); captions per item match
-the spec; every caption's item is in the item list and has visual data; the feature dimension
-matches the expected one.
+Checked per split: every caption file the spec names exists, is UTF-8 (a file in UTF-16/32 is one
+problem naming its encoding), holds captions in well-formed lines with text, no duplicate ids
+and the tag its role expects; every view joins its base caption (MT and back-translation to the
+source, MT-into-English to the human caption); captions per item match the spec; every caption's
+item is in the item list and has visual data; features are finite numbers of the expected
+dimension, the same in every split checked.
+
+This is the one validation of the data: `ccrkit train` and `ccrkit evaluate` run it on the files
+they are about to read (`check_files`) and refuse on any problem, so they cannot accept what
+`data check` rejects, nor the reverse.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccrkit.data.batch import view_key
-from ccrkit.data.captions import CaptionRecord, read_captions
+from ccrkit.data.captions import LINE_FORMAT, CaptionRecord, read_captions
 from ccrkit.data.errors import DataError
 from ccrkit.data.media import check_image
 from ccrkit.data.spec import ROLES, DataSpec
@@ -22,6 +28,7 @@ from ccrkit.data.text import read_id_list
 from ccrkit.data.visual import VisualLoader, resolve_store
 
 JOINS = {"mt": "source", "bt": "source", "human_to_en": "human"}
+EVAL_ROLES = ("source", "human", "human_to_en")  # what an evaluation split reads
 
 
 @dataclass
@@ -98,11 +105,20 @@ def check_data(
     *,
     feature_dim: int | None = None,
     decode_images: bool = False,
+    roles: Mapping[str, Sequence[str]] | None = None,
+    langs: Sequence[str] | None = None,
 ) -> DataReport:
-    """Validate `splits` (default: all) of `spec` under `root`; never raises for bad data."""
+    """Validate `splits` (default: all) of `spec` under `root`; never raises for bad data.
+
+    `roles` ({split: roles}) and `langs` (target languages) narrow the caption files checked to
+    those a command reads (default: every file the spec names)."""
     report = DataReport(spec.name, str(root), feature or spec.visual.feature)
     if not Path(root).is_dir():
         report.add(DataError("data root folder not found", root))
+        return report
+    unfinished = spec.unfinished(root)
+    if unfinished is not None:
+        report.add(unfinished)
         return report
     for split in splits or list(spec.splits):
         if split not in spec.splits:
@@ -112,15 +128,48 @@ def check_data(
                 )
             )
             continue
-        report.splits[split] = _SplitCheck(spec, Path(root), split, feature, report).run(
+        scope = (roles or {}).get(split, ROLES), list(langs or spec.target_langs)
+        report.splits[split] = _SplitCheck(spec, Path(root), split, feature, report, scope).run(
             feature_dim, decode_images
         )
+    _check_same_dim(report)
     return report
+
+
+def check_files(
+    spec: DataSpec,
+    root: str | Path,
+    roles: Mapping[str, Sequence[str]],
+    langs: Sequence[str],
+    feature: str | None = None,
+) -> None:
+    """Refuse, as one DataError, the files a command is about to read: the caption files of
+    `roles` ({split: roles}) in `langs`, and the splits' visual data."""
+    check_data(spec, root, list(roles), feature, roles=roles, langs=langs).raise_for_problems()
+
+
+def _check_same_dim(report: DataReport) -> None:
+    """One model reads every split: their features must have one width."""
+    dims = {name: s.feature_dim for name, s in report.splits.items() if s.feature_dim is not None}
+    if len(set(dims.values())) > 1:
+        shown = ", ".join(f"{split} {dim}-d" for split, dim in dims.items())
+        report.add(
+            DataError(
+                f"the splits' features have different dimensions ({shown}); one model reads them "
+                f"all: use the same feature ('{report.feature}') in every split"
+            )
+        )
 
 
 class _SplitCheck:
     def __init__(
-        self, spec: DataSpec, root: Path, split: str, feature: str | None, report: DataReport
+        self,
+        spec: DataSpec,
+        root: Path,
+        split: str,
+        feature: str | None,
+        report: DataReport,
+        scope: tuple[Sequence[str], Sequence[str]] = (ROLES, ()),
     ):
         self.spec, self.root, self.split, self.feature, self.report = (
             spec,
@@ -129,6 +178,7 @@ class _SplitCheck:
             feature,
             report,
         )
+        self.roles, self.langs = scope
         self.views: dict[tuple[str, str | None], tuple[Path, list[CaptionRecord]]] = {}
         self.summary = SplitSummary(split, spec.split(split).collection or spec.collection)
 
@@ -145,7 +195,7 @@ class _SplitCheck:
         for role in ROLES:
             for lang in self.spec.langs_of(role):
                 path = self.spec.caption_path(self.root, self.split, role, lang)
-                if path is None:
+                if path is None or role not in self.roles or (lang and lang not in self.langs):
                     continue
                 if not path.is_file():
                     self.report.add(
@@ -156,7 +206,10 @@ class _SplitCheck:
                     )
                     continue
                 tag = self.spec.tag(role, lang)
+                known = len(self.report.problems)
                 records = read_captions(path, on_error=self.report.add, json_tag=tag)
+                if not records and len(self.report.problems) == known:
+                    self.report.add(DataError(f"no captions in the file; {LINE_FORMAT}", path))
                 self._check_tags(path, records, tag, role, lang)
                 self.views[(role, lang)] = (path, records)
                 self.summary.captions[role] = self.summary.captions.get(role, 0) + len(records)
@@ -225,7 +278,7 @@ class _SplitCheck:
         caption_items = list(
             dict.fromkeys(r.item_id for _, records in self.views.values() for r in records)
         )
-        items_path = self.spec.items_path(self.root, self.split)
+        items_path = self.spec.items_path(self.root, self.split, self.feature)
         if items_path is None:
             self.summary.items = len(caption_items)
             return caption_items
@@ -262,6 +315,9 @@ class _SplitCheck:
                 problem = _image_problem(store.path / f"{item}{store.ext}")
             if problem is not None:
                 self.report.add(problem)
+        nonfinite = loader.nonfinite_problem()
+        if nonfinite is not None:
+            self.report.add(nonfinite)
         self.summary.feature_dim = loader.dim
         expected = feature_dim or self.spec.visual.dims.get(store.feature)
         if expected is not None and loader.dim is not None and loader.dim != expected:

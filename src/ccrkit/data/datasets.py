@@ -76,10 +76,12 @@ def join_view(
 
 
 def split_items(
-    spec: DataSpec, root: str | Path, split: str, records: list[CaptionRecord]
-) -> list[str]:
-    """The split's item list: its `items` file, else items in order of first appearance."""
-    path = spec.items_path(root, split)
+    spec: DataSpec, root: str | Path, split: str, records: list[CaptionRecord],
+    feature: str | None = None,
+) -> list[str]:  # fmt: skip
+    """The split's item list (for a run reading `feature`): its `items` file, else items in
+    order of first appearance."""
+    path = spec.items_path(root, split, feature)
     if path is not None:
         return read_id_list(path)
     return list(dict.fromkeys(record.item_id for record in records))
@@ -112,6 +114,7 @@ class TrainDataset(Dataset):
     ):
         self.spec = load_data_spec(spec) if isinstance(spec, str) else spec
         self.root, self.split = Path(root), split
+        _check_finished(self.spec, root)
         self.target_langs = list(target_langs or self.spec.target_langs)
         _check_langs(self.spec, self.target_langs)
         self.records = read_view(self.spec, root, split, "source")
@@ -127,7 +130,7 @@ class TrainDataset(Dataset):
                 self._views[view_key(role, lang)] = join_view(
                     self.records, other, self.spec.tag(role, lang), path
                 )
-        self.item_ids = split_items(self.spec, root, split, self.records)
+        self.item_ids = split_items(self.spec, root, split, self.records, feature)
         source_path = self.spec.caption_path(root, split, "source")
         self.item_index = item_indices(self.item_ids, self.records, source_path)
         self.visual = VisualLoader.from_spec(self.spec, root, split, feature, **visual_options)
@@ -225,6 +228,7 @@ class EvalDataset:
     ):
         self.spec = load_data_spec(spec) if isinstance(spec, str) else spec
         self.root, self.split = Path(root), split
+        _check_finished(self.spec, root)
         self.lang = lang or self.spec.target_langs[0]
         _check_langs(self.spec, [self.lang])
         queries = read_view(self.spec, root, split, "human", self.lang)
@@ -234,7 +238,7 @@ class EvalDataset:
         self.query_ids = [record.cap_id for record in queries]
         self.query_texts = [record.text for record in queries]
         self.query_texts_to_en = self._to_english(queries)
-        self.item_ids = split_items(self.spec, root, split, queries)
+        self.item_ids = split_items(self.spec, root, split, queries, feature)
         self.query_item = item_indices(self.item_ids, queries, query_path)
         self.source_texts, self.source_item = self._sources()
         self.visual = VisualLoader.from_spec(self.spec, root, split, feature, **visual_options)
@@ -260,6 +264,12 @@ class EvalDataset:
         """The gallery's visual input in gallery order (`item_ids`), `batch_size` items at a time."""
         for start in range(0, len(self.item_ids), batch_size):
             yield self.visual.batch(self.item_ids[start : start + batch_size])
+
+
+def _check_finished(spec: DataSpec, root: str | Path) -> None:
+    problem = spec.unfinished(root)
+    if problem is not None:
+        raise problem
 
 
 def _check_langs(spec: DataSpec, langs: Sequence[str]) -> None:

@@ -78,24 +78,34 @@ class StoreSpec:
 
 @dataclass
 class SplitSpec:
+    """One split. `items` may hold `{feature}` (see `VisualSpec.ids_feature`); `features` names
+    stores of single feature names; `layout` is the store of any other feature name in this split
+    (`{feature}` placeholder; overrides `visual.layout`) — the official code names a split's
+    feature files after the feature, differently per split."""
+
     collection: str | None = None
     captions: CaptionFiles = field(default_factory=CaptionFiles)
     captions_per_item: int | None = None
     items: str | None = None
     features: dict[str, StoreSpec] = field(default_factory=dict)
+    layout: StoreSpec | None = None
 
 
 @dataclass
 class VisualSpec:
     """`feature`: the default store (a feature name, or `raw`); `layout`: the store of any other
     feature name (`{feature}`, `{split}` placeholders); `raw`: images, frames or videos; `dims`:
-    expected dimension per feature name; `max_frames`: frames kept per video (None: all)."""
+    expected dimension per feature name; `max_frames`: frames kept per video (None: all);
+    `ids_feature`: what `{feature}` stands for in an item-list path when the run reads the raw
+    store (the official image scripts keep `--visual_feature resnet_152` with CLIP too, so their
+    tester reads the test ids from `FeatureData/resnet_152/`)."""
 
     feature: str = RAW
     layout: StoreSpec | None = None
     raw: StoreSpec | None = None
     dims: dict[str, int] = field(default_factory=dict)
     max_frames: int | None = None
+    ids_feature: str | None = None
 
 
 @dataclass
@@ -110,6 +120,11 @@ class DataSpec:
     tags: TagSpec = field(default_factory=TagSpec)
     visual: VisualSpec = field(default_factory=VisualSpec)
     splits: dict[str, SplitSpec] = MISSING
+    # A file under the data root that the tool making the data writes last (the synthetic world:
+    # world.json): without it the data is unfinished and every reader refuses it. `remake`: the
+    # command that makes the data again (`{root}` placeholder), shown in that error.
+    complete_marker: str | None = None
+    remake: str | None = None
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -118,6 +133,17 @@ class DataSpec:
             raise ValueError("target_langs is empty; list at least one target language")
         if not self.splits:
             raise ValueError("splits is empty; define at least one split")
+
+    def unfinished(self, root: str | Path) -> DataError | None:
+        """Why the data under `root` is unfinished (its `complete_marker` is missing), or None."""
+        if self.complete_marker is None or (Path(root) / self.complete_marker).is_file():
+            return None
+        how = f": {self.remake.format(root=root)}" if self.remake else ""
+        return DataError(
+            f"unfinished data: {self.complete_marker}, which is written last, is missing (the "
+            f"command that made this folder was interrupted or failed); make it again{how}",
+            root,
+        )
 
     # --- paths -------------------------------------------------------------------------------
 
@@ -150,11 +176,22 @@ class DataSpec:
         name = _fill(pattern, lang=lang or "", split=split, collection=self.collection)
         return self.collection_dir(root, split) / self.text_dir / name
 
-    def items_path(self, root: str | Path, split: str) -> Path | None:
+    def items_path(self, root: str | Path, split: str, feature: str | None = None) -> Path | None:
+        """The split's item list for a run reading `feature` (None: the spec's default)."""
         items = self.split(split).items
-        return (
-            None if items is None else self.collection_dir(root, split) / _fill(items, split=split)
-        )
+        if items is None:
+            return None
+        if "{feature}" not in items:
+            return self.collection_dir(root, split) / _fill(items, split=split)
+        name = feature or self.visual.feature
+        if name == RAW:
+            if self.visual.ids_feature is None:
+                raise DataError(
+                    f"data spec '{self.name}': the {split} item list '{items}' depends on a "
+                    "feature name but the run reads raw files; set visual.ids_feature in the spec"
+                )
+            name = self.visual.ids_feature
+        return self.collection_dir(root, split) / _fill(items, split=split, feature=name)
 
     def store(self, split: str, feature: str | None = None) -> tuple[str, StoreSpec]:
         """(feature name or `raw`, store) for a split: `feature` or the spec's default."""
@@ -165,7 +202,7 @@ class DataSpec:
                     f"data spec '{self.name}' has no raw visual store; pick a feature with --feature"
                 )
             return name, self.visual.raw
-        named = self.split(split).features.get(name)
+        named = self.split(split).features.get(name) or self.split(split).layout
         if named is not None:
             return name, named
         if self.visual.layout is None:

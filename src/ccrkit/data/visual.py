@@ -27,6 +27,8 @@ from ccrkit.data.text import read_id_list
 from ccrkit.data.video2frames import read_video2frames
 
 FRAME_NAME = re.compile(r"^(?P<video>.+)_(?P<k>\d+)$")
+NPY_MAGIC = b"\x93NUMPY"
+SCAN_ROWS = 65536  # rows per block when scanning a feature store for NaN and inf
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,14 @@ class VisualLoader:
             path = self.store.path
             if not path.is_file():
                 raise DataError("feature file not found", path)
+            with path.open("rb") as handle:
+                start = handle.read(len(NPY_MAGIC))
+            if start != NPY_MAGIC:
+                raise DataError(
+                    f"not a valid .npy file: it does not start with NumPy's header "
+                    f"(first bytes {start!r}); expected an array written by numpy.save",
+                    path,
+                )
             try:
                 self._npy = np.load(path, mmap_mode="r", allow_pickle=False)
             except ValueError as err:
@@ -174,6 +184,28 @@ class VisualLoader:
         if fmt == "bigfile" and item not in self.bigfile:  # type: ignore[operator]
             return DataError(f"item '{item}' has no row in id.txt", store.path)
         return None
+
+    def nonfinite_problem(self) -> DataError | None:
+        """NaN or inf anywhere in a feature store, as one problem naming the first row's id."""
+        if self.store.format == "npy":
+            rows, ids, where = self._load_npy(), list(self._index), self.store.path
+        elif self.bigfile is not None:
+            rows, ids, where = self.bigfile.values(), self.bigfile.ids, self.store.path
+        else:
+            return None
+        count, first = 0, None
+        for start in range(0, len(rows), SCAN_ROWS):
+            bad = ~np.isfinite(rows[start : start + SCAN_ROWS]).all(axis=1)
+            if first is None and bad.any():
+                first = start + int(np.argmax(bad))
+            count += int(bad.sum())
+        if first is None:
+            return None
+        return DataError(
+            f"{count} feature row(s) hold NaN or inf, the first of item '{ids[first]}' (row "
+            f"{first}); expected finite numbers (recompute these features)",
+            where,
+        )
 
     def _frames_problem(self, item: str) -> DataError | None:
         where = self.store.video2frames or self.store.path

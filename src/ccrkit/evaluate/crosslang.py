@@ -146,7 +146,8 @@ def aligned_ranks(
         t2v_rows = [rows.reshape(-1) for rows in t2v_rows]
     t2v, v2t = np.stack(t2v_rows), np.stack(v2t_rows)
     keep = np.isfinite(t2v).all(axis=0) & (t2v >= 0).all(axis=0)
-    return t2v[:, keep], v2t
+    ranked = (v2t >= 0).all(axis=0)  # a v2t rank of 0 (here -1): a distractor in that language
+    return t2v[:, keep], v2t[:, ranked]
 
 
 def _gallery_order(first: LanguageRanks, other: LanguageRanks) -> np.ndarray:

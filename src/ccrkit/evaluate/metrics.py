@@ -29,22 +29,25 @@ def retrieval_metrics(
 ) -> dict[str, float]:
     """All metrics of a (queries x items) similarity matrix; `query_item[q]` is query q's item.
 
-    Items may have any number (>= 1) of captions. See `ccrkit.evaluate.ranking` for the tie rules.
+    Items may have any number of captions (none: a distractor). See `ccrkit.evaluate.ranking`
+    for the tie rules and the distractors.
     """
     return metrics_from_ranks(compute_ranks(MatrixScores(sim), query_item, ties))
 
 
 def metrics_from_ranks(ranks: Ranks) -> dict[str, float]:
-    """t2v: R@K = % of queries with rank <= K, mAP = mean 1/rank; v2t: the same over items, mAP
-    = mean average precision over each item's full ranked caption list."""
+    """t2v: R@K = % of queries with rank <= K, mAP = mean 1/rank; v2t: the same over the items
+    that have captions (distractors have no v2t rank), mAP = mean average precision over each
+    item's full ranked caption list."""
     metrics: dict[str, float] = {}
-    for direction, rank in (("t2v", ranks.t2v), ("v2t", ranks.v2t)):
+    ranked = ranks.ranked_items
+    for direction, rank in (("t2v", ranks.t2v), ("v2t", ranks.v2t[ranked])):
         for k in RECALL_KS:
             metrics[f"{direction}_r{k}"] = float(100.0 * np.mean(rank <= k))
         metrics[f"{direction}_medr"] = float(np.median(rank))
         metrics[f"{direction}_meanr"] = float(np.mean(rank))
     metrics["t2v_map"] = float(np.mean(1.0 / ranks.t2v))
-    metrics["v2t_map"] = float(np.mean(ranks.v2t_ap))
+    metrics["v2t_map"] = float(np.mean(ranks.v2t_ap[ranked]))
     metrics["sumr"] = sum(metrics[f"{d}_r{k}"] for d in ("t2v", "v2t") for k in RECALL_KS)
     metrics["mr"] = metrics["sumr"] / 6.0
     return {key: metrics[key] for key in METRIC_KEYS}

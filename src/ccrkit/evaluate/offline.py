@@ -49,6 +49,17 @@ def evaluate_matrices(
     return metrics_from_ranks(ranks)
 
 
+def distractor_note(query_item: np.ndarray, n_items: int) -> str:
+    """How the gallery's items without a query were counted ('' when there are none)."""
+    ranked = len(np.unique(np.asarray(query_item)))
+    if ranked >= n_items:
+        return ""
+    return (
+        f"\n{n_items - ranked} of {n_items} gallery items have no query (distractors): t2v ranks "
+        f"each query against all {n_items} items; v2t is over the {ranked} items with queries"
+    )
+
+
 def example_similarity(
     n_items: int = 300, captions: int = 5, dim: int = 64, noise: float = 3.0, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:

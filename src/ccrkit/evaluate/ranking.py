@@ -1,8 +1,10 @@
 """Ranks of the relevant items, block by block and vectorised (methods.md §1.4, §5.3–5.5).
 
-t2v: every caption is a query with exactly one relevant item. v2t: an item's rank is the rank of
-its first caption in the item's ordering of all captions; its average precision treats all of its
-captions as relevant. Ties are broken *against* the relevant entries ("pessimistic", the default:
+t2v: every caption is a query with exactly one relevant item, ranked against the whole gallery.
+v2t: an item's rank is the rank of its first caption in the item's ordering of all captions; its
+average precision treats all of its captions as relevant. Items without any caption (distractors,
+as real search galleries have) take part in every t2v ranking but have no v2t rank: their entry
+in `Ranks.v2t` is 0 and their AP NaN, and v2t metrics are taken over the items that have one. Ties are broken *against* the relevant entries ("pessimistic", the default:
 rank = 1 + number of non-relevant candidates scoring >= the relevant one), *in their favour*
 ("optimistic": only strictly higher scores count), or by candidate index ("stable": the order a
 stable argsort of the negated scores gives, which reproduces published numpy code on tied scores).
@@ -31,8 +33,13 @@ class Ranks:
     """Per-query and per-item results from which every metric is computed."""
 
     t2v: np.ndarray  # (n_queries,) 1-based rank of each query's item
-    v2t: np.ndarray  # (n_items,) 1-based rank of each item's best caption
+    v2t: np.ndarray  # (n_items,) 1-based rank of each item's best caption; 0: it has none
     v2t_ap: np.ndarray  # (n_items,) average precision, all of the item's captions relevant
+
+    @property
+    def ranked_items(self) -> np.ndarray:
+        """(n_items,) bool: the items that have a caption, hence a v2t rank (not distractors)."""
+        return self.v2t > 0
 
     def save(self, directory: str | Path, prefix: str = "") -> list[Path]:
         """Write `<prefix>t2v_ranks.npy`, `<prefix>v2t_ranks.npy`, `<prefix>v2t_ap.npy`."""
@@ -78,7 +85,8 @@ def compute_ranks(
 
 
 def check_query_item(query_item: np.ndarray, n_queries: int, n_items: int) -> np.ndarray:
-    """The item index of every query: integers in [0, n_items), every item named at least once."""
+    """The item index of every query: integers in [0, n_items) (items no query names are
+    distractors)."""
     query_item = np.asarray(query_item)
     whole = query_item.dtype.kind == "f" and np.all(np.isfinite(query_item))
     if whole and np.all(query_item == np.round(query_item)):  # integers saved as floats
@@ -98,14 +106,8 @@ def check_query_item(query_item: np.ndarray, n_queries: int, n_items: int) -> np
             f"query_item[{first}] = {query_item[first]} is out of range; expected item indices "
             f"0..{n_items - 1} (one per column of the similarity matrix)"
         )
-    counts = np.bincount(query_item, minlength=n_items)
-    if (counts == 0).any():
-        empty = np.flatnonzero(counts == 0)
-        shown = ", ".join(str(i) for i in empty[:10]) + (" ..." if len(empty) > 10 else "")
-        raise ValueError(
-            f"{len(empty)} item(s) have no query/caption in query_item (items {shown}); "
-            "every gallery item needs at least one caption"
-        )
+    if n_queries == 0:
+        raise ValueError("no queries: the similarity matrix has no rows")
     return query_item
 
 
@@ -159,8 +161,11 @@ def _v2t_from_counts(
     )
     positives_before = np.count_nonzero(_before(*pairs, "stable") & valid[:, None, :], axis=2)
     position = np.where(valid, positives_before + negatives_before + 1, 1)  # 1-based, in the list
-    ap = np.where(valid, (positives_before + 1) / position, 0.0).sum(axis=1) / valid.sum(axis=1)
-    rank = np.where(valid, negatives_before, np.iinfo(np.int64).max).min(axis=1) + 1
+    captions = valid.sum(axis=1)
+    ap_sum = np.where(valid, (positives_before + 1) / position, 0.0).sum(axis=1)
+    ap = np.divide(ap_sum, captions, out=np.full(len(captions), np.nan), where=captions > 0)
+    best = np.where(valid, negatives_before, np.iinfo(np.int64).max).min(axis=1)
+    rank = np.where(captions > 0, best + 1, 0)  # 0: a distractor, no caption to rank
     return rank, ap
 
 

@@ -8,6 +8,7 @@ t2v/v2t, std and var, and the spread of mR; `ccrkit.evaluate.crosslang`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from ccrkit.evaluate.crosslang import default_eval_langs
 from ccrkit.evaluate.protocol import EvalConfig, evaluate_languages, write_results
 from ccrkit.methods.checkpoint import load_method
 from ccrkit.runs import run_record
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,7 +41,7 @@ class CheckpointEval:
 
 
 def evaluate_checkpoint(request: CheckpointEval) -> dict[str, dict[str, float]]:
-    from ccrkit.data import EvalDataset, load_data_spec
+    from ccrkit.data import EVAL_ROLES, EvalDataset, check_files, load_data_spec
 
     device = torch.device(request.device)
     method, record = load_method(request.run_dir, request.which, device)
@@ -47,6 +50,13 @@ def evaluate_checkpoint(request: CheckpointEval) -> dict[str, dict[str, float]]:
     eval_cfg = build(EvalConfig, trained.get("eval") or {}, str(request.run_dir), "eval")
     name = request.data or data_cfg.get("name")
     langs = list(request.langs or run_langs(data_cfg))
+    unseen = [lang for lang in langs if lang not in trained_langs(data_cfg)]
+    if unseen:
+        log.warning(
+            "warning: %s: the model was trained on %s only; %s queries are zero-shot for it "
+            "(expect lower scores)", request.run_dir, ", ".join(trained_langs(data_cfg)),
+            ", ".join(unseen),
+        )  # fmt: skip
     weights = list(request.weights) if request.weights is not None else eval_cfg.fusion_weights
     config = {
         "run_dir": str(request.run_dir), "checkpoint": request.which, "epoch": record.get("epoch"),
@@ -56,6 +66,7 @@ def evaluate_checkpoint(request: CheckpointEval) -> dict[str, dict[str, float]]:
     with run_record(request.out, "evaluate", config) as run:
         spec = load_data_spec(name)
         feature = data_cfg.get("feature")
+        check_files(spec, config["root"], {request.split: EVAL_ROLES}, langs, feature)
         datasets = {
             lang: EvalDataset(spec, config["root"], request.split, lang, feature) for lang in langs
         }
@@ -67,6 +78,11 @@ def evaluate_checkpoint(request: CheckpointEval) -> dict[str, dict[str, float]]:
     title = f"{Path(request.run_dir).name} ({request.which}, epoch {record.get('epoch')}): {name} {request.split}"
     write_results(request.out / "results.md", results, title)
     return results
+
+
+def trained_langs(data: dict[str, Any]) -> list[str]:
+    """The caption languages a run saw in training: English and its MT target languages."""
+    return [*dict.fromkeys(["en", *(data.get("target_langs") or [data.get("lang", "de")])])]
 
 
 def run_langs(data: dict[str, Any]) -> list[str]:

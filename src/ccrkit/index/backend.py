@@ -96,7 +96,12 @@ def one_faiss_thread() -> None:
 
 
 def write_faiss(index: faiss.Index, path: Path) -> None:
-    faiss.write_index(index, str(path))
+    """Serialised in memory, then written by `write_atomic`: FAISS's own writer reports an error of
+    its last buffered block (a disk that fills at the very end) on stderr only, leaving a
+    truncated file that looks written."""
+    from ccrkit.runs import write_atomic
+
+    write_atomic(path, memoryview(faiss.serialize_index(index)))  # no second copy
 
 
 def read_faiss(path: Path, mmap: bool, params: dict[str, int], index_type: str) -> faiss.Index:

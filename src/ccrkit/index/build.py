@@ -7,6 +7,7 @@ at the end, so a crash or an error mid-build leaves the previous index (if any) 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -20,13 +21,16 @@ from tqdm import tqdm
 
 from ccrkit.config import to_dict
 from ccrkit.index.backend import build_faiss, recall_at_k, search_parameters, write_faiss
+from ccrkit.index.calibrate import Calibration, calibrate
 from ccrkit.index.config import IndexConfig
 from ccrkit.index.gallery import Gallery, open_gallery
 from ccrkit.index.manifest import FAISS_FILE, ITEMS_FILE, MANIFEST, Manifest
 from ccrkit.index.model import RetrievalModel, check_embeddings, load_retrieval_model
 from ccrkit.index.store import ItemRecord, write_items
-from ccrkit.runs import RunRecord, now_iso
+from ccrkit.runs import DiskFullError, RunRecord, is_disk_full, now_iso
 
+log = logging.getLogger(__name__)
+MIN_SEPARATION = 0.05  # Youden's J below this: the threshold would separate nothing
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 MAX_ID_LENGTH = 1024
 
@@ -42,10 +46,12 @@ def build_index(
     split: str | None = None,
     force: bool = False,
     progress: bool = True,
+    calibration: Calibration | None = None,
 ) -> Manifest:
     """Build the index of `gallery` with `model` in folder `out` and return its manifest.
 
     An existing `out` is replaced only with `force` (and only if it is a ccrkit index or empty).
+    `calibration` (`ccrkit.index.calibrate`) gives the no-good-match threshold stored with it.
     """
     config = config or IndexConfig()
     out = Path(out)
@@ -53,7 +59,7 @@ def build_index(
     ids = _checked_ids(gallery.item_ids)
     root = Path(gallery.root).resolve()
     started = time.perf_counter()
-    with _staging_folder(out) as staging:
+    with _staging_folder(out) as staging, _disk_full_names(out):
         records = [_item_record(gallery, root, row, item_id) for row, item_id in enumerate(ids)]
         vectors = encode_gallery(model, gallery, config.batch_size, progress)
         index, factory = build_faiss(vectors, config)
@@ -67,6 +73,9 @@ def build_index(
             checkpoint=None if checkpoint is None else str(checkpoint), data=data, split=split,
             recall_at_10=recall, built=now_iso(),
             build_seconds=round(time.perf_counter() - started, 3),
+            score_threshold=calibration.threshold if calibration else None,
+            calibration=calibration.to_dict() if calibration else {},
+            caption_langs=sorted({lang for r in records for lang in r.lang_captions}),
         )  # fmt: skip
         manifest.save(staging)
         _replace_folder(staging, out)
@@ -81,19 +90,61 @@ def build_from_checkpoint(
     out: str | Path,
     config: IndexConfig,
     force: bool = False,
+    progress: bool = True,
 ) -> Manifest:
     """`ccrkit index build`: load the run's model and the split's gallery, build, record the run."""
     model = load_retrieval_model(checkpoint)
     trained = getattr(model, "data_config", {})  # the run's own data settings, when it has them
-    gallery = open_gallery(data, data_root or trained.get("root"), split, trained.get("feature"))
+    root = data_root or trained.get("root")
+    gallery = open_gallery(data, root, split, trained.get("feature"))
+    calibration = _validation_calibration(model, data, root, trained, config, progress)
     manifest = build_index(model, gallery, out, config, checkpoint=Path(checkpoint).resolve(),
-                           data=data, split=split, force=force)  # fmt: skip
+                           data=data, split=split, force=force, progress=progress,
+                           calibration=calibration)  # fmt: skip
     record = RunRecord(Path(out), "index build", to_dict(config), seed=config.seed)
     record.metrics = {"items": manifest.count, "recall_at_10": manifest.recall_at_10,
                       "build_seconds": manifest.build_seconds}  # fmt: skip
     record.status, record.ended = "ok", now_iso()
     record.save()
     return manifest
+
+
+def calibrate_on(
+    model: RetrievalModel, gallery: Gallery, batch_size: int, progress: bool = True
+) -> Calibration | None:
+    """The no-good-match threshold from a labelled split (a gallery with `labelled_captions`:
+    every caption in the model's languages with its item's row); None without such captions."""
+    labelled = getattr(gallery, "labelled_captions", None)
+    queries = labelled(model.languages) if labelled is not None else []
+    if not queries or len(gallery.item_ids) < 2:
+        return None
+    vectors = encode_gallery(model, gallery, batch_size, progress)
+    found = calibrate(model, vectors, queries, getattr(gallery, "split", "gallery"))
+    if found.kept + found.flagged - 1.0 < MIN_SEPARATION:
+        log.warning(
+            "note: no 'no good match' threshold: on split '%s' the model scores its captions' own "
+            "items no higher than the best other items (kept %.0f%%, flagged %.0f%%)",
+            found.split, 100 * found.kept, 100 * found.flagged,
+        )  # fmt: skip
+        return None
+    return found
+
+
+def _validation_calibration(
+    model: RetrievalModel, data: str, root: str | Path | None, trained: dict,
+    config: IndexConfig, progress: bool,
+) -> Calibration | None:  # fmt: skip
+    """The threshold from the run's validation split; a split that cannot be read only costs
+    the threshold (the page then shows every result as it is), said on stderr."""
+    split = trained.get("val_split", "val")
+    if not config.calibrate or not split:
+        return None
+    try:
+        gallery = open_gallery(data, root, split, trained.get("feature"))
+    except (ValueError, OSError) as err:
+        log.warning("note: no 'no good match' threshold: split '%s' of %s: %s", split, data, err)
+        return None
+    return calibrate_on(model, gallery, config.batch_size, progress)
 
 
 def encode_gallery(
@@ -138,7 +189,10 @@ def _checked_ids(item_ids: list[str]) -> list[str]:
 def _item_record(gallery: Gallery, root: Path, row: int, item_id: str) -> ItemRecord:
     media = tuple(_relative_media(root, item_id, Path(p)) for p in gallery.media_paths(item_id))
     captions = tuple(str(c) for c in gallery.captions(item_id))
-    return ItemRecord(row, item_id, media, captions)
+    by_lang = getattr(gallery, "captions_by_language", None)  # optional: see Gallery
+    translated = by_lang(item_id) if by_lang is not None else {}
+    lang_captions = {lang: tuple(map(str, texts)) for lang, texts in translated.items() if texts}
+    return ItemRecord(row, item_id, media, captions, lang_captions)
 
 
 def _relative_media(root: Path, item_id: str, path: Path) -> str:
@@ -170,12 +224,52 @@ def _check_destination(out: Path, force: bool) -> None:
 
 @contextlib.contextmanager
 def _staging_folder(out: Path) -> Iterator[Path]:
+    """A fresh folder beside `out`, named after this process, removed unless renamed into place;
+    the leftovers of killed builds of `out` are removed first."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.building-"))
+    _remove_leftovers(out)
+    prefix = f".{out.name}.building-{os.getpid()}-"
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=prefix))
     try:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful rename
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Staging folders of builds whose process is gone (killed), and old indexes moved aside by a
+    replacement that finished (`out` exists again)."""
+    for folder in out.parent.glob(f".{out.name}.building-*"):
+        pid = folder.name.rsplit(".building-", 1)[1].split("-", 1)[0]
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
+    if out.is_dir():
+        for folder in out.parent.glob(f".{out.name}.old-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+@contextlib.contextmanager
+def _disk_full_names(out: Path) -> Iterator[None]:
+    """A full disk anywhere in the build (FAISS, SQLite, the manifest) as one `DiskFullError`."""
+    try:
+        yield
+    except Exception as err:
+        if not is_disk_full(err):
+            raise
+        outcome = (
+            "the previous index is unchanged" if out.exists() else "no index was written"
+        ) + " and the unfinished build was removed"
+        raise DiskFullError(out, "while writing the index", outcome) from err
 
 
 def _replace_folder(staging: Path, out: Path) -> None:

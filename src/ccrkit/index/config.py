@@ -36,6 +36,9 @@ class IndexConfig:
     ef_search: int = 64
     recall_queries: int = 1000
     seed: int = 0
+    # `index build --checkpoint`: calibrate the no-good-match score threshold on the run's
+    # validation split (ccrkit.index.calibrate); false skips it (no threshold in the manifest)
+    calibrate: bool = True
 
     def __post_init__(self) -> None:
         if self.type not in INDEX_TYPES:

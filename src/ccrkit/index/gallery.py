@@ -26,6 +26,10 @@ class Gallery(Protocol):
       per batch (the last may be shorter), exactly `len(item_ids)` items in all.
     - `media_paths(item_id)`: [] (nothing to show), [picture], or [frame1, frame2, ...] for a video.
     - `captions(item_id)`: captions to show beside the picture (may be empty).
+
+    Optional: `captions_by_language(item_id) -> {lang: [captions]}` (the page shows a query's
+    own language where there are some) and `labelled_captions(languages) -> [(text, lang,
+    row)]` (captions with their item's row, to calibrate the no-good-match threshold).
     """
 
     root: Path
@@ -46,5 +50,5 @@ def open_gallery(
     from ccrkit.index.trained import DataGallery
 
     if root is None:
-        raise ValueError(f"opening data set '{data}' needs its root folder (--data-root DIR)")
+        raise ValueError(f"opening data set '{data}' needs its root folder (--root DIR)")
     return DataGallery(data, root, split, feature)

@@ -36,6 +36,10 @@ class Manifest:
     data: str | None = None
     split: str | None = None
     recall_at_10: float | None = None
+    # top scores below this are "no good match" (None: not calibrated); how, in `calibration`
+    score_threshold: float | None = None
+    calibration: dict[str, Any] = field(default_factory=dict)
+    caption_langs: list[str] = field(default_factory=list)  # languages of items' captions
     built: str = ""
     build_seconds: float = 0.0
     ccrkit_version: str = __version__
@@ -49,7 +53,15 @@ def read_manifest(index_dir: str | Path) -> Manifest:
     """The manifest of `index_dir`, or an error that says what is missing or wrong."""
     path = Path(index_dir) / MANIFEST
     if not Path(index_dir).is_dir():
-        raise ValueError(f"{index_dir}: index folder not found (build one with ccrkit index build)")
+        index_dir = Path(index_dir)
+        aside = sorted(index_dir.parent.glob(f".{index_dir.name}.old-*"))
+        hint = (
+            f"; an interrupted replacement left the previous index in {aside[0]}: rename it "
+            "back, or build a new one"
+            if aside
+            else " (build one with ccrkit index build)"
+        )
+        raise ValueError(f"{index_dir}: index folder not found{hint}")
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -201,10 +201,16 @@ def read_queries(path: str | Path) -> list[str]:
     return queries
 
 
-def format_hits(query: str, hits: list[Hit]) -> str:
-    """A query and its ranked hits as aligned text lines (rank, score, id, first caption)."""
+def format_hits(
+    query: str, hits: list[Hit], lang: str | None = None, threshold: float | None = None
+) -> str:
+    """A query and its ranked hits as aligned text lines (rank, score, id, first caption, in
+    `lang` where the item has captions in it); a note when the best is under `threshold`."""
     lines = [f"query: {query}"]
+    if threshold is not None and hits and hits[0].score < threshold:
+        lines[0] += f"  (no good match: best score {hits[0].score:.4f} < threshold {threshold:.4f})"
     for rank, hit in enumerate(hits, 1):
-        caption = hit.item.captions[0] if hit.item.captions else ""
+        captions = hit.item.captions_in(lang)[1]
+        caption = captions[0] if captions else ""
         lines.append(f"{rank:4d}  {hit.score:7.4f}  {hit.item.item_id}  {caption}".rstrip())
     return "\n".join(lines)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SCHEMA = """
@@ -18,7 +18,8 @@ CREATE TABLE items (
     row INTEGER PRIMARY KEY,
     item_id TEXT NOT NULL UNIQUE,
     media TEXT NOT NULL,      -- JSON list of root-relative POSIX paths: [], [picture] or frames
-    captions TEXT NOT NULL    -- JSON list of strings
+    captions TEXT NOT NULL,   -- JSON list of strings (English where the collection has it)
+    lang_captions TEXT NOT NULL DEFAULT '{}'  -- JSON {language: [strings]}, shown per query
 );
 """
 
@@ -29,6 +30,14 @@ class ItemRecord:
     item_id: str
     media: tuple[str, ...]
     captions: tuple[str, ...]
+    lang_captions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def captions_in(self, lang: str | None) -> tuple[str | None, tuple[str, ...]]:
+        """(language, captions) to show for a query in `lang`: that language's captions when the
+        collection has them, else the default ones (language None)."""
+        if lang and self.lang_captions.get(lang):
+            return lang, tuple(self.lang_captions[lang])
+        return None, self.captions
 
     @property
     def kind(self) -> str:
@@ -40,12 +49,15 @@ def write_items(path: Path, items: Iterable[ItemRecord]) -> int:
     """Create the metadata database at `path` (a new file) and return the number of rows."""
     with sqlite3.connect(path) as connection:
         connection.executescript(SCHEMA)
+        rows = (
+            (item.row, item.item_id, json.dumps(item.media), json.dumps(item.captions),
+             json.dumps(dict(item.lang_captions), ensure_ascii=False))
+            for item in items
+        )  # fmt: skip
         connection.executemany(
-            "INSERT INTO items (row, item_id, media, captions) VALUES (?, ?, ?, ?)",
-            (
-                (item.row, item.item_id, json.dumps(item.media), json.dumps(item.captions))
-                for item in items
-            ),
+            "INSERT INTO items (row, item_id, media, captions, lang_captions) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
         )
         (count,) = connection.execute("SELECT COUNT(*) FROM items").fetchone()
     connection.close()
@@ -93,5 +105,7 @@ class ItemStore:
 
 
 def _record(row: tuple) -> ItemRecord:
-    position, item_id, media, captions = row
-    return ItemRecord(int(position), item_id, tuple(json.loads(media)), tuple(json.loads(captions)))
+    position, item_id, media, captions, *more = row  # indexes built before lang_captions: 4
+    by_lang = {lang: tuple(texts) for lang, texts in json.loads(more[0]).items()} if more else {}
+    return ItemRecord(int(position), item_id, tuple(json.loads(media)),
+                      tuple(json.loads(captions)), by_lang)  # fmt: skip

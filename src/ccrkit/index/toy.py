@@ -31,20 +31,38 @@ LEXICON = {
     "blue": "blau blauer blaue blaues blauen bleu bleue 蓝色 蓝 青い 青",
     "green": "grün grüner grüne grünes grünen vert verte 绿色 绿 緑色 緑",
     "yellow": "gelb gelber gelbe gelbes gelben jaune 黄色 黄",
-    "purple": "lila violett violetter violette violet 紫色 紫",
-    "orange": "orangefarben orangener orangene 橙色 オレンジ",
+    "purple": "lila violett violetter violette violettes violet 紫色 紫",
+    "orange": "orangefarben orangefarbener orangefarbenes orangener orangene 橙色 オレンジ",
     "star": "stern sterne étoile 星星 星",
     "square": "quadrat quadrate carré 正方形 四角",
     "circle": "kreis kreise cercle 圆形 圆 円",
     "triangle": "dreieck dreiecke 三角形 三角",
 }
+ARTICLES = "ein eine einen un une"  # German and French "a": the same concept as English's
 LANGUAGES = ["de", "en", "fr", "ja", "zh"]
+# the toy items' captions in the other languages ("a red star" -> "ein roter Stern", ...)
+NAMES = {
+    "de": ({"red": "rot", "blue": "blau", "green": "grün", "yellow": "gelb", "purple": "violett",
+            "orange": "orangefarben"},
+           {"star": "er Stern", "square": "es Quadrat", "circle": "er Kreis",
+            "triangle": "es Dreieck"}),
+    "fr": ({"red": "rouge", "blue": "bleu", "green": "vert", "yellow": "jaune", "purple": "violet",
+            "orange": "orange"},
+           {"star": "étoile", "square": "carré", "circle": "cercle", "triangle": "triangle"}),
+    "zh": ({"red": "红色", "blue": "蓝色", "green": "绿色", "yellow": "黄色", "purple": "紫色",
+            "orange": "橙色"},
+           {"star": "星星", "square": "正方形", "circle": "圆形", "triangle": "三角形"}),
+    "ja": ({"red": "赤い", "blue": "青い", "green": "緑色の", "yellow": "黄色い", "purple": "紫色の",
+            "orange": "オレンジ色の"},
+           {"star": "星", "square": "四角", "circle": "円", "triangle": "三角形"}),
+}  # fmt: skip
 WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _concepts() -> dict[str, str]:
     table = {word: concept for concept, words in LEXICON.items() for word in words.split()}
-    return {**table, **{concept: concept for concept in LEXICON}}
+    articles = dict.fromkeys(ARTICLES.split(), "a")
+    return {**table, **{concept: concept for concept in LEXICON}, **articles}
 
 
 CONCEPTS = _concepts()
@@ -102,6 +120,7 @@ class ToyGallery:
     features: np.ndarray
     media: dict[str, list[Path]]
     texts: dict[str, list[str]]
+    translations: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # item: lang: ...
 
     def visual_batches(self, batch_size: int) -> Iterator[VisualBatch]:
         for start in range(0, len(self.item_ids), batch_size):
@@ -113,6 +132,56 @@ class ToyGallery:
 
     def captions(self, item_id: str) -> list[str]:
         return list(self.texts[item_id])
+
+    def captions_by_language(self, item_id: str) -> dict[str, list[str]]:
+        return {"en": self.captions(item_id), **self.translations.get(item_id, {})}
+
+    def labelled_captions(self, languages: list[str]) -> list[tuple[str, str, int]]:
+        return [
+            (text, lang, row)
+            for row, item_id in enumerate(self.item_ids)
+            for lang, texts in self.captions_by_language(item_id).items() if lang in languages
+            for text in texts
+        ]  # fmt: skip
+
+
+def toy_caption(lang: str, colour: str, shape: str) -> str:
+    """A toy item's caption in `lang` (de, fr, zh, ja), e.g. "ein roter Stern", "赤い星"."""
+    colours, shapes = NAMES[lang]
+    if lang == "de":
+        ending, noun = shapes[shape].split(" ")
+        return f"ein {colours[colour]}{ending} {noun}"
+    if lang == "fr":
+        if shape != "star":
+            return f"un {shapes[shape]} {colours[colour]}"
+        feminine = {"bleu": "bleue", "vert": "verte", "violet": "violette"}
+        return f"une {shapes[shape]} {feminine.get(colours[colour], colours[colour])}"
+    joiner = "的" if lang == "zh" else ""
+    return f"{colours[colour]}{joiner}{shapes[shape]}"
+
+
+@dataclass
+class VectorGallery:
+    """A `Gallery` of given feature vectors without pictures (items `item0000000`, ...): large
+    galleries for benchmarks and for tests of the writing paths."""
+
+    root: Path
+    features: np.ndarray
+    item_ids: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.item_ids = [f"item{i:07d}" for i in range(len(self.features))]
+
+    def visual_batches(self, batch_size: int) -> Iterator[VisualBatch]:
+        for start in range(0, len(self.features), batch_size):
+            values = torch.from_numpy(self.features[start : start + batch_size]).unsqueeze(1)
+            yield VisualBatch(values, torch.ones(values.shape[:2], dtype=torch.bool), "feature")
+
+    def media_paths(self, item_id: str) -> list[Path]:
+        return []
+
+    def captions(self, item_id: str) -> list[str]:
+        return [f"random item {item_id}"]
 
 
 def make_toy_gallery(root: str | Path, dim: int = 64, videos: int = 0) -> ToyGallery:
@@ -139,7 +208,11 @@ def make_toy_gallery(root: str | Path, dim: int = 64, videos: int = 0) -> ToyGal
         media[item_id] = paths
         texts[item_id] = [f"{'an' if colour[0] in 'aeiou' else 'a'} {colour} {shape}"]
     features = np.stack([bag_vector(texts[i][0], dim) for i in ids])
-    return ToyGallery(root, ids, features, media, texts)
+    translations = {
+        f"{colour}-{shape}": {lang: [toy_caption(lang, colour, shape)] for lang in NAMES}
+        for colour, shape in itertools.product(COLOURS, SHAPES)
+    }
+    return ToyGallery(root, ids, features, media, texts, translations)
 
 
 def _draw(draw: object, shape: str, colour: tuple[int, int, int], shift: int = 0) -> None:

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ccrkit.data import EvalDataset, load_data_spec
+from ccrkit.data import DataSpec, VisualLoader, load_data_spec
 from ccrkit.data.batch import VisualBatch
+from ccrkit.data.datasets import read_view
+from ccrkit.data.features.extract import split_item_ids
 from ccrkit.data.visual import resolve_store
 from ccrkit.methods.checkpoint import load_method
 
@@ -51,14 +53,19 @@ class TrainedModel:
 
 
 class DataGallery:
-    """A split of a data spec: gallery order, visual input and captions from `EvalDataset`,
-    pictures from the spec's raw store (image files, or a video's frame images)."""
+    """A split of a data spec: its items (the split's item list, else every item its captions
+    name) in that order, their visual input, their captions per language (English sources and
+    human captions; a split needs neither), pictures from the spec's raw store (image files, or
+    a video's frame images)."""
 
     def __init__(self, data: str, root: str | Path, split: str, feature: str | None = None) -> None:
         spec = load_data_spec(data)
-        self.dataset = EvalDataset(spec, root, split, feature=feature)
-        self.item_ids = list(self.dataset.item_ids)
-        self._captions = _captions_by_item(self.dataset)
+        self.split = split
+        self.item_ids = split_item_ids(spec, root, split, feature)
+        self._visual = VisualLoader.from_spec(spec, root, split, feature)
+        self._by_lang = _captions_by_language(spec, root, split)
+        # shown by default: English when the split has it, else its first human language
+        self._captions = next(iter(self._by_lang.values()), {})
         raw = resolve_store(spec, root, split, "raw") if spec.visual.raw else None
         if raw is not None:  # absolute: a relative data root must not depend on the reader's cwd
             raw = dataclasses.replace(raw, path=raw.path.resolve())
@@ -71,7 +78,8 @@ class DataGallery:
         self._raw = raw
 
     def visual_batches(self, batch_size: int) -> Iterator[VisualBatch]:
-        return self.dataset.visual_batches(batch_size)
+        for start in range(0, len(self.item_ids), batch_size):
+            yield self._visual.batch(self.item_ids[start : start + batch_size])
 
     def media_paths(self, item_id: str) -> list[Path]:
         raw = self._raw
@@ -86,13 +94,34 @@ class DataGallery:
     def captions(self, item_id: str) -> list[str]:
         return self._captions.get(item_id, [])
 
+    def captions_by_language(self, item_id: str) -> dict[str, list[str]]:
+        """The item's captions in each language the split has them in (English: `en`)."""
+        return {lang: texts[item_id] for lang, texts in self._by_lang.items() if item_id in texts}
 
-def _captions_by_item(dataset: EvalDataset) -> dict[str, list[str]]:
-    """English captions of each item when the split has them, else its human target captions."""
-    texts, items = dataset.source_texts, dataset.source_item
-    if texts is None or items is None:
-        texts, items = dataset.query_texts, dataset.query_item
-    captions: dict[str, list[str]] = {}
-    for text, index in zip(texts, items, strict=True):
-        captions.setdefault(dataset.item_ids[int(index)], []).append(text)
-    return captions
+    def labelled_captions(self, languages: list[str]) -> list[tuple[str, str, int]]:
+        """(caption, language, row of its item) for every caption in `languages` (captions of
+        items outside the item list are `ccrkit data check`'s to report, skipped here)."""
+        row = {item: i for i, item in enumerate(self.item_ids)}
+        return [
+            (text, lang, row[item])
+            for lang, by_item in self._by_lang.items() if lang in languages
+            for item, texts in by_item.items() if item in row for text in texts
+        ]  # fmt: skip
+
+
+def _captions_by_language(
+    spec: DataSpec, root: str | Path, split: str
+) -> dict[str, dict[str, list[str]]]:
+    """lang -> item -> captions: the split's English sources and its human captions per
+    target language (a language whose file the split lacks is left out), English first."""
+    found = {}
+    views = [("source", None, "en"), *(("human", lang, lang) for lang in spec.target_langs)]
+    for role, lang, code in views:
+        path = spec.caption_path(root, split, role, lang)
+        if path is None or not path.is_file():
+            continue
+        by_item: dict[str, list[str]] = {}
+        for record in read_view(spec, root, split, role, lang):
+            by_item.setdefault(record.item_id, []).append(record.text)
+        found[code] = by_item
+    return found

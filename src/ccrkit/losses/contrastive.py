@@ -11,6 +11,7 @@ def info_nce(
     y: torch.Tensor,
     temperature: float | torch.Tensor,
     labels: torch.Tensor | None = None,
+    exclude: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Symmetric InfoNCE between the rows of x (B, D) and y (B, D); row i of both is pair i.
 
@@ -24,17 +25,25 @@ def info_nce(
 
     τ may be a learnable tensor (a method clamps it) or a fixed float. Embeddings are expected to be
     L2-normalised (then x_i · y_j is a cosine).
+
+    `exclude` (B, B) bool: pairs (i, j) that are not negatives (`losses.negatives`: identical
+    caption texts); they leave both softmaxes (ℓ_ij = −∞) unless they are positives.
     """
     logits = (x @ y.T) / temperature
     if labels is None:
         positives = torch.eye(len(x), dtype=logits.dtype, device=logits.device)
     else:
         positives = (labels[:, None] == labels[None, :]).to(logits.dtype)
-    x_to_y = _soft_cross_entropy(logits, positives)
-    y_to_x = _soft_cross_entropy(logits.T, positives.T)
+    if exclude is not None:
+        logits = logits.masked_fill(exclude & (positives == 0), float("-inf"))
+    x_to_y = soft_cross_entropy(logits, positives)
+    y_to_x = soft_cross_entropy(logits.T, positives.T)
     return (x_to_y + y_to_x) / 2
 
 
-def _soft_cross_entropy(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+def soft_cross_entropy(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    """−mean_i Σ_j (P_ij / Σ_k P_ik) log softmax_j(ℓ_ij); entries with ℓ = −∞ (excluded
+    negatives, never positives) add nothing."""
     targets = positives / positives.sum(dim=1, keepdim=True)
-    return -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    log_p = F.log_softmax(logits, dim=1)
+    return -torch.where(targets > 0, targets * log_p, 0.0).sum(dim=1).mean()

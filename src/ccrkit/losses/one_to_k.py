@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from ccrkit.losses.contrastive import soft_cross_entropy
 
 
 def one_to_k_nce(
@@ -12,6 +13,7 @@ def one_to_k_nce(
     text: torch.Tensor,
     temperature: float | torch.Tensor,
     labels: torch.Tensor | None = None,
+    exclude: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The 1-to-K contrastive loss between B visual items (B, D) and their K views (B, K, D).
 
@@ -38,7 +40,8 @@ def one_to_k_nce(
     cross-entropy averaged over the B·K texts, and both are divided by K. With K = 1 it equals
     `info_nce(text[:, 0], visual, τ, labels)`. τ is the caller's (CCRk: a learnable parameter
     initialised at 0.07 and clamped to [0.001, 0.5] before every step). Embeddings are expected
-    to be L2-normalised.
+    to be L2-normalised. `exclude` (B, B·K) bool removes image i / text (j, k) pairs from the
+    negatives of both softmaxes (`losses.negatives.one_to_k_identical`: identical texts).
     """
     if visual.ndim != 2 or text.ndim != 3 or text.shape[0] != visual.shape[0]:
         raise ValueError(
@@ -52,8 +55,8 @@ def one_to_k_nce(
     else:
         same = (labels[:, None] == labels[None, :]).to(logits.dtype)  # (B images, B examples)
     positives = same.repeat_interleave(k, dim=1)  # (B, B·K): image i vs text (j, k)
-    i2t_targets = k * positives / positives.sum(dim=1, keepdim=True)
-    i2t = -(i2t_targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
-    t2i_targets = positives.T / positives.T.sum(dim=1, keepdim=True)  # (B·K, B)
-    t2i = -(t2i_targets * F.log_softmax(logits.T, dim=1)).sum(dim=1).mean()
+    if exclude is not None:
+        logits = logits.masked_fill(exclude & (positives == 0), float("-inf"))
+    i2t = k * soft_cross_entropy(logits, positives)
+    t2i = soft_cross_entropy(logits.T, positives.T)  # (B·K, B)
     return (i2t + t2i) / (2 * k)

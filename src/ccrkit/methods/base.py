@@ -24,12 +24,17 @@ A method is an `nn.Module` that owns its encoders, projections and loss terms:
   English source, each with a hint on how to do without it — checked against the data before
   training, so a missing file is reported before any model is built;
 - `check_training_data(config, spec, root, split, langs)` (class method): any other file the
-  configuration needs, checked at the same moment (NRF's round-trip scores).
+  configuration needs, checked at the same moment (NRF's round-trip scores);
+- `matched_baseline(name, params)` (class method): the method section of translate-train on
+  this method's own towers, heads, loss family and weights — its components switched off
+  (`MATCHED_OFF`) — which the report compares it with (`ccrkit.report.matched`);
+- `before_test(batches)`: called once on the selected checkpoint before the test (NRCCR's
+  BatchNorm re-estimation); returns what it changed, recorded in run.json, or {} (nothing).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +43,7 @@ import torch
 from torch import nn
 
 from ccrkit.data.batch import TokenBatch, TrainBatch, VisualBatch
+from ccrkit.losses.negatives import MASK_IDENTICAL_TEXT, identical_pairs, text_keys
 from ccrkit.models.base import TextEncoder, VisualEncoder
 
 AuxiliaryStep = Callable[[torch.Tensor], None]
@@ -57,6 +63,9 @@ class Method(nn.Module):
     """Base class of every method; subclasses set `config_class` and implement the four calls."""
 
     config_class: ClassVar[type]
+    # method keys -> the values that switch the method's own components off, leaving the
+    # translate-train terms on its towers (the report's matched baseline); None: it has none
+    MATCHED_OFF: ClassVar[dict[str, Any] | None] = None
 
     def __init__(self, config: Any, text: TextEncoder, visual: VisualEncoder) -> None:
         super().__init__()
@@ -73,6 +82,19 @@ class Method(nn.Module):
         cls, config: Any, spec: Any, root: Path, split: str, langs: list[str]
     ) -> None:
         """Raise a `DataError` naming a file the configuration needs and the data lacks."""
+
+    @classmethod
+    def matched_baseline(
+        cls, name: str, params: dict[str, Any]
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """(method name, parameters, the switched keys with their values) of the translate-train
+        baseline matched to method `name` configured with `params`: by default the same method
+        and parameters with `MATCHED_OFF` applied."""
+        if cls.MATCHED_OFF is None:
+            raise ValueError(
+                f"method '{name}' has no matched baseline: it has no components to switch off"
+            )
+        return name, {**params, **cls.MATCHED_OFF}, dict(cls.MATCHED_OFF)
 
     def forward(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -112,6 +134,11 @@ class Method(nn.Module):
     def start_epoch(self, epoch: int) -> None:
         """The trainer is about to run training epoch `epoch` (1-based); nothing to do here."""
 
+    def before_test(self, batches: Callable[[], Iterable[TrainBatch]]) -> dict[str, Any]:
+        """Adjust the selected model before its test, from the training batches (`batches()`
+        iterates them once, in order, on the method's device); nothing here."""
+        return {}
+
 
 def views_of_role(views: Mapping[str, Any], role: str) -> list[str]:
     """The view keys of a role in a batch: "source" -> ["source"], "mt" -> ["mt:de", "mt:fr"]."""
@@ -143,3 +170,22 @@ def view_language(view: str) -> str:
     """The language a view is written in: "mt:de" -> "de", "bt:de" -> "en", "source" -> "en"."""
     role, _, lang = view.partition(":")
     return "en" if role in ENGLISH_ROLES or not lang else lang
+
+
+def identical_text(negatives: str, gather: Callable[[torch.Tensor], torch.Tensor],
+                   *views: TokenBatch) -> torch.Tensor | None:  # fmt: skip
+    """The `exclude` mask of a loss under `negatives: mask_identical_text`: (B, B) pairs of the
+    (process-gathered) batch whose texts are identical in any of `views`; None under `all`."""
+    if negatives != MASK_IDENTICAL_TEXT:
+        return None
+    return identical_pairs(*(gather(view_text_keys(view)) for view in views))
+
+
+def view_text_keys(view: TokenBatch) -> torch.Tensor:
+    """(B,) keys of a view's raw texts (`losses.negatives.text_keys`), on its device."""
+    if len(view.texts) != len(view):
+        raise ValueError(
+            "negatives: mask_identical_text compares caption texts, but this batch's TokenBatch "
+            "has no texts; tokenize with the texts kept or use negatives: all"
+        )
+    return text_keys(view.texts, view.input_ids.device)

@@ -20,7 +20,8 @@ from torch import nn
 
 from ccrkit.data.batch import TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses import info_nce, triplet_max_violation
-from ccrkit.methods.base import Method, view_language, views_of_role
+from ccrkit.losses.negatives import ALL, check_negatives
+from ccrkit.methods.base import Method, identical_text, view_language, views_of_role
 from ccrkit.models.base import TextEncoder, VisualEncoder
 from ccrkit.models.blocks import PROJECTION_KINDS, projection_head
 from ccrkit.models.distributed import gatherers
@@ -43,8 +44,10 @@ class BaselineConfig:
     # Empty means DEFAULT_VIEWS (a default dict would be merged into, not replaced by, a config's).
     views: dict[str, float] = field(default_factory=dict)
     gather: bool = True  # under DDP, negatives from every process
+    negatives: str = ALL  # mask_identical_text: identical caption texts are no negatives
 
     def __post_init__(self) -> None:
+        check_negatives(self.negatives)
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         check_head_and_temperature(self)
@@ -107,14 +110,19 @@ class Baseline(DualEncoder):
         labels = gather_plain(batch.item_index)
         terms = {}
         for view, weight in self._weighted_views(batch):
-            text = gather(self.encode_text(batch.views[view], view_language(view)))
-            terms[f"{self.config.loss}/{view}"] = weight * self._loss(text, visual, labels)
+            tokens = batch.views[view]
+            text = gather(self.encode_text(tokens, view_language(view)))
+            exclude = identical_text(self.config.negatives, gather_plain, tokens)
+            terms[f"{self.config.loss}/{view}"] = weight * self._loss(text, visual, labels, exclude)
         return terms
 
-    def _loss(self, text: torch.Tensor, visual: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def _loss(
+        self, text: torch.Tensor, visual: torch.Tensor, labels: torch.Tensor,
+        exclude: torch.Tensor | None,
+    ) -> torch.Tensor:  # fmt: skip
         if self.config.loss == "triplet":
-            return triplet_max_violation(text, visual, self.config.margin)
-        return info_nce(text, visual, self.temperature(), labels)
+            return triplet_max_violation(text, visual, self.config.margin, exclude)
+        return info_nce(text, visual, self.temperature(), labels, exclude)
 
     def _weighted_views(self, batch: TrainBatch) -> list[tuple[str, float]]:
         chosen = []

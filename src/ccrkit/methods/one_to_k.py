@@ -15,18 +15,28 @@ hard-negative ITM re-ranking of CCRk's X-VLM backbone, and its MLM term.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TrainBatch
 from ccrkit.losses import one_to_k_nce
-from ccrkit.methods.base import view_language, views_of_role
+from ccrkit.losses.negatives import (
+    ALL,
+    MASK_IDENTICAL_TEXT,
+    check_negatives,
+    one_to_k_identical,
+)
+from ccrkit.methods.base import view_language, view_text_keys, views_of_role
 from ccrkit.methods.baseline import DualEncoder, check_head_and_temperature
 from ccrkit.models.base import TextEncoder, VisualEncoder
 from ccrkit.models.distributed import gatherers
 
 VIEW_ROLES = ("source", "mt", "bt")
+# the parameters a 1-to-K config shares with its matched baseline (`baseline`, per-view InfoNCE)
+BASELINE_SHARED = ("embed_dim", "head", "head_dropout", "temperature", "temperature_range",
+                   "learn_temperature", "gather", "negatives")  # fmt: skip
 TERM = "one_to_k_nce"
 
 
@@ -45,8 +55,11 @@ class OneToKConfig:
     # than a negative; without repeated items this changes nothing
     multi_positive: bool = True
     gather: bool = True  # under DDP, negatives from every process
+    negatives: str = ALL  # mask_identical_text: a text identical to one of an image's own views
+    # is no negative of that image
 
     def __post_init__(self) -> None:
+        check_negatives(self.negatives)
         check_head_and_temperature(self)
         unknown = [role for role in self.views if role not in VIEW_ROLES]
         if unknown or not self.views or len(set(self.views)) != len(self.views):
@@ -68,6 +81,23 @@ class OneToK(DualEncoder):
             self.tau = nn.Parameter(tau)
         else:
             self.register_buffer("tau", tau)
+
+    @classmethod
+    def matched_baseline(
+        cls, name: str, params: dict[str, Any]
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """The translate-train baseline on the same dual encoder: the `baseline` method with the
+        same heads, temperature and its range, gather and negatives, one InfoNCE term per caption
+        view (weight 1 each, multi-positive as here) instead of one 1-to-K softmax."""
+        config = OneToKConfig(**params)
+        if not config.multi_positive:
+            raise ValueError(
+                "method.multi_positive=false has no counterpart in the baseline's InfoNCE "
+                "(always multi-positive); a matched baseline needs multi_positive=true"
+            )
+        shared = {key: value for key, value in params.items() if key in BASELINE_SHARED}
+        switched = {"loss": "info_nce", "views": {role: 1.0 for role in config.views}}
+        return "baseline", {**shared, **switched}, {"name": "baseline", **switched}
 
     @classmethod
     def required_roles(cls, config: OneToKConfig) -> dict[str, str]:
@@ -107,14 +137,15 @@ class OneToK(DualEncoder):
         gather, gather_plain = gatherers(c.gather)
         tau = self.temperature()
         visual = gather(self.encode_visual(batch.visual))
+        keys = self.view_keys(batch)
         text = torch.stack(
-            [
-                self.encode_text(batch.views[key], view_language(key))
-                for key in self.view_keys(batch)
-            ],
-            dim=1,
+            [self.encode_text(batch.views[key], view_language(key)) for key in keys], dim=1
         )  # (B, K, D), image-major
         labels = None
         if c.multi_positive:
             labels = gather_plain(batch.item_index)
-        return {TERM: one_to_k_nce(visual, gather(text), tau, labels)}
+        exclude = None
+        if c.negatives == MASK_IDENTICAL_TEXT:
+            views = [view_text_keys(batch.views[key]) for key in keys]
+            exclude = one_to_k_identical(gather_plain(torch.stack(views, dim=1)))
+        return {TERM: one_to_k_nce(visual, gather(text), tau, labels, exclude)}

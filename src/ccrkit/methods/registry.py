@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ccrkit.config import build
+from ccrkit.config import ConfigError, Sources, build, to_dict
 from ccrkit.methods.base import Method
 from ccrkit.methods.baseline import Baseline
 from ccrkit.methods.cl2cm import Cl2cm
@@ -14,8 +14,14 @@ from ccrkit.methods.nrccr import Nrccr
 from ccrkit.methods.nrf import Nrf
 from ccrkit.methods.one_to_k import OneToK
 from ccrkit.models.base import BuildContext
-from ccrkit.models.registry import build_text_encoder, build_visual_encoder, split_section
-from ccrkit.registry import Registry
+from ccrkit.models.registry import (
+    TEXT_ENCODERS,
+    VISUAL_ENCODERS,
+    build_text_encoder,
+    build_visual_encoder,
+    split_section,
+)
+from ccrkit.registry import Registry, import_plugins
 
 METHODS: Registry[type[Method]] = Registry("method")
 METHODS.register("baseline")(Baseline)
@@ -57,3 +63,26 @@ def check_training_data(
     entry = METHODS.get(name)
     config = build(entry.config_class, params, source, "method")
     entry.check_training_data(config, spec, Path(root), split, list(langs))
+
+
+def resolve_sections(config: Any, sources: str | Sources = "config") -> dict[str, dict[str, Any]]:
+    """A run config's plug-in sections (`method`, `text_encoder`, `visual_encoder`), each checked
+    against its implementation's dataclass and returned with every default filled in.
+
+    Run before anything is loaded: a wrong key or name is reported with the file or override that
+    set it (`sources`, from `load_config_sources`), not later as a bare 'config' error.
+    """
+    import_plugins(config.plugins)
+    tables = {"method": METHODS, "text_encoder": TEXT_ENCODERS, "visual_encoder": VISUAL_ENCODERS}
+    resolved = {}
+    for prefix, table in tables.items():
+        where = sources.of(prefix) if isinstance(sources, Sources) else sources
+        name, params = split_section(getattr(config, prefix), prefix, where)
+        try:
+            entry = table.get(name)
+        except ConfigError as err:
+            label = sources.of(f"{prefix}.name") if isinstance(sources, Sources) else sources
+            raise ConfigError(f"{label}: '{prefix}.name': {err}") from None
+        filled = build(entry.config_class, params, sources, prefix)
+        resolved[prefix] = {"name": name, **to_dict(filled)}
+    return resolved

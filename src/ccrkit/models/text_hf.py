@@ -4,8 +4,8 @@ Loaded with `AutoModel`/`AutoTokenizer` from a local folder or a hub id. Which p
 config: `finetune` lists layer indices (NRCCR fine-tunes layers 3–11 for images, 5–11 for video,
 methods.md §1.1 item 2) and/or parameter-name substrings; everything else — word/position
 embeddings, the pooler, unlisted layers — is frozen. Pooling is the attention-masked mean of the
-last hidden state. A run saves the model's config and tokenizer under `assets/text/`, so a
-checkpoint rebuilds without the original weights.
+last hidden state, or the first token's state (`pooling: first`, CCRk's). A run saves the model's
+config and tokenizer under `assets/text/`, so a checkpoint rebuilds without the original weights.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ccrkit.models.base import (
 )
 
 ASSETS_NAME = "text"
+POOLINGS = ("mean", "first")
 LAYER_INDEX = re.compile(r"(?:^|\.)layers?\.(\d+)\.")
 
 
@@ -37,6 +38,11 @@ class HFTextConfig:
     finetune: list[Any] | None = None  # layer indices and/or name substrings; None: all but pooler
     lowercase_strip_accents: bool = False  # NRCCR: mBERT-cased read with do_lower_case=True
     max_length: int = 64
+    pooling: str = "mean"  # mean (over real tokens) | first (the first token's state: CCRk)
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
 
 
 def lower_strip_accents(text: str) -> str:
@@ -123,7 +129,8 @@ class HFTextEncoder(TextEncoder):
     def forward(self, tokens: TokenBatch) -> EncoderOutput:
         mask = tokens.attention_mask
         states = self.model(input_ids=tokens.input_ids, attention_mask=mask).last_hidden_state
-        return EncoderOutput(states, mask.bool(), masked_mean(states, mask))
+        pooled = states[:, 0] if self.config.pooling == "first" else masked_mean(states, mask)
+        return EncoderOutput(states, mask.bool(), pooled)
 
     def save_assets(self, directory: Path) -> None:
         target = Path(directory) / ASSETS_NAME

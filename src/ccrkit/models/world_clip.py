@@ -108,14 +108,14 @@ def encode(
 
 def save_world_clip(model: WorldClip, directory: str | Path, extra: dict[str, Any]) -> None:
     """Weights, then the JSON that names them (written atomically, last)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from ccrkit.runs import write_atomic
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS))
+    write_atomic(directory / WEIGHTS, save(state))  # a full disk: one error, no partial file
     meta = {"architecture": ARCHITECTURE, **model.config, **extra}
     write_atomic(directory / CONFIG, (json.dumps(meta, indent=2) + "\n").encode())
 

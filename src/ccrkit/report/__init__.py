@@ -10,13 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccrkit.report.aggregate import Row, summarise
+from ccrkit.report.claims import ClaimResult, evaluate_claims
+from ccrkit.report.compare import Comparison, cells_needing_seeds, compare, pairs
+from ccrkit.report.estimate import Plan, plan_costs
 from ccrkit.report.execute import execute, is_done
 from ccrkit.report.languages import LanguageRow, summarise_languages
-from ccrkit.report.page import Budget, write_page
+from ccrkit.report.matched import check_grid
+from ccrkit.report.page import Budget, Results, write_page
 from ccrkit.report.plan import PlannedRun, describe, plan_experiment, unique_runs
 from ccrkit.report.plot import plot_languages, plot_noise
 from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec, WorldSpec, load_grid
-from ccrkit.report.worlds import prepare_worlds
+from ccrkit.report.worlds import World, generate_worlds, locate_worlds
 
 __all__ = [
     "ExperimentSpec",
@@ -25,6 +29,7 @@ __all__ = [
     "ReportOutcome",
     "WorldSpec",
     "describe",
+    "estimate_grid",
     "load_grid",
     "plan_grid",
     "run_report",
@@ -38,46 +43,123 @@ class ReportOutcome:
     tables: dict[str, list[Row]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     languages: dict[str, list[LanguageRow]] = field(default_factory=dict)
+    comparisons: dict[str, list[Comparison]] = field(default_factory=dict)
+    claims: list[ClaimResult] = field(default_factory=list)
 
 
-def plan_grid(grid: GridSpec) -> tuple[dict[str, list[PlannedRun]], dict]:
-    """Worlds (generated if missing) and every experiment's runs."""
+@dataclass
+class GridPlan:
+    """A grid's runs by experiment and its worlds, found or planned: nothing written yet."""
+
+    runs: dict[str, list[PlannedRun]]
+    worlds: dict[float, World]
+
+    @property
+    def identities(self) -> dict[float, tuple[Path, str]]:
+        return {noise: (w.root, w.identity) for noise, w in self.worlds.items()}
+
+    def unique(self) -> list[PlannedRun]:
+        return unique_runs([run for runs in self.runs.values() for run in runs])
+
+    def add(self, experiment: str, runs: list[PlannedRun]) -> None:
+        self.runs[experiment] = [*self.runs[experiment], *runs]
+        _share_folders(self.runs)
+
+
+def plan_grid(grid: GridSpec) -> GridPlan:
+    """Every experiment's runs and the worlds they read; reads folders, writes nothing."""
     levels = [n for e in grid.experiments for n in grid.noise_levels(e)]
-    worlds = prepare_worlds(grid, levels)
-    planned = {e.name: plan_experiment(grid, e, worlds) for e in grid.experiments}
+    worlds = locate_worlds(grid, levels)
+    plan = GridPlan({}, worlds)
+    plan.runs = {e.name: plan_experiment(grid, e, plan.identities) for e in grid.experiments}
+    _share_folders(plan.runs)
+    return plan
+
+
+def _share_folders(planned: dict[str, list[PlannedRun]]) -> None:
     first: dict[str, Path] = {}
     for run in (run for runs in planned.values() for run in runs):
         # a run two experiments share (same config hash) lives in the folder named first
         run.run_dir = first.setdefault(run.digest, run.run_dir)
-    return planned, worlds
+
+
+def estimate_grid(grid: GridSpec) -> tuple[GridPlan, Plan]:
+    """The plan and its expected cost (`report.estimate`). Runs of `more_seeds` already trained
+    join the plan; the others count as the most that close comparisons may add (every seed of
+    `more_seeds` for both sides of every comparison)."""
+    plan = plan_grid(grid)
+    known = {run.digest for run in plan.unique()}
+    extra = []
+    for experiment in grid.experiments:
+        if not experiment.more_seeds:
+            continue
+        sides = {side for pair in pairs(grid, experiment) for side in (pair.a, pair.b)}
+        more = plan_experiment(grid, experiment, plan.identities, seeds=experiment.more_seeds)
+        more = [r for r in more if (r.key.method, r.key.variant) in sides]
+        plan.add(experiment.name, [r for r in more if is_done(r)])
+        extra += [r for r in more if not is_done(r)]
+    extra = [r for r in unique_runs(extra) if r.digest not in known]
+    return plan, plan_costs(grid, plan.unique(), plan.worlds, extra)
 
 
 def run_report(
-    grid: GridSpec, source: str, dry_run: bool = False, progress: bool = True
-) -> ReportOutcome:
-    """Train what is missing, then write the page, the JSON, the plots and the index."""
-    planned, worlds = plan_grid(grid)
-    runs = unique_runs([run for runs in planned.values() for run in runs])
+    grid: GridSpec, source: str, dry_run: bool = False, progress: bool = True,
+    force: bool = False,
+) -> ReportOutcome:  # fmt: skip
+    """Generate the worlds, train what is missing (resuming interrupted runs; `force`: redo them
+    and regenerate unfinished worlds), add `more_seeds` where a comparison is too close, then
+    write the page, the JSON, the plots and the index. `dry_run`: plan only, write nothing."""
+    plan = plan_grid(grid)
+    runs = plan.unique()
     if dry_run:
         return ReportOutcome(None, runs)
+    matched = check_grid(grid)
+    generate_worlds(grid, plan.worlds, force, f"ccrkit report --grid {source}", progress)
     todo = sum(not is_done(run) for run in runs)
     started = time.perf_counter()
-    failures = execute(runs, grid.jobs, grid.threads, progress)
+    failures = execute(runs, grid.jobs, grid.threads, progress, force)
+    extra = _more_seeds(grid, plan)
+    if extra:
+        todo += sum(not is_done(run) for run in extra)
+        failures |= execute(extra, grid.jobs, grid.threads, progress, force)
+        runs = plan.unique()
     budget = Budget(len(runs), todo, wall_seconds=time.perf_counter() - started)
     tables = {
-        name: summarise(grid, _experiment(grid, name), rows) for name, rows in planned.items()
+        name: summarise(grid, _experiment(grid, name), rows) for name, rows in plan.runs.items()
     }
     languages = {
-        e.name: summarise_languages(grid, e, planned[e.name])
+        e.name: summarise_languages(grid, e, plan.runs[e.name])
         for e in grid.experiments
         if e.cross_language
     }
+    comparisons = {e.name: compare(grid, e, tables[e.name]) for e in grid.experiments}
+    claims = evaluate_claims(grid, tables, languages)
     budget.train_seconds, budget.epochs = _run_costs(runs)
     plots = {
         e.name: _plots(grid, e, tables[e.name], languages.get(e.name)) for e in grid.experiments
     }
-    page = write_page(grid, source, tables, plots, worlds, budget, failures, languages)
-    return ReportOutcome(page, runs, tables, failures, languages)
+    results = Results(tables, failures, languages, comparisons, claims, matched)
+    page = write_page(grid, source, results, plots, plan.identities, budget)
+    return ReportOutcome(page, runs, tables, failures, languages, comparisons, claims)
+
+
+def _more_seeds(grid: GridSpec, plan: GridPlan) -> list[PlannedRun]:
+    """The `more_seeds` runs of the cells whose comparison lies within two standard deviations
+    on the seeds trained so far (added to the plan)."""
+    added = []
+    for experiment in grid.experiments:
+        if not experiment.more_seeds:
+            continue
+        rows = summarise(grid, experiment, plan.runs[experiment.name])
+        cells = cells_needing_seeds(experiment, compare(grid, experiment, rows))
+        if not cells:
+            continue
+        more = plan_experiment(
+            grid, experiment, plan.identities, seeds=experiment.more_seeds, cells=cells
+        )
+        plan.add(experiment.name, more)
+        added += more
+    return unique_runs(added)
 
 
 def _plots(

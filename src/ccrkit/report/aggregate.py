@@ -28,6 +28,7 @@ class Row:
     epochs: list[int] = field(default_factory=list)
     missing: int = 0
     training: str = SEPARATE
+    capped: int = 0  # runs stopped by the epoch cap before early stopping (budget-limited)
 
     @property
     def native_mean(self) -> float | None:
@@ -63,7 +64,13 @@ def run_numbers(run: PlannedRun, weight: float, lang: str | None = None) -> dict
         "seconds": run_seconds(record),
         "epochs": record.get("epochs"),
         "best_epoch": record.get("best_epoch"),
+        "capped": is_capped(record),
     }
+
+
+def is_capped(record: dict[str, Any]) -> bool:
+    """Whether a run ended at its epoch cap rather than by early stopping (budget-limited)."""
+    return str(record.get("finish_reason") or "").startswith("reached train.epochs")
 
 
 def summarise(grid: GridSpec, experiment: ExperimentSpec, runs: list[PlannedRun]) -> list[Row]:
@@ -93,6 +100,7 @@ def _add(row: Row, numbers: dict[str, Any] | None) -> None:
         row.seconds.append(numbers["seconds"])
     if numbers["epochs"] is not None:
         row.epochs.append(int(numbers["epochs"]))
+    row.capped += bool(numbers.get("capped"))
 
 
 def cell(values: list[float]) -> str:
@@ -114,7 +122,7 @@ def markdown_table(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) 
             f"SumR fused w={grid.fused_weight:g}"]  # fmt: skip
     if reference:
         head.append(f"Δ native vs {experiment.reference}")
-    head += ["seeds", "s / run"]
+    head += ["seeds", "epochs", "s / run"]
     table_rows = []
     for row in rows:
         cells = [row.label, *([row.variant] if with_variant else []),
@@ -126,8 +134,24 @@ def markdown_table(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) 
             cells.append("–" if base is None or mean is None else f"{mean - base:+.1f}")
         seeds = f"{len(row.native)}" + (f" ({row.missing} missing)" if row.missing else "")
         seconds = f"{statistics.fmean(row.seconds):.0f}" if row.seconds else "–"
-        table_rows.append([*cells, seeds, seconds])
+        table_rows.append([*cells, seeds, epochs_cell(row), seconds])
     return pipe_table(head, table_rows)
+
+
+def epochs_cell(row: Row) -> str:
+    """Epochs trained: "14" or "9–18", with how many runs the epoch cap stopped ("2 capped")."""
+    if not row.epochs:
+        return "–"
+    low, high = min(row.epochs), max(row.epochs)
+    text = f"{low}" if low == high else f"{low}–{high}"
+    return text + (f" ({row.capped} capped)" if row.capped else "")
+
+
+EPOCHS_LEGEND = (
+    "epochs: trained per run (range over seeds); each run stops after `patience` epochs "
+    'without a better validation score and tests its best epoch; "capped" runs reached the '
+    "epoch cap first (budget-limited: they may not have converged)."
+)
 
 
 def _reference_means(experiment: ExperimentSpec, rows: list[Row]) -> dict[tuple, float]:

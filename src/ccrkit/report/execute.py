@@ -12,6 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ccrkit.allocator import keep_freed_memory
+from ccrkit.methods.checkpoint import CHECKPOINTS_DIR
 from ccrkit.report.plan import PlannedRun
 from ccrkit.runs import RUN_RECORD
 
@@ -29,25 +30,48 @@ def is_done(run: PlannedRun) -> bool:
     return bool(record and record.get("status") == "ok" and record.get("metrics"))
 
 
-def train_one(run: PlannedRun, threads: int) -> tuple[str, float, str | None]:
-    """Train one run (in a worker process or in-process); returns (name, seconds, error)."""
+def resumable_epoch(run: PlannedRun) -> int | None:
+    """The epochs an interrupted run of this config completed, when its last checkpoint can be
+    resumed (written, not finished); else None."""
+    try:
+        last = json.loads((run.run_dir / CHECKPOINTS_DIR / "last.json").read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return None if last.get("finished") else int(last.get("epoch") or 0)
+
+
+def run_state(run: PlannedRun) -> str:
+    """ "cached" (finished), "resume" (interrupted after a saved epoch), "redo" (a folder with
+    an unfinished run and nothing to resume) or "new"."""
+    if is_done(run):
+        return "cached"
+    if resumable_epoch(run) is not None:
+        return "resume"
+    return "redo" if run.run_dir.exists() else "new"
+
+
+def train_one(run: PlannedRun, threads: int, force: bool = False) -> tuple[str, float, str | None]:
+    """Train one run (in a worker process or in-process); returns (name, seconds, error). An
+    interrupted run resumes from its last checkpoint; with `force`, it starts again."""
     import torch
 
     from ccrkit.train.run import train_from_config
 
     torch.set_num_threads(threads)
     started = time.perf_counter()
+    resume = not force and run_state(run) == "resume"
     try:
-        # force: a folder here without an 'ok' record is an interrupted run of this very config
-        train_from_config(run.config, run.run_dir, force=True)
+        # a folder here without an 'ok' record is an interrupted run of this very config
+        train_from_config(run.config, run.run_dir, resume=resume, force=not resume)
     except Exception as err:  # reported with the others at the end; the grid goes on
         return run.name, time.perf_counter() - started, f"{type(err).__name__}: {err}"
     return run.name, time.perf_counter() - started, None
 
 
 def execute(
-    runs: list[PlannedRun], jobs: int = 1, threads: int = 2, progress: bool = True
-) -> dict[str, str]:
+    runs: list[PlannedRun], jobs: int = 1, threads: int = 2, progress: bool = True,
+    force: bool = False,
+) -> dict[str, str]:  # fmt: skip
     """Train every run that is not done yet; returns {run name: error} of the failed ones."""
     todo = [run for run in runs if not is_done(run)]
     failures: dict[str, str] = {}
@@ -55,13 +79,13 @@ def execute(
         return failures
     bar = tqdm(total=len(todo), desc="report runs", disable=not progress)
     if jobs == 1:
-        results = (train_one(run, threads) for run in todo)
+        results = (train_one(run, threads, force) for run in todo)
         failures = _collect(results, bar)
     else:
         context = multiprocessing.get_context("spawn")
         # spawned workers start a fresh allocator: give them the CLI's setting (ccrkit.allocator)
         with ProcessPoolExecutor(jobs, context, keep_freed_memory) as pool:
-            futures = [pool.submit(train_one, run, threads) for run in todo]
+            futures = [pool.submit(train_one, run, threads, force) for run in todo]
             failures = _collect((f.result() for f in as_completed(futures)), bar)
     bar.close()
     return failures

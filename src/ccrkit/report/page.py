@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from ccrkit import __version__
-from ccrkit.report.aggregate import Row, markdown_table
+from ccrkit.report.aggregate import EPOCHS_LEGEND, Row, markdown_table
+from ccrkit.report.claims import ClaimResult, claim_detail, claims_table
+from ccrkit.report.compare import LEGEND, Comparison, comparison_table
 from ccrkit.report.index import INDEX, write_index
 from ccrkit.report.languages import LanguageRow, mrv_table, recall_table
+from ccrkit.report.matched import Matched
+from ccrkit.report.provenance import code_state
 from ccrkit.report.spec import ExperimentSpec, GridSpec
-from ccrkit.runs import git_commit, write_atomic, write_json_atomic
+from ccrkit.runs import write_atomic, write_json_atomic
 
-__all__ = ["INDEX", "Budget", "hardware", "write_index", "write_page"]
+__all__ = ["INDEX", "Budget", "Results", "hardware", "write_index", "write_page"]
 
 
 @dataclass
@@ -73,39 +77,106 @@ def hardware() -> str:
     return f"{os.cpu_count()} CPU cores ({model}){memory}, {gpu}"
 
 
+@dataclass
+class Results:
+    """Everything a grid page shows, by experiment name where it is per experiment."""
+
+    tables: dict[str, list[Row]]
+    failures: dict[str, str] = field(default_factory=dict)
+    languages: dict[str, list[LanguageRow]] = field(default_factory=dict)
+    comparisons: dict[str, list[Comparison]] = field(default_factory=dict)
+    claims: list[ClaimResult] = field(default_factory=list)
+    matched: dict[str, Matched] = field(default_factory=dict)
+
+
 def write_page(
-    grid: GridSpec, source: str, tables: dict[str, list[Row]], plots: dict[str, list[Path]],
-    worlds: dict[float, tuple[Path, str]], budget: Budget, failures: dict[str, str],
-    languages: dict[str, list[LanguageRow]] | None = None,
+    grid: GridSpec, source: str, results: Results, plots: dict[str, list[Path]],
+    worlds: dict[float, tuple[Path, str]], budget: Budget,
 ) -> Path:  # fmt: skip
-    languages = languages or {}
     out = Path(grid.out)
-    lines = [f"# {grid.title or grid.name}", "", _provenance(source, budget, grid, worlds), ""]
+    code = code_state()
+    lines = [
+        f"# {grid.title or grid.name}",
+        "",
+        _provenance(source, budget, grid, worlds, code),
+        "",
+    ]
     if grid.notes:
         lines += [grid.notes.strip(), ""]
-    if failures:
+    if results.claims:
+        lines += [
+            "## The papers' claims",
+            "",
+            claims_table([c.as_dict() for c in results.claims]),
+            "",
+        ]
+        for claim in results.claims:
+            lines += [f"**{claim.spec.claim}** ({claim.spec.paper}; experiment "
+                      f"`{claim.spec.experiment}`): {claim.verdict}.", "", claim_detail(claim), ""]  # fmt: skip
+    if results.matched:
+        lines += ["## Matched baselines", ""]
+        for matched in results.matched.values():
+            lines += [matched.describe(_label(grid, matched.method), _label(grid, matched.key)), ""]
+    if results.failures:
         lines += ["**Failed runs** (not in the tables):", ""]
-        lines += [f"- `{name}`: {error}" for name, error in failures.items()] + [""]
+        lines += [f"- `{name}`: {error}" for name, error in results.failures.items()] + [""]
     for experiment in grid.experiments:
         name = experiment.name
-        lines += _section(grid, experiment, tables[name], plots.get(name, []), languages.get(name))
+        lines += _section(
+            grid, experiment, results.tables[name], plots.get(name, []),
+            results.languages.get(name), results.comparisons.get(name, []),
+        )  # fmt: skip
     path = out / f"{grid.name}.md"
     write_atomic(path, ("\n".join(lines).rstrip() + "\n").encode("utf-8"))
-    data = _json(grid, source, tables, worlds, budget, failures)
+    data = _json(grid, source, results.tables, worlds, budget, results.failures)
+    data["code"] = code
     data["cross_language"] = {
-        name: [row.as_dict() for row in rows] for name, rows in languages.items()
+        name: [row.as_dict() for row in rows] for name, rows in results.languages.items()
     }
+    data["comparisons"] = {
+        name: [c.as_dict() for c in found] for name, found in results.comparisons.items()
+    }
+    data["claims"] = [claim.as_dict() for claim in results.claims]
+    data["matched_baselines"] = {
+        key: {"method": m.method, "switched_off": m.switched, "shared": m.shared}
+        for key, m in results.matched.items()
+    }
+    data["summary"] = summary_facts(grid, results, budget, worlds)
     write_json_atomic(out / f"{grid.name}.json", data)
     write_index(out)
     return path
 
 
-def _provenance(source: str, budget: Budget, grid: GridSpec, worlds: dict) -> str:
+def _label(grid: GridSpec, key: str) -> str:
+    return grid.methods[key].label or key
+
+
+def summary_facts(
+    grid: GridSpec, results: Results, budget: Budget, worlds: dict[float, tuple[Path, str]]
+) -> dict[str, Any]:
+    """What the index's summary says of this grid: methods, languages, noise, seeds, runs."""
+    rows = [row for rows in results.tables.values() for row in rows]
+    seeds = [len(row.native) for row in rows if row.native]
+    matched = {row.label for row in rows if grid.methods[row.method].matched}
+    return {
+        "methods": list(dict.fromkeys(row.label for row in rows if row.label not in matched)),
+        "matched": sorted(matched),
+        "langs": list(dict.fromkeys(row.lang for row in rows)),
+        "noise": sorted({row.noise for row in rows}),
+        "seeds": [min(seeds), max(seeds)] if seeds else [],
+        "runs": budget.runs,
+        "capped_runs": sum(row.capped for row in rows),
+        "worlds": sorted({wid for _, wid in worlds.values()}),
+        "world_config": grid.world.config,
+    }
+
+
+def _provenance(source: str, budget: Budget, grid: GridSpec, worlds: dict, code: dict) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     levels = ", ".join(f"{noise:g} (`{root}`)" for noise, (root, _) in sorted(worlds.items()))
     return "\n".join([
         f"Generated by `ccrkit report --grid {source}` on {stamp} (ccrkit {__version__}, "
-        f"commit {git_commit() or 'unknown'}).",
+        f"commit {code['commit'] or 'unknown'}, code hash {code['digest']}).",
         "",
         f"- Budget: {budget.line(grid)}. Hardware: {hardware()}, shared with other jobs while "
         "it ran: timings are indicative.",
@@ -118,14 +189,19 @@ def _provenance(source: str, budget: Budget, grid: GridSpec, worlds: dict) -> st
 
 def _section(
     grid: GridSpec, experiment: ExperimentSpec, rows: list[Row], plots: list[Path],
-    languages: list[LanguageRow] | None = None,
+    languages: list[LanguageRow] | None = None, comparisons: list[Comparison] | None = None,
 ) -> list[str]:  # fmt: skip
     lines = [
         f"## {experiment.title or experiment.name}",
         "",
         markdown_table(grid, experiment, rows),
         "",
+        EPOCHS_LEGEND,
+        "",
     ]
+    if comparisons:
+        with_training = len({c.a.training for c in comparisons}) > 1
+        lines += ["Comparisons:", "", comparison_table(comparisons, with_training), "", LEGEND, ""]
     if languages is not None:
         lines += [
             "Per-language recall (mR = SumR / 6, native queries; spread = population std over "

@@ -4,6 +4,8 @@ and a run shared by two experiments (e.g. the full method at the default noise) 
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -13,9 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from ccrkit.config import build, parse_override, read_yaml, resolve_config_path, to_dict
+from ccrkit.config import (
+    build,
+    merge_layer,
+    parse_override,
+    plugin_sections,
+    read_yaml,
+    resolve_config_path,
+)
 from ccrkit.methods.registry import required_roles
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
 from ccrkit.train.config import RunConfig
@@ -43,6 +52,14 @@ class RunKey:
         """The languages the run trains on and is tested in."""
         return self.lang.split(JOINED)
 
+    @property
+    def cell(self) -> Cell:
+        """What the run's seeds are pooled over: (method, variant, training, lang, noise)."""
+        return (self.method, self.variant, self.training, self.lang, self.noise)
+
+
+Cell = tuple[str, str, str, str, float]
+
 
 @dataclass
 class PlannedRun:
@@ -60,15 +77,37 @@ def variants_of(experiment: ExperimentSpec) -> dict[str, list[str]]:
     return dict(experiment.variants) or {PLAIN: []}
 
 
-def run_overrides(grid: GridSpec, key: RunKey, variant: list[str], root: Path) -> list[str]:
-    """The grid's, the method's and the variant's overrides, then seed and data: a separate run
-    trains on its language; a joint run on all of its languages (validated and tested in each,
-    `DataConfig.evaluation_langs`)."""
-    method, langs = grid.methods[key.method], key.langs
+def run_overrides(key: RunKey, variant: list[str], root: Path) -> list[str]:
+    """What a run adds to its method's config (`method_config`): the variant's overrides, then
+    seed and data: a separate run trains on its language; a joint run on all of its languages
+    (validated and tested in each, `DataConfig.evaluation_langs`)."""
+    langs = key.langs
     return [
-        *grid.overrides, *method.overrides, *variant, f"seed={key.seed}",
-        f"data.lang={langs[0]}", f"data.target_langs=[{','.join(langs)}]", f"data.root={root}",
+        *variant, f"seed={key.seed}", f"data.lang={langs[0]}",
+        f"data.target_langs=[{','.join(langs)}]", f"data.root={root}",
     ]  # fmt: skip
+
+
+def with_run(config: RunConfig, key: RunKey, root: Path) -> RunConfig:
+    """`config` with the run's seed and data (what `run_overrides` sets, without another typed
+    merge): seed, the language(s) and the world's root."""
+    langs = key.langs
+    data = dataclasses.replace(config.data, lang=langs[0], target_langs=list(langs), root=str(root))
+    # paths interpolated from data.root when the config was built (`${data.root}/models/
+    # world-mbert`) follow the world, as a full resolution with the run's data.root gives them
+    encoders = {name: _rerooted(getattr(config, name), config.data.root, str(root))
+                for name in ("text_encoder", "visual_encoder")}  # fmt: skip
+    return dataclasses.replace(config, seed=key.seed, data=data, **encoders)
+
+
+def _rerooted(section: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    prefix = old.rstrip("/") + "/"
+    return {
+        k: new.rstrip("/") + "/" + v[len(prefix) :]
+        if isinstance(v, str) and v.startswith(prefix)
+        else v
+        for k, v in section.items()
+    }
 
 
 def language_groups(experiment: ExperimentSpec, training: str) -> list[str]:
@@ -78,7 +117,8 @@ def language_groups(experiment: ExperimentSpec, training: str) -> list[str]:
 
 
 def config_digest(config: RunConfig, world_id: str) -> str:
-    data = to_dict(config)
+    # dataclasses.asdict: the plain dict `to_dict` gives (tested), without OmegaConf's cost
+    data = copy.deepcopy(dataclasses.asdict(config))
     for section, key in VOLATILE:
         data.get(section, {}).pop(key, None)
     for (section, key), neutral in NEUTRAL_DEFAULTS.items():
@@ -90,37 +130,84 @@ def config_digest(config: RunConfig, world_id: str) -> str:
 
 @functools.cache
 def _config_file(name: str) -> dict[str, Any]:
-    return read_yaml(resolve_config_path(name))
+    return read_yaml(resolve_config_path(name), schema=RunConfig)
 
 
 def resolve_config(name: str, overrides: list[str], source: str) -> RunConfig:
     """What `load_config(RunConfig, name, overrides)` gives, with the file read once per grid and
     the overrides merged together before one typed merge (a grid resolves hundreds of configs),
     and the method section validated too, so a typo in a variant fails before any training."""
-    layers = [OmegaConf.create(_config_file(name)), *(parse_override(o) for o in overrides)]
-    where = f"{source} ({name} + overrides)"
-    config = build(RunConfig, layers, where)
+    return _build(_merged(name, overrides), f"{source} ({name} + overrides)")
+
+
+def _merged(name: str, overrides: list[str]) -> DictConfig:
+    return _overridden(_config_file(name), overrides)
+
+
+def _overridden(below: dict[str, Any] | DictConfig, overrides: list[str]) -> DictConfig:
+    """`overrides` merged together over `below`; as in `load_config`, an override that names
+    another plug-in (`text_encoder={name: builtin, ...}` over world-mbert) replaces the section."""
+    if isinstance(below, DictConfig):
+        below = OmegaConf.to_container(below)  # type: ignore[assignment]
+    parsed = [parse_override(o) for o in overrides]
+    together = OmegaConf.to_container(OmegaConf.merge(*parsed)) if parsed else {}
+    layer = merge_layer(below, together, plugin_sections(RunConfig))  # type: ignore[arg-type]
+    return OmegaConf.create(layer)
+
+
+def _build(merged: DictConfig, where: str) -> RunConfig:
+    config = build(RunConfig, merged, where)
     required_roles(config.method, where)  # validates the method section against its schema
     return config
 
 
+def method_config(grid: GridSpec, key: str, extra: list[str], source: str) -> RunConfig:
+    """Method `key` of the grid as run with `extra` overrides (a run's `run_overrides`).
+
+    Its config file, then the grid's overrides, its convergence (max_epochs, patience) and the
+    method's overrides. A matched baseline without a config of its own (`matched: M`) starts
+    from M's config so far, with M's method section replaced by its derivation
+    (`report.matched.derive_section`), then takes its own overrides."""
+    spec = grid.methods[key]
+    common = [*grid.overrides, *grid.convergence_overrides()]
+    if spec.matched is not None and not spec.config:
+        from ccrkit.report.matched import derive_section
+
+        parent = grid.methods[spec.matched]
+        merged = _merged(parent.config, [*common, *parent.overrides])
+        where = f"{source} (the matched baseline of {spec.matched}: {parent.config} + overrides)"
+        section, _ = derive_section(OmegaConf.to_container(merged.method), where)
+        merged.method = OmegaConf.create(section)
+        return _build(_overridden(merged, [*spec.overrides, *extra]), where)
+    name = spec.config
+    return _build(
+        _merged(name, [*common, *spec.overrides, *extra]), f"{source} ({name} + overrides)"
+    )
+
+
 def plan_experiment(
-    grid: GridSpec, experiment: ExperimentSpec, worlds: dict[float, tuple[Path, str]]
-) -> list[PlannedRun]:
-    """Every run of one experiment; `worlds` maps a noise level to (root, world identity)."""
+    grid: GridSpec, experiment: ExperimentSpec, worlds: dict[float, tuple[Path, str]],
+    seeds: list[int] | None = None, cells: set[Cell] | None = None,
+) -> list[PlannedRun]:  # fmt: skip
+    """Every run of one experiment; `worlds` maps a noise level to (root, world identity).
+    `seeds` (default: the experiment's) and `cells` (default: all) narrow it down, e.g. to the
+    extra seeds of the cells whose comparison needs them."""
     runs = []
     groups = [
         (mode, lang) for mode in experiment.training for lang in language_groups(experiment, mode)
     ]
     axes = (experiment.methods, variants_of(experiment).items(), groups,
-            grid.noise_levels(experiment), experiment.seeds)  # fmt: skip
+            grid.noise_levels(experiment), experiment.seeds if seeds is None else seeds)  # fmt: skip
+    built: dict[tuple[str, str], RunConfig] = {}
     for method, (variant, extra), (training, lang), noise, seed in itertools.product(*axes):
         key = RunKey(method, variant, lang, float(noise), int(seed), training)
+        if cells is not None and key.cell not in cells:
+            continue
         root, world_id = worlds[float(noise)]
-        source = f"grid {grid.name}, experiment {experiment.name}, {method}/{variant}"
-        config = resolve_config(
-            grid.methods[method].config, run_overrides(grid, key, extra, root), source
-        )
+        if (method, variant) not in built:  # one typed build per method and variant: it is slow
+            source = f"grid {grid.name}, experiment {experiment.name}, {method}/{variant}"
+            built[method, variant] = method_config(grid, method, list(extra), source)
+        config = with_run(built[method, variant], key, root)
         digest = config_digest(config, world_id)
         label = "" if variant == PLAIN else "-" + re.sub(r"[^A-Za-z0-9.]+", "_", variant)
         name = f"{method}{label}-{lang}-noise{noise:g}-seed{seed}-{digest[:10]}"

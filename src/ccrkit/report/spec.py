@@ -28,9 +28,12 @@ TRAINING_MODES = (SEPARATE, JOINT)
 
 @dataclass
 class MethodSpec:
-    config: str  # a run config name in configs/ or a YAML path
+    config: str = ""  # a run config name in configs/ or a YAML path ("" with `matched`: derived)
     overrides: list[str] = field(default_factory=list)
     label: str | None = None  # shown in tables and plots (default: the method's key)
+    # the key of the grid method whose matched translate-train baseline this is: without
+    # `config`, derived from that method's config (`report.matched`); with one, checked against it
+    matched: str | None = None
 
 
 @dataclass
@@ -49,6 +52,7 @@ class WorldSpec:
     root: str = "data/report-worlds"  # generated worlds go to <root>/noise-<level>/
     roots: list[WorldRoot] = field(default_factory=list)
     default_noise: float | None = None  # the world config's own noise (for ablation tables)
+    seconds: float = 60.0  # expected generation time of one world, for the plan's estimate
 
 
 @dataclass
@@ -67,6 +71,34 @@ class ExperimentSpec:
     # separate: one model per language; joint: one model for all of `langs` (multi-language mode)
     training: list[str] = field(default_factory=lambda: [SEPARATE])
     cross_language: bool = False  # per-language mR, MRV and the language plot (needs 2+ langs)
+    # seeds added to both cells of a comparison whose difference lies within two standard
+    # deviations after `seeds` (`stats.needs_more_seeds`), e.g. [3, 4] for 5 seeds there
+    more_seeds: list[int] = field(default_factory=list)
+    baseline: str | None = None  # a method every other one is also compared with (Welch rows)
+
+
+@dataclass
+class ClaimSpec:
+    """A paper's claim, tested on an experiment's cells (`report.claims`).
+
+    Sides are "method[/variant][@training]" (e.g. "nrccr", "nrccr/full", "one_to_k@joint").
+    kind `beats`: `method` scores higher SumR than each of `against`, per (lang, noise, queries);
+    `gain_grows`: method − against grows from the lowest to the highest noise level (a Welch
+    contrast per lang and queries); `lower_mrv`: `method` has a lower MRV (t2v and v2t, per noise)
+    than `against`, at a mean recall not significantly lower. The verdict counts cells at
+    p < 0.05: holds, does not hold, or inconclusive (`require`: "all" cells or "half")."""
+
+    claim: str
+    experiment: str
+    method: str
+    against: list[str] = field(default_factory=list)
+    kind: str = "beats"
+    paper: str = ""
+    langs: list[str] = field(default_factory=list)  # empty: the experiment's
+    noise: list[float] = field(default_factory=list)  # empty: the experiment's
+    queries: list[str] = field(default_factory=lambda: ["native", "fused"])
+    require: str = "half"
+    diagnosis: str = ""  # shown beside a claim that does not hold (or is inconclusive)
 
 
 @dataclass
@@ -79,10 +111,20 @@ class GridSpec:
     threads: int = 2  # torch threads per run
     fused_weight: float = 0.5  # which fused row to report (NRCCR tests images at w = 0.5)
     overrides: list[str] = field(default_factory=list)  # applied to every run
+    # convergence: every run trains until `patience` epochs without a better validation score
+    # (train.early_stop), at most `max_epochs` (train.epochs); a run stopped by the cap is
+    # labelled budget-limited. None: the run configs' own values
+    max_epochs: int | None = None
+    patience: int | None = None
     world: WorldSpec = field(default_factory=WorldSpec)
     methods: dict[str, MethodSpec] = field(default_factory=dict)
     experiments: list[ExperimentSpec] = field(default_factory=list)
+    claims: list[ClaimSpec] = field(default_factory=list)
     notes: str = ""  # Markdown shown at the top of the page
+    # the plan's time estimate where no finished run of a method was measured yet: seconds per
+    # epoch of one run by method key (bench figures, see the grid's comments), and epochs
+    seconds_per_epoch: dict[str, float] = field(default_factory=dict)
+    expected_epochs: float | None = None  # None: max_epochs (an upper bound)
 
     def __post_init__(self) -> None:
         if self.jobs < 1 or self.threads < 1:
@@ -90,8 +132,38 @@ class GridSpec:
         names = [e.name for e in self.experiments]
         if len(set(names)) != len(names):
             raise ValueError(f"experiment names must be unique, got {names}")
+        for bound in ("max_epochs", "patience"):
+            if getattr(self, bound) is not None and getattr(self, bound) < 1:
+                raise ValueError(f"{bound} must be >= 1, got {getattr(self, bound)}")
+        for key, method in self.methods.items():
+            self._check_method(key, method)
         for experiment in self.experiments:
             self._check(experiment)
+        for claim in self.claims:
+            check_claim(self, claim)
+
+    def _check_method(self, key: str, method: MethodSpec) -> None:
+        if method.matched is None:
+            if not method.config:
+                raise ValueError(f"method '{key}': give its run config (config: NAME)")
+            return
+        parent = self.methods.get(method.matched)
+        if parent is None or parent.matched is not None:
+            raise ValueError(
+                f"method '{key}': matched names '{method.matched}', which is not a method of "
+                "this grid with a config of its own"
+            )
+
+    def convergence_overrides(self) -> list[str]:
+        """train.epochs / train.early_stop from max_epochs / patience."""
+        return [
+            *([f"train.epochs={self.max_epochs}"] if self.max_epochs is not None else []),
+            *([f"train.early_stop={self.patience}"] if self.patience is not None else []),
+        ]
+
+    def matched_baseline_of(self, key: str) -> str | None:
+        """The key of the method's matched baseline in this grid, if any."""
+        return next((k for k, m in self.methods.items() if m.matched == key), None)
 
     def _check(self, experiment: ExperimentSpec) -> None:
         where = f"experiment '{experiment.name}'"
@@ -117,6 +189,13 @@ class GridSpec:
                 f"{where}: joint training and cross_language need two or more langs, got "
                 f"{experiment.langs}"
             )
+        if experiment.baseline is not None and experiment.baseline not in experiment.methods:
+            raise ValueError(
+                f"{where}: baseline '{experiment.baseline}' is not one of its methods "
+                f"({', '.join(experiment.methods)})"
+            )
+        if set(experiment.more_seeds) & set(experiment.seeds):
+            raise ValueError(f"{where}: more_seeds repeat seeds: {experiment.more_seeds}")
         if experiment.reference is not None and experiment.reference not in experiment.variants:
             raise ValueError(
                 f"{where}: reference '{experiment.reference}' is not one of its variants "
@@ -133,7 +212,78 @@ class GridSpec:
 
 def load_grid(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> GridSpec:
     """A grid from `configs/report/<name>.yaml` or a path, with `key=value` overrides."""
+    from ccrkit.report.matched import check_grid
+
     grid = load_config(GridSpec, name_or_path, overrides, subdir="report")
     if not grid.experiments:
         raise ConfigError(f"{name_or_path}: the grid has no experiments")
+    check_grid(grid)  # a matched baseline that differs from its method in more is refused here
     return grid
+
+
+CLAIM_KINDS = ("beats", "gain_grows", "lower_mrv")
+QUERIES = ("native", "fused")
+REQUIRE = ("all", "half")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a claim: a method, optionally one variant and one training mode."""
+
+    method: str
+    variant: str | None = None
+    training: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Side:
+        rest, _, training = text.partition("@")
+        method, _, variant = rest.partition("/")
+        return cls(method, variant or None, training or None)
+
+
+def check_claim(grid: GridSpec, claim: ClaimSpec) -> None:
+    where = f"claim '{claim.claim}'"
+    experiment = next((e for e in grid.experiments if e.name == claim.experiment), None)
+    if experiment is None:
+        known = ", ".join(e.name for e in grid.experiments)
+        raise ValueError(f"{where}: unknown experiment '{claim.experiment}'; the grid has: {known}")
+    for name, value, choices in (("kind", claim.kind, CLAIM_KINDS),
+                                 ("require", claim.require, REQUIRE)):  # fmt: skip
+        if value not in choices:
+            raise ValueError(f"{where}: {name} must be one of {', '.join(choices)}, got {value!r}")
+    wrong = [q for q in claim.queries if q not in QUERIES]
+    if wrong or not claim.queries:
+        raise ValueError(
+            f"{where}: queries must be among {', '.join(QUERIES)}, got {claim.queries}"
+        )
+    if not claim.against:
+        raise ValueError(f"{where}: give the side(s) it is compared against (against: [...])")
+    for text in [claim.method, *claim.against]:
+        side = Side.parse(text)
+        try:
+            home = side_experiment(grid, experiment, side)
+        except LookupError:
+            raise ValueError(
+                f"{where}: '{text}': no experiment of the grid runs method '{side.method}'"
+                + (f" with training {side.training}" if side.training else "")
+            ) from None
+        if side.variant is not None and side.variant not in home.variants:
+            raise ValueError(
+                f"{where}: '{text}' names variant '{side.variant}', not one of experiment "
+                f"'{home.name}' ({', '.join(home.variants) or 'none'})"
+            )
+    if claim.kind == "gain_grows" and len(claim.noise or grid.noise_levels(experiment)) < 2:
+        raise ValueError(f"{where}: gain_grows needs two or more noise levels")
+    if claim.kind == "lower_mrv" and not experiment.cross_language:
+        raise ValueError(f"{where}: lower_mrv needs an experiment with cross_language: true")
+
+
+def side_experiment(grid: GridSpec, primary: ExperimentSpec, side: Side) -> ExperimentSpec:
+    """The experiment that runs a claim's side: the claim's own when it does, else the first
+    that runs its method (with its training mode, if it names one); LookupError if none."""
+    for experiment in [primary, *grid.experiments]:
+        if side.method in experiment.methods and (
+            side.training is None or side.training in experiment.training
+        ):
+            return experiment
+    raise LookupError(side)

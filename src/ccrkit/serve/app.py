@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from ccrkit import __version__
 from ccrkit.index.model import RetrievalModel
 from ccrkit.index.search import SearchIndex, TextSearcher
+from ccrkit.serve import language
 from ccrkit.serve.guard import Guard
 from ccrkit.serve.service import RequestError, SearchService, ServeSettings, hit_json
 
@@ -41,7 +42,9 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # The model, tokenizer and index are loaded and live as long as the server: moving them
         # out of the collector's reach keeps full collections (tens of ms over every object)
-        # from stalling requests under load.
+        # from stalling requests under load. So is the query-language model, loaded here
+        # rather than on the first query.
+        language.load()
         gc.collect()
         gc.freeze()
         yield
@@ -73,9 +76,7 @@ def _api_routes(service: SearchService) -> APIRouter:
     async def search(q: str | None = None, k: int | None = None, lang: str | None = None):
         query = service.query(q, k, lang)
         hits = await asyncio.wrap_future(service.submit(query))
-        results = [hit_json(hit) for hit in hits]
-        return JSONResponse({"query": query.text, "lang": query.lang, "k": query.k,
-                             "results": results})  # fmt: skip
+        return JSONResponse(service.answer(query, hits))
 
     @api.get("/similar")
     def similar(id: str | None = None, k: int | None = None):

@@ -2,7 +2,8 @@
 
 It sees every request before routing, so no route can forget the token, and it rejects query
 strings that are too long or not UTF-8 with a JSON error before any parser turns their bytes
-into replacement characters.
+into replacement characters — on every path: Starlette's slash redirect (`/static` ->
+`/static/`) decodes the query string as UTF-8 and failed with a 500 on other bytes.
 """
 
 from __future__ import annotations
@@ -44,15 +45,15 @@ class Guard:
             await self.app(scope, receive, send)
             return
         send = _with_headers(send)
-        if is_protected(scope["path"]):
-            problem = self._problem(scope)
-            if problem is not None:
-                await send_json_error(send, *problem)
-                return
+        problem = self._problem(scope)
+        if problem is not None:
+            await send_json_error(send, *problem)
+            return
         await self.app(scope, receive, send)
 
     def _problem(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
-        if self.token is not None and not self._authorised(scope):
+        protected = is_protected(scope["path"])
+        if protected and self.token is not None and not self._authorised(scope):
             return 401, "missing or wrong API token", [(b"www-authenticate", b"Bearer")]
         raw = scope.get("query_string", b"")
         if len(raw) > self.max_query_bytes:

@@ -20,6 +20,7 @@ from ccrkit.index.backend import one_faiss_thread
 from ccrkit.index.build import MAX_ID_LENGTH
 from ccrkit.index.search import Hit, Query, TextSearcher, language_hint
 from ccrkit.serve.batching import MicroBatcher
+from ccrkit.serve.language import Detected, detect
 from ccrkit.serve.media import PreviewCache, media_type
 
 
@@ -95,6 +96,25 @@ class SearchService:
         self.encoder.submit(query).add_done_callback(encoded)
         return done
 
+    def answer(self, query: Query, hits: list[Hit]) -> dict[str, Any]:
+        """The /api/search reply: the hits, with captions in the query's language where the
+        collection has them; `good_match`: whether the best hit reaches the index's calibrated
+        threshold (None: not calibrated); `foreign_lang`: the query's language is clearly not
+        one the model was trained on (detected when the query gives none); `model_langs`: the
+        languages it was trained on, so the page's note needs no other request."""
+        manifest = self.index.manifest
+        if query.lang is None:
+            found = detect(query.text, self.searcher.model.languages, manifest.caption_langs)
+        else:
+            found = Detected(query.lang, False)
+        threshold = manifest.score_threshold
+        good = None if threshold is None or not hits else hits[0].score >= threshold
+        return {"query": query.text, "lang": query.lang, "k": query.k,
+                "detected_lang": found.lang, "foreign_lang": found.foreign,
+                "model_langs": sorted(self.searcher.model.languages),
+                "threshold": threshold, "good_match": good,
+                "results": [hit_json(hit, found.lang) for hit in hits]}  # fmt: skip
+
     def _find(self, items: list[tuple[np.ndarray, int]]) -> list[list[Hit]]:
         return self.searcher.search_encoded(np.stack([v for v, _ in items]), [k for _, k in items])
 
@@ -136,6 +156,8 @@ class SearchService:
                       "built": m.built, "data": m.data, "split": m.split},
             "limits": {"default_k": s.default_k, "max_k": s.max_k,
                        "max_query_chars": s.max_query_chars},
+            "score_threshold": m.score_threshold, "calibration": m.calibration,
+            "caption_langs": m.caption_langs,
         }  # fmt: skip
 
     def close(self) -> None:
@@ -157,8 +179,10 @@ def _forward(source: Future, target: Future) -> None:
     source.add_done_callback(copy)
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
+def hit_json(hit: Hit, lang: str | None = None) -> dict[str, Any]:
+    """A hit as JSON; captions in `lang` when the item has some (`caption_lang` says which)."""
     item = hit.item
     url = f"/media/{quote(item.item_id, safe='')}" if item.media else None
+    caption_lang, captions = item.captions_in(lang)
     return {"id": item.item_id, "score": round(hit.score, 5), "media_url": url,
-            "kind": item.kind, "captions": list(item.captions)}  # fmt: skip
+            "kind": item.kind, "captions": list(captions), "caption_lang": caption_lang}  # fmt: skip

@@ -105,6 +105,12 @@ class LRSchedule:
         for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
             group["lr"] = base * factor
 
+    def stretch_to(self, total_steps: int) -> None:
+        """Spread a per-step schedule over a new length from the step reached (a resumed run
+        trained longer): the lr continues from the longer schedule's value at that step."""
+        self.total_steps = total_steps
+        self._apply()
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "steps": self.steps,

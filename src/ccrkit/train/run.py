@@ -27,9 +27,12 @@ from ccrkit.methods.base import Method
 from ccrkit.methods.checkpoint import (
     ASSETS_DIR,
     CHECKPOINTS_DIR,
+    check_plugins_loaded,
     checkpoint_path,
     load_module_state,
+    model_tensors,
     read_checkpoint,
+    write_checkpoint,
 )
 from ccrkit.methods.registry import build_method, check_training_data, required_roles
 from ccrkit.models.base import BuildContext
@@ -39,7 +42,7 @@ from ccrkit.train.config import RunConfig
 from ccrkit.train.distributed import DistEnv, barrier, init_process_group, resolve_device
 from ccrkit.train.logger import TENSORBOARD_DIR
 from ccrkit.train.state import seed_everything
-from ccrkit.train.trainer import EpochCallback, Progress, Trainer
+from ccrkit.train.trainer import EpochCallback, Progress, Trainer, check_resumable
 
 RESULTS_FILE = "results.md"
 RANKS_DIR = "ranks"
@@ -56,11 +59,23 @@ def train_from_config(
     config: RunConfig, run_dir: str | Path, resume: bool = False, force: bool = False
 ) -> RunOutcome:
     """`ccrkit train`: open the configured data, then `run_training`."""
-    from ccrkit.data import EvalDataset, TrainCollate, TrainDataset, load_data_spec
+    from ccrkit.data import (
+        EVAL_ROLES,
+        EvalDataset,
+        TrainCollate,
+        TrainDataset,
+        check_files,
+        load_data_spec,
+    )
 
     data = config.data
     spec = load_data_spec(data.name)
     check_method_inputs(config, spec)
+    # `data check`'s own validation of every file this run reads, before any is loaded.
+    roles = {data.train_split: ("source", *data.roles)}
+    roles.update({split: EVAL_ROLES for split in (data.val_split, data.test_split) if split})
+    langs = list(dict.fromkeys([*data.target_langs, *data.evaluation_langs()]))
+    check_files(spec, data.root, roles, langs, data.feature)
     train_set = TrainDataset(
         spec, data.root, split=data.train_split, target_langs=list(data.target_langs),
         roles=tuple(data.roles), feature=data.feature,
@@ -159,13 +174,16 @@ def run_training(
         method, train_set, make_collate(method.tokenize), config, run_dir, validator, build_info,
         env, callbacks,
     )  # fmt: skip
+    if resume:  # before the record is rewritten: a run that cannot resume keeps its run.json
+        trainer.restore()
     with _record(run_dir, config, env) as record:
         if record is not None and preparation:
             record.extra["preparation"] = preparation  # e.g. NRF's selected fraction and rule
             record.save()
         outcome = RunOutcome(trainer.fit(resume=resume))
         if env.is_main and test_set is not None:
-            outcome.test = test_best(method, test_set, config, run_dir, device)
+            batches = functools.partial(training_batches, train_set, trainer.loader, device)
+            outcome.test = test_best(method, test_set, config, run_dir, device, batches, record)
         if record is not None:
             record.metrics.update(outcome.test)
             record.extra.update(_summary(outcome.progress, resume))
@@ -174,7 +192,10 @@ def run_training(
 
 
 def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
-    """The config a run was trained with (from its last checkpoint), plus `key=value` overrides."""
+    """The config a run was trained with (from its last checkpoint), plus `key=value` overrides.
+
+    The checkpoint's `plugins:` are not imported from it: the user names them (`--plugin`, or a
+    `plugins=[...]` override)."""
     from omegaconf import OmegaConf
 
     from ccrkit.config import ConfigError, parse_override
@@ -185,9 +206,14 @@ def resume_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> RunConf
     for override in overrides:
         merged = OmegaConf.merge(merged, parse_override(override))
     try:
-        return build(RunConfig, merged, str(path))
+        config = build(RunConfig, merged, str(path))
     except ConfigError as err:
         raise ConfigError(f"resuming {run_dir}: {err}") from None
+    if any(override.split("=", 1)[0].strip() == "plugins" for override in overrides):
+        import_plugins(config.plugins)
+    check_plugins_loaded(record.get("config") or {}, path)
+    check_resumable(record, config, run_dir)  # before any data is read
+    return config
 
 
 def prepare_run_dir(run_dir: Path, resume: bool, force: bool) -> None:
@@ -255,14 +281,33 @@ def by_language(sets: Any, lang: str) -> dict[str, Any]:
     return dict(sets) if isinstance(sets, Mapping) else {lang: sets}
 
 
+def training_batches(train_set: Any, loader: Any, device: Any) -> Iterator[Any]:
+    """The training set once, in order, batched and collated as in training, on `device`."""
+    from torch.utils.data import DataLoader
+
+    ordered = DataLoader(
+        train_set, batch_size=loader.batch_size, shuffle=False, collate_fn=loader.collate_fn
+    )
+    for batch in ordered:
+        yield batch.to(device)
+
+
 def test_best(
-    method: Method, test_set: Any, config: RunConfig, run_dir: Path, device: Any
-) -> dict[str, dict[str, float]]:
-    """Load the best checkpoint, score the test set (native, each fusion weight, English) in
-    every language, and across languages when there are several."""
+    method: Method, test_set: Any, config: RunConfig, run_dir: Path, device: Any,
+    batches: Callable[[], Iterator[Any]] | None = None, record: Any = None,
+) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Load the best checkpoint, let the method adjust it from the training batches
+    (`Method.before_test`; the adjusted model replaces the best checkpoint, so what is served is
+    what was tested), score the test set (native, each fusion weight, English) in every
+    language, and across languages when there are several."""
     path = checkpoint_path(run_dir, "best")
-    _, tensors = read_checkpoint(path)
+    saved, tensors = read_checkpoint(path)
     load_module_state(method, tensors, str(path))
+    changed = method.before_test(batches) if batches is not None else {}
+    if changed:
+        write_checkpoint(run_dir, "best", {**saved, "before_test": changed}, model_tensors(method))
+        if record is not None:
+            record.extra["before_test"] = changed
     results = evaluate_languages(
         method, by_language(test_set, config.data.lang), config.eval.fusion_weights, config.eval,
         device, ranks_dir=run_dir / RANKS_DIR, progress=config.train.progress,

@@ -5,7 +5,8 @@ it runs. After every epoch: validation through a callback (the evaluation protoc
 plateau rule or the per-step schedule, early stopping, then the best and last checkpoints (rank 0).
 `fit(resume=True)` continues bit-for-bit from the last checkpoint: model, optimisers, schedule,
 scaler, early-stopping counters and every process's RNG state are restored, and each epoch's data
-order depends only on (seed, epoch).
+order depends only on (seed, epoch). A finished run resumes when the config no longer counts it as
+finished (a larger `train.epochs`, or a larger or zero `train.early_stop`): training longer.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ from ccrkit.train.state import decode, encode, rng_state, seed_everything, set_r
 
 Validator = Callable[[Method], tuple[dict[str, dict[str, float]], float]]
 EpochCallback = Callable[["Trainer", dict[str, Any]], None]
-# Keys a resumed run may change. A longer train.epochs extends the run, but per-step schedules
-# keep the horizon they started with (their state is restored with the optimiser's).
+# Keys a resumed run may change. A longer train.epochs extends the run, also a finished one; a
+# per-step schedule (cosine, linear) is then stretched to the new length from the step reached,
+# so a run that had decayed to its minimum learns again (`LRSchedule.stretch_to`).
 RESUMABLE_CHANGES = (
     "train.epochs",
+    "train.early_stop",
     "train.progress",
     "train.tensorboard",
     "train.log_every",
@@ -98,6 +101,7 @@ class Trainer:
         fp16 = self.cfg.amp and self.device.type == "cuda" and self.cfg.amp_dtype == "float16"
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.progress = Progress()
+        self.restored = False
         self.logger: ScalarLogger | None = None
 
     # ---------------------------------------------------------------- set-up
@@ -135,9 +139,9 @@ class Trainer:
 
     # ---------------------------------------------------------------- the loop
     def fit(self, resume: bool = False) -> Progress:
-        if resume:
-            self._restore()
-        else:
+        if resume and not self.restored:
+            self.restore()
+        elif not resume:
             seed_everything(self.config.seed * 1000 + self.env.rank)
         if self.env.is_main:
             self.logger = ScalarLogger(
@@ -251,14 +255,8 @@ class Trainer:
         return improved
 
     def _update_finish(self, epoch: int) -> None:
-        state, early = self.progress, self.cfg.early_stop
-        if early and state.bad_epochs >= early:
-            state.finished, state.finish_reason = (
-                True,
-                f"early stop: {early} epochs without improvement",
-            )
-        elif epoch >= self.cfg.epochs:
-            state.finished, state.finish_reason = True, f"reached train.epochs = {self.cfg.epochs}"
+        reason = finish_reason(epoch, self.progress.bad_epochs, self.cfg)
+        self.progress.finished, self.progress.finish_reason = reason is not None, reason
 
     def _record(self, metrics: Any, score: float | None) -> dict[str, Any]:
         return {
@@ -287,29 +285,63 @@ class Trainer:
         }
 
     # ---------------------------------------------------------------- resume
-    def _restore(self) -> None:
+    def restore(self) -> None:
+        """Load the last checkpoint (`fit(resume=True)` calls it when nobody did): callers that
+        record the run call it first, so a run that cannot resume leaves its record untouched."""
         path = checkpoint_path(self.run_dir, "last")
         record, tensors = read_checkpoint(path)
-        if record.get("finished"):
-            raise ValueError(
-                f"{self.run_dir}: this run already finished after epoch {record.get('epoch')} "
-                f"({record.get('finish_reason')}); nothing to resume — evaluate it with "
-                f"`ccrkit evaluate --checkpoint {self.run_dir}` or start a new run"
-            )
-        _check_same_config(record.get("config") or {}, to_dict(self.config), path)
+        check_resumable(record, self.config, self.run_dir)
         load_module_state(self.method, tensors, str(path))
         state = decode(record["trainer"], tensors)
         self.optimizer.load_state_dict(state["optimizer"])
         for name, stepper in self.auxiliary.items():
             stepper.optimizer.load_state_dict(state["auxiliary"][name])
         self.schedule.load_state_dict(state["schedule"])
+        if _flatten(record.get("config") or {}).get("train.epochs") != self.cfg.epochs:
+            self.schedule.stretch_to(
+                math.ceil(len(self.loader) / self.cfg.grad_accum) * self.cfg.epochs
+            )
         self.scaler.load_state_dict(state["scaler"])
         self.progress = Progress(**{k: record[k] for k in asdict(Progress()) if k in record})
+        reason = finish_reason(self.progress.epoch, self.progress.bad_epochs, self.cfg)
+        self.progress.finished, self.progress.finish_reason = reason is not None, reason
         rng = state["rng"]
         if len(rng) == self.env.world_size:
             set_rng_state(rng[self.env.rank])
         else:  # another process count: the data order changes anyway; stay deterministic
             seed_everything(self.config.seed * 1000 + self.env.rank + 7919 * self.progress.epoch)
+        self.restored = True
+
+
+def finish_reason(epoch: int, bad_epochs: int, cfg: Any) -> str | None:
+    """Why training stops after `epoch` completed epochs under `cfg` (a TrainConfig), or None."""
+    if cfg.early_stop and bad_epochs >= cfg.early_stop:
+        return f"early stop: {cfg.early_stop} epochs without improvement"
+    if epoch >= cfg.epochs:
+        return f"reached train.epochs = {cfg.epochs}"
+    return None
+
+
+def check_resumable(record: dict[str, Any], config: RunConfig, run_dir: str | Path) -> None:
+    """Raise a ValueError when the last checkpoint's `record` cannot continue under `config`:
+    another config (the key is named), or a run that `config` still counts as finished."""
+    path = checkpoint_path(run_dir, "last")
+    _check_same_config(record.get("config") or {}, to_dict(config), path)
+    epoch, bad = int(record.get("epoch") or 0), int(record.get("bad_epochs") or 0)
+    train = config.train
+    if not record.get("finished") or finish_reason(epoch, bad, train) is None:
+        return
+    needed = []
+    if epoch >= train.epochs:
+        needed.append(f"a larger train.epochs (e.g. train.epochs={epoch + max(1, epoch // 2)})")
+    if train.early_stop and bad >= train.early_stop:
+        needed.append(f"a larger train.early_stop than {train.early_stop} (or 0)")
+    raise ValueError(
+        f"{run_dir}: this run already finished after epoch {epoch} "
+        f"({record.get('finish_reason')}); nothing to resume — to train longer pass "
+        f"{' and '.join(needed)} after --resume; to score it, "
+        f"`ccrkit evaluate --checkpoint {run_dir}`"
+    )
 
 
 def _check_same_config(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:

@@ -9,6 +9,7 @@ writes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ccrkit.runs import now_iso
+from ccrkit.runs import DiskFullError, is_disk_full, now_iso
 from ccrkit.translate.backend import Output
 
 CACHE_FILE = "translations.sqlite"
@@ -63,7 +64,7 @@ class TranslationCache:
     def register(self, identity: Mapping[str, Any]) -> str:
         """The key of `identity`, recorded (once) with its readable settings."""
         key = cache_key(identity)
-        with self._db:
+        with self._writing(), self._db:
             self._db.execute(
                 "INSERT OR IGNORE INTO settings VALUES (?, ?, ?)",
                 (key, json.dumps(identity, sort_keys=True, default=str), now_iso()),
@@ -88,9 +89,21 @@ class TranslationCache:
         rows = [
             (key, src, out.text, int(out.truncated)) for src, out in pairs if out.text is not None
         ]
-        with self._db:
+        with self._writing(), self._db:
             self._db.executemany("INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?)", rows)
         return len(rows)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """SQLite's "database or disk is full" as a `DiskFullError` (the transaction is rolled
+        back: the cache keeps every batch stored before)."""
+        try:
+            yield
+        except sqlite3.OperationalError as err:
+            if not is_disk_full(err):
+                raise
+            outcome = "the cache keeps every batch stored before this one"
+            raise DiskFullError(self.path, "while storing translations", outcome) from err
 
     def count(self, key: str | None = None) -> int:
         query, args = "SELECT COUNT(*) FROM translations", ()

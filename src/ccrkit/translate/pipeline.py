@@ -18,7 +18,13 @@ from typing import Any
 
 from ccrkit.data import CaptionRecord, DataSpec, load_data_spec, read_captions
 from ccrkit.registry import import_plugins
-from ccrkit.translate.backend import Backend, BackendContext, Segment, build_backend
+from ccrkit.translate.backend import (
+    Backend,
+    BackendContext,
+    Segment,
+    TranslationError,
+    build_backend,
+)
 from ccrkit.translate.cache import TranslationCache, default_cache_path
 from ccrkit.translate.config import TranslateConfig
 from ccrkit.translate.engine import EngineStats, cached_count, cached_outputs, translate_segments
@@ -174,6 +180,12 @@ def _run_job(
     segments = [Segment(record.cap_id, record.text) for record in inputs]
     outputs, stats = translate_segments(segments, backend, cache, progress, desc=job.label)
     assembled = assemble(inputs, outputs, job.output_tag)
+    if inputs and len(assembled.empty) == len(inputs):  # a file of copied sources is no MT
+        raise TranslationError(
+            f"{job.label}: all {len(inputs)} translations came back empty, so "
+            f"{job.output_path.name} was not written; check that the model translates "
+            f"{job.src} -> {job.tgt} (model: {backend.identity().get('model', backend.name)})"
+        )
     write_captions(job.output_path, assembled.records)
     failed[job.output_path] = assembled.failed
     result = JobResult(

@@ -1,9 +1,6 @@
 """Translation quality with sacrebleu: corpus BLEU and chrF against human references, and the
-per-sentence round-trip chrF (back-translation against its source).
-
-BLEU needs the right tokeniser: `zh` for Chinese, `ja-mecab` for Japanese (MeCab with the IPA
-dictionary, from `pip install "sacrebleu[ja]"`; without it BLEU falls back to `char`, one token
-per character, and says so), `13a` for the rest. chrF works on characters and needs none.
+per-sentence round-trip chrF (back-translation against its source). The tokeniser choice and
+the scoring itself are `ccrkit.mtscores`, shared with the synthetic world.
 
 References are every human caption of the same item (multi-reference): a benchmark's
 target-language captions are translations (Multi30K task 1) or independent descriptions
@@ -12,40 +9,21 @@ target-language captions are translations (Multi30K task 1) or independent descr
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
 from ccrkit.data import CaptionRecord
-from ccrkit.translate.backend import TranslationError
+from ccrkit.mtscores import Scorer, bleu_tokenizer, sentence_chrf
 
-logger = logging.getLogger(__name__)
-
-
-def bleu_tokenizer(lang: str) -> str:
-    """sacrebleu's tokeniser for `lang` (a plain ISO code such as 'de', 'zh', 'ja')."""
-    if lang.startswith("zh"):
-        return "zh"
-    if lang.startswith("ja"):
-        return "ja-mecab" if _mecab_available() else "char"
-    return "13a"
+__all__ = ["bleu_tokenizer", "corpus_scores", "item_references", "sentence_chrf"]
 
 
 def corpus_scores(
     hypotheses: Sequence[str], references: Sequence[Sequence[str | None]], lang: str
 ) -> dict[str, float | int | str]:
     """Corpus BLEU and chrF; `references[k][i]` is the k-th reference of sentence i (or None)."""
-    BLEU, CHRF = _metrics()
-    tokenize = bleu_tokenizer(lang)
-    refs = [list(stream) for stream in references]
-    bleu = BLEU(tokenize=tokenize).corpus_score(list(hypotheses), refs)
-    chrf = CHRF().corpus_score(list(hypotheses), refs)
-    return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2),
-            "tokenize": tokenize, "sentences": len(hypotheses)}  # fmt: skip
-
-
-def sentence_chrf(hypothesis: str, reference: str) -> float:
-    return _metrics()[1]().sentence_score(hypothesis, [reference]).score
+    scorer = Scorer(references, lang)
+    return {**scorer(hypotheses), "tokenize": scorer.tokenize, "sentences": len(hypotheses)}
 
 
 def item_references(
@@ -64,26 +42,3 @@ def item_references(
 
 def _nth(texts: list[str], k: int) -> str | None:
     return texts[k] if k < len(texts) else None
-
-
-def _metrics() -> tuple[type, type]:
-    try:
-        from sacrebleu.metrics import BLEU, CHRF
-    except ImportError:
-        raise TranslationError(
-            "translation quality needs sacrebleu: pip install 'ccrkit[translate]'"
-        ) from None
-    return BLEU, CHRF
-
-
-def _mecab_available() -> bool:
-    try:
-        import ipadic  # noqa: F401
-        import MeCab  # noqa: F401
-    except ImportError:
-        logger.warning(
-            "warning: MeCab is not installed (pip install 'sacrebleu[ja]'); Japanese BLEU uses "
-            "character tokens ('char') instead of 'ja-mecab'"
-        )
-        return False
-    return True

@@ -44,7 +44,9 @@ def pretraining_scenes(cfg: WorldConfig) -> list[Scene]:
     rng = random.Random(f"{cfg.seed}|world-clip|scenes")
     scenes: list[Scene] = []
     while len(scenes) < cfg.backbone.images:
-        scenes += sample_family(rng, False, cfg.family_size, cfg.image.max_objects)
+        scenes += sample_family(
+            rng, False, cfg.family_size, cfg.image.max_objects, cfg.image.object_weights
+        )
     return scenes[: cfg.backbone.images]
 
 
@@ -53,7 +55,7 @@ def pretraining_captions(
 ) -> tuple[list[list[str]], list[list[Frame]]]:
     """`backbone.captions` English captions per scene, each from its own frame, and the frames."""
     items = [(f"{PRETRAIN_PREFIX}{i:05d}", s) for i, s in enumerate(scenes)]
-    captions = human_captions(items, SOURCE, cfg.backbone.captions, cfg.seed)
+    captions = human_captions(items, SOURCE, cfg.backbone.captions, cfg.seed, cfg.captions)
     k = cfg.backbone.captions
     rows = range(0, len(captions.texts), k)
     return [captions.texts[i : i + k] for i in rows], [captions.frames[i : i + k] for i in rows]
@@ -244,7 +246,7 @@ CAPTION_WEIGHTS, CAPTION_CONFIG = "caption_encoder.safetensors", "caption_encode
 def save_caption_encoder(text: CaptionEncoder, directory: Path) -> None:
     """Kept beside the model, so that a world made from the cache measures zero-shot retrieval
     exactly as the world that trained it."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     vocabulary = sorted(text.ids, key=text.ids.__getitem__)
     meta = {
@@ -252,9 +254,8 @@ def save_caption_encoder(text: CaptionEncoder, directory: Path) -> None:
         "dim": text.out.out_features,
         "width": text.embed.embedding_dim,
     }
-    save_file(
-        {k: v.contiguous() for k, v in text.state_dict().items()}, str(directory / CAPTION_WEIGHTS)
-    )
+    state = {k: v.contiguous() for k, v in text.state_dict().items()}
+    write_atomic(directory / CAPTION_WEIGHTS, save(state))
     write_atomic(directory / CAPTION_CONFIG, json.dumps(meta).encode())
 
 

@@ -16,6 +16,10 @@ SIZES = ("small", "big")
 TEXTURES = ("plain", "striped", "dotted")
 RELATIONS = ("left_of", "right_of", "above", "below")
 DIRECTIONS = ("left", "right", "up", "down")
+POSITIONS = (  # the cells of a 3x3 grid over the picture, row by row from the top
+    "top_left", "top", "top_right", "left", "centre", "right", "bottom_left", "bottom",
+    "bottom_right",
+)  # fmt: skip
 EVENT_KINDS = ("move", "grow", "shrink", "turn", "appear")
 INVERSE_RELATION = {
     "left_of": "right_of",
@@ -25,7 +29,7 @@ INVERSE_RELATION = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Mention:
     """An object as one caption mentions it: the shape always, other attributes when said."""
 
@@ -33,9 +37,13 @@ class Mention:
     colour: str | None = None
     size: str | None = None
     texture: str | None = None  # only "striped" or "dotted" are ever said
+    position: str | None = None  # a cell of the picture's 3x3 grid (POSITIONS), images only
+
+    def __repr__(self) -> str:  # also the MT's seed material: plain and fast
+        return f"Mention({self.shape!r}, {self.colour!r}, {self.size!r}, {self.texture!r}, {self.position!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Event:
     """Something that happens to mentioned object `subject` in a video; `arg` is a direction or colour."""
 
@@ -43,8 +51,11 @@ class Event:
     kind: str
     arg: str | None = None
 
+    def __repr__(self) -> str:
+        return f"Event({self.subject!r}, {self.kind!r}, {self.arg!r})"
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class Frame:
     """What one caption says: 1-2 objects, optionally how the first relates to the second, and
     for videos the events in temporal order. `relation` None with two objects means "X and Y"."""
@@ -52,13 +63,18 @@ class Frame:
     objects: tuple[Mention, ...]
     relation: str | None = None
     events: tuple[Event, ...] = ()
+    count: int | None = None  # how many objects the picture holds, when the caption says it
+
+    def __repr__(self) -> str:
+        return f"Frame({self.objects!r}, {self.relation!r}, {self.events!r}, {self.count!r})"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "objects": [_compact(vars(m)) for m in self.objects],
             "relation": self.relation,
             "events": [_compact(vars(e)) for e in self.events],
         }
+        return data if self.count is None else {**data, "count": self.count}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Frame:
@@ -66,6 +82,7 @@ class Frame:
             objects=tuple(Mention(**m) for m in data["objects"]),
             relation=data.get("relation"),
             events=tuple(Event(**e) for e in data.get("events", ())),
+            count=data.get("count"),
         )
 
     def with_object(self, index: int, **changes: str | None) -> Frame:

@@ -23,10 +23,12 @@ def write_text(root: Path, collection: str, text: CollectionText) -> None:
         lines = "".join(f"{cid} {t}\n" for cid, t in zip(captions.ids, captions.texts, strict=True))
         write_atomic(layout.caption_file(root, collection, split, tag), lines.encode("utf-8"))
         if captions.noise is not None:  # as json.dumps({"id": cid, "noise": list(types)})
-            noise_json = {t: json.dumps(list(t)) for t in set(captions.noise)}
+            carried = captions.carried or [()] * len(captions.ids)
+            lists = {t: json.dumps(list(t)) for t in {*captions.noise, *carried}}
             rows = "".join(
-                f'{{"id": {encode_basestring_ascii(cid)}, "noise": {noise_json[types]}}}\n'
-                for cid, types in zip(captions.ids, captions.noise, strict=True)
+                f'{{"id": {encode_basestring_ascii(cid)}, "noise": {lists[types]}'
+                + (f', "carried": {lists[kept]}}}\n' if kept else "}\n")
+                for cid, types, kept in zip(captions.ids, captions.noise, carried, strict=True)
             )
             write_atomic(layout.noise_file(root, collection, split, tag), rows.encode("utf-8"))
     write_atomic(layout.frames_index_file(root, collection), text.index.dumps())

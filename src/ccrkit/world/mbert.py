@@ -31,7 +31,15 @@ from ccrkit.world.captions import caption_frame
 from ccrkit.world.concepts import Frame
 from ccrkit.world.config import TextModelWorld, WorldConfig, pretrained_hash
 from ccrkit.world.lang import GRAMMARS, SOURCE, render_text
-from ccrkit.world.pretrained import MODELS_DIR, build_once, install, model_dir
+from ccrkit.world.pretrained import (
+    MODELS_DIR,
+    build_once,
+    cache_folder,
+    install,
+    is_complete,
+    model_dir,
+    read_marker,
+)
 from ccrkit.world.scene import Scene, sample_family
 
 LANGUAGES = tuple(
@@ -45,7 +53,9 @@ def text_scenes(cfg: WorldConfig, lang: str, n: int, purpose: str) -> list[Scene
     """`n` scenes (images and videos) of language `lang`'s own seed stream for `purpose`."""
     rng = random.Random(f"{cfg.seed}|world-mbert|{lang}|{purpose}|scenes")
     return [
-        sample_family(rng, rng.random() < VIDEO_SHARE, 1, cfg.image.max_objects)[0]
+        sample_family(
+            rng, rng.random() < VIDEO_SHARE, 1, cfg.image.max_objects, cfg.image.object_weights
+        )[0]
         for _ in range(n)
     ]
 
@@ -54,7 +64,7 @@ def monolingual_sentences(cfg: WorldConfig, lang: str, n: int, purpose: str) -> 
     """`n` captions in `lang`, one per scene of `text_scenes`, each from its own frame."""
     rng = random.Random(f"{cfg.seed}|world-mbert|{lang}|{purpose}|captions")
     return [
-        render_text(caption_frame(scene, rng), lang, rng)
+        render_text(caption_frame(scene, rng, cfg.captions), lang, rng)
         for scene in text_scenes(cfg, lang, n, purpose)
     ]
 
@@ -65,7 +75,7 @@ def parallel_captions(cfg: WorldConfig, n: int) -> dict[str, list[str]]:
     rng = random.Random(f"{cfg.seed}|world-mbert|parallel|captions")
     frames: dict[Frame, None] = {}
     for scene in text_scenes(cfg, "all", 4 * n, "parallel"):
-        frames.setdefault(caption_frame(scene, rng))
+        frames.setdefault(caption_frame(scene, rng, cfg.captions))
         if len(frames) == n:
             break
     return {
@@ -272,11 +282,16 @@ def pretrain_world_mbert(
 WORLD_MBERT = "world-mbert"
 
 
-def text_model_stage(
-    cfg: WorldConfig, root: Path, cache: Path, show_progress: bool
-) -> dict[str, Any]:
-    """world-mbert pretrained (or taken from the cache) and installed as DATA_ROOT/models/world-mbert;
-    returns world.json's `text_model`."""
+def world_mbert_cached(cfg: WorldConfig, cache: Path) -> bool:
+    """Whether the cache holds this config's world-mbert (then nothing need be trained)."""
+    digest = pretrained_hash(cfg, WORLD_MBERT)
+    return is_complete(cache_folder(cache, WORLD_MBERT, digest), digest)
+
+
+def build_world_mbert(cfg: WorldConfig, cache: Path, show_progress: bool = False) -> bool:
+    """world-mbert pretrained into the cache unless it is there; True when it was trained here.
+    World generation runs this in a worker process beside world-clip's pretraining (one thread
+    each: two small models side by side use both cores without any synchronisation)."""
     from tqdm import tqdm
 
     def build(staging: Path) -> dict[str, Any]:
@@ -284,8 +299,20 @@ def text_model_stage(
                   disable=not show_progress) as bar:  # fmt: skip
             return pretrain_world_mbert(cfg, staging, lambda: bar.update(1))
 
+    return build_once(cache, WORLD_MBERT, pretrained_hash(cfg, WORLD_MBERT), build)[2]
+
+
+def text_model_stage(
+    cfg: WorldConfig, root: Path, cache: Path, show_progress: bool, built: bool | None = None
+) -> dict[str, Any]:
+    """world-mbert pretrained (or taken from the cache) and installed as DATA_ROOT/models/world-mbert;
+    returns world.json's `text_model`. `built`: whether a worker has just trained it into the
+    cache (`build_world_mbert`), so the record says it was not taken from an earlier run."""
+    trained = build_world_mbert(cfg, cache, show_progress)
     digest = pretrained_hash(cfg, WORLD_MBERT)
-    folder, record, built = build_once(cache, WORLD_MBERT, digest, build)
+    folder = cache_folder(cache, WORLD_MBERT, digest)
+    record = read_marker(folder) or {}
     install(folder, model_dir(root, WORLD_MBERT))
     measured = {k: v for k, v in record.items() if k not in ("hash", "name")}
-    return {"path": f"{MODELS_DIR}/{WORLD_MBERT}", **measured, "hash": digest, "cached": not built}
+    return {"path": f"{MODELS_DIR}/{WORLD_MBERT}", **measured, "hash": digest,
+            "cached": not (trained or built)}  # fmt: skip

@@ -1,15 +1,18 @@
 """Scenes: what is drawn. Sampled in families of near-duplicates (colours swapped between objects,
-the picture mirrored, events in the other order) so that many items share every colour and shape,
-and only captions that read relations, positions and temporal order tell them apart."""
+the picture turned half a turn or mirrored, events in the other order) so that many items share
+every colour and shape, and only captions that read relations, places and temporal order tell
+them apart."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ccrkit.world.concepts import (
     COLOURS,
     DIRECTIONS,
+    POSITIONS,
     SHAPES,
     SIZES,
     TEXTURES,
@@ -40,6 +43,7 @@ class Scene:
     objects: tuple[Obj, ...]
     background: int
     events: tuple[Event, ...] = ()
+    family: int = -1  # the family of near-duplicates it was sampled in (its number in the split)
 
 
 def relation(a: Obj, b: Obj) -> str | None:
@@ -52,6 +56,13 @@ def relation(a: Obj, b: Obj) -> str | None:
     return None
 
 
+def grid_cell(obj: Obj) -> str:
+    """The cell of the picture's 3x3 grid that holds the object's centre (POSITIONS)."""
+    column = min(2, int(obj.x * 3))
+    row = min(2, int(obj.y * 3))
+    return POSITIONS[3 * row + column]
+
+
 def _object(rng: random.Random, x: float, y: float) -> Obj:
     return Obj(
         shape=rng.choice(SHAPES), colour=rng.choice(COLOURS), size=rng.choice(SIZES),
@@ -61,11 +72,14 @@ def _object(rng: random.Random, x: float, y: float) -> Obj:
     )  # fmt: skip
 
 
-def _image_base(rng: random.Random, max_objects: int) -> Scene:
-    """1..max_objects objects in distinct cells of a 3x3 grid; pairs sharing a row or a column are
-    favoured so that most scenes have a clear relation to describe."""
-    n = rng.randint(1, max_objects)
-    cells = [(0.22 + 0.28 * c, 0.22 + 0.28 * r) for r in range(3) for c in range(3)]
+CELLS = [(0.22 + 0.28 * c, 0.22 + 0.28 * r) for r in range(3) for c in range(3)]
+
+
+def _image_base(rng: random.Random, object_weights: Sequence[float]) -> Scene:
+    """1..len(object_weights) objects (weighted) in distinct cells of a 3x3 grid; pairs sharing a
+    row or a column are favoured so that most scenes have a clear relation to describe."""
+    n = rng.choices(range(1, len(object_weights) + 1), weights=object_weights)[0]
+    cells = CELLS
     first = rng.choice(cells)
     aligned = [c for c in cells if c != first and (c[0] == first[0] or c[1] == first[1])]
     others = [c for c in cells if c != first]
@@ -135,6 +149,17 @@ def _swap_colours(scene: Scene) -> Scene:
     return replace(scene, objects=objects, events=events)
 
 
+def _half_turn(scene: Scene, rng: random.Random) -> Scene:
+    """An image turned half a turn about its centre: every object in the opposite cell, so every
+    relation inverts (left of <-> right of, above <-> below). A lone object in the centre cell,
+    which the turn would leave in place, moves to another cell instead."""
+    objects = tuple(replace(o, x=1.0 - o.x, y=1.0 - o.y) for o in scene.objects)
+    if len(objects) == 1 and grid_cell(objects[0]) == "centre":
+        x, y = rng.choice([c for c in CELLS if c != (0.5, 0.5)])
+        objects = (replace(objects[0], x=x + objects[0].x - 0.5, y=y + objects[0].y - 0.5),)
+    return replace(scene, objects=objects)
+
+
 def _mirror(scene: Scene) -> Scene:
     objects = tuple(replace(o, x=1.0 - o.x, angle=-o.angle) for o in scene.objects)
     events = tuple(
@@ -152,11 +177,23 @@ def _reverse_events(scene: Scene) -> Scene:
     return replace(scene, events=tuple(reversed(scene.events)))
 
 
-def sample_family(rng: random.Random, video: bool, size: int, max_objects: int = 3) -> list[Scene]:
-    """A base scene and up to `size - 1` hard negatives that share its shapes and colours."""
-    base = _video_base(rng) if video else _image_base(rng, max_objects)
-    variants = [base, _mirror(base), _swap_colours(base), _mirror(_swap_colours(base))]
+def sample_family(
+    rng: random.Random,
+    video: bool,
+    size: int,
+    max_objects: int = 3,
+    object_weights: Sequence[float] = (1.0, 1.0, 1.0),
+) -> list[Scene]:
+    """A base scene and up to `size - 1` hard negatives that share its shapes and colours: for
+    an image, turned half a turn, its colours swapped between objects, and both; for a video,
+    mirrored, its events reversed, and mirrored with colours swapped. An image holds 1 to
+    `max_objects` objects, in proportion to `object_weights`."""
     if video:
-        variants[2] = _reverse_events(base)
+        base = _video_base(rng)
+        variants = [base, _mirror(base), _reverse_events(base), _mirror(_swap_colours(base))]
+    else:
+        base = _image_base(rng, object_weights[:max_objects])
+        turned = _half_turn(base, rng)
+        variants = [base, turned, _swap_colours(base), _swap_colours(turned)]
     variants = variants[:size]
     return [replace(s, background=rng.randrange(1 << 30)) for s in variants]

@@ -17,14 +17,14 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ccrkit.config import to_dict
-from ccrkit.runs import run_record, write_json_atomic
+from ccrkit.runs import DiskFullError, is_disk_full, run_record, write_json_atomic
 from ccrkit.world import layout
 from ccrkit.world.config import GENERATOR_VERSION, WorldConfig, config_hash, pretrained_hash
 from ccrkit.world.files import Items, write_text
@@ -32,7 +32,7 @@ from ccrkit.world.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
 from ccrkit.world.pictures import CHUNK, gather, make_executor, submit_collection
 from ccrkit.world.pretrained import MODELS_DIR, default_cache, is_complete, model_dir
 from ccrkit.world.scene import Scene, sample_family
-from ccrkit.world.text import collection_text
+from ccrkit.world.text import CollectionText, collection_text
 
 
 @dataclass
@@ -46,11 +46,6 @@ def check_target(root: Path, digest: str, force: bool) -> bool:
     """True when `root` already holds this very world. A different or unfinished world there is
     an error unless `force`, which removes the world's own files (and nothing else)."""
     marker = root / layout.WORLD_JSON
-    ours = [root / c for c in (IMAGE_COLLECTION, VIDEO_COLLECTION)] + [
-        marker,
-        root / layout.PREVIEW_PNG,
-        root / MODELS_DIR,
-    ]
     if marker.is_file() and not force:
         try:
             found = json.loads(marker.read_text(encoding="utf-8")).get("config_hash")
@@ -62,16 +57,27 @@ def check_target(root: Path, digest: str, force: bool) -> bool:
             f"{root} holds a different world (config hash {found}, wanted {digest}); "
             "use --force to replace it or choose another --out"
         )
-    if not force and any(p.exists() for p in ours):
+    if not force and any(p.exists() for p in world_files(root)):
         raise FileExistsError(
             f"{root} holds an unfinished world (no {layout.WORLD_JSON}); use --force to replace it"
         )
-    for path in ours:
+    remove_world(root)
+    return False
+
+
+def world_files(root: Path) -> list[Path]:
+    """The world's own files and folders under `root`."""
+    collections = [root / c for c in (IMAGE_COLLECTION, VIDEO_COLLECTION)]
+    return [*collections, root / layout.WORLD_JSON, root / layout.PREVIEW_PNG, root / MODELS_DIR]
+
+
+def remove_world(root: Path) -> None:
+    """The world's own files under `root` (and nothing else)."""
+    for path in world_files(root):
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    return False
 
 
 def sample_items(cfg: WorldConfig, collection: str) -> Items:
@@ -82,10 +88,14 @@ def sample_items(cfg: WorldConfig, collection: str) -> Items:
     for split in SPLITS:
         rng = random.Random(f"{cfg.seed}|{collection}|{split}|scenes")
         scenes: list[Scene] = []
+        family = 0
         while len(scenes) < getattr(section, split):
-            scenes += sample_family(
-                rng, collection == VIDEO_COLLECTION, cfg.family_size, cfg.image.max_objects
+            video = collection == VIDEO_COLLECTION
+            members = sample_family(
+                rng, video, cfg.family_size, cfg.image.max_objects, cfg.image.object_weights
             )
+            scenes += [replace(s, family=family) for s in members]
+            family += 1
         scenes = scenes[: getattr(section, split)]
         items[split] = [(layout.item_id(collection, number + i), s) for i, s in enumerate(scenes)]
         number += len(scenes)
@@ -116,7 +126,14 @@ def generate_world(
     import torch._dynamo  # noqa: F401
 
     with run_record(root, "world", cfg, cfg.seed) as record, paused_gc():
-        info = _generate(cfg, root, digest, cache, show_progress)
+        try:
+            info = _generate(cfg, root, digest, cache, show_progress)
+        except Exception as err:
+            if not is_disk_full(err):
+                raise
+            remove_world(root)  # unusable without world.json; the space goes back
+            outcome = "the unfinished world was removed"
+            raise DiskFullError(root, "while generating the world", outcome) from err
         record.metrics = {"mt_quality": info["mt"]["quality"], "backbone": info["backbone"]}
         record.extra["world_json"] = str(root / layout.WORLD_JSON)
     return WorldResult(root, "generated", info)
@@ -160,7 +177,7 @@ def _generate(
 
     from ccrkit.world.backbone import backbone_stage, world_clip_cached
     from ccrkit.world.clip import Corpus, draw_scenes, pretraining_captions, pretraining_scenes
-    from ccrkit.world.mbert import text_model_stage
+    from ccrkit.world.mbert import build_world_mbert, text_model_stage, world_mbert_cached
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -189,6 +206,11 @@ def _generate(
             )
             for i in range(0, len(pretraining), CHUNK)
         ]
+        # world-mbert trains in a worker once the drawing is done, beside world-clip's training
+        # in this process (it needs nothing of this world but its config)
+        mbert = (
+            None if world_mbert_cached(cfg, cache) else pool.submit(build_world_mbert, cfg, cache)
+        )
         texts = {
             IMAGE_COLLECTION: collection_text(items[IMAGE_COLLECTION], cfg.image.captions, cfg),
             VIDEO_COLLECTION: video_text.result(),
@@ -209,23 +231,29 @@ def _generate(
                         bar.update(1)
                     pictures[c][split] = np.concatenate(chunks)
         corpus_pictures = [f.result() for f in corpus_futures]
-    lap("pictures")
+        lap("pictures")
 
-    def corpus() -> Corpus:
-        return Corpus(np.concatenate(corpus_pictures), *corpus_text)
+        def corpus() -> Corpus:
+            return Corpus(np.concatenate(corpus_pictures), *corpus_text)
 
-    backbone_info = backbone_stage(
-        cfg, root, cache, items, texts, pictures, corpus, show_progress, lap
-    )
-    corpus_pictures.clear()  # 250 MB of pictures no longer needed
-    text_model_info = text_model_stage(cfg, root, cache, show_progress)
-    lap("world_mbert")
-    from ccrkit.world.quality import noise_counts, parallel_mt_quality, tokenizer
+        backbone_info = backbone_stage(
+            cfg, root, cache, items, texts, pictures, corpus, show_progress, lap
+        )
+        corpus_pictures.clear()  # 250 MB of pictures no longer needed
+        built = mbert.result() if mbert is not None else None
+        text_model_info = text_model_stage(cfg, root, cache, show_progress, built)
+        lap("world_mbert")  # what is left of its training once world-clip's stages are done
+    from ccrkit.mtscores import bleu_tokenizer
+    from ccrkit.world import quality as mt
 
     per_item = {IMAGE_COLLECTION: cfg.image.captions, VIDEO_COLLECTION: cfg.video.captions}
-    quality = parallel_mt_quality(texts, cfg.languages, cfg.mt.bleu_split, per_item, cfg.workers)
-    counts = {c: noise_counts(texts[c], cfg.languages) for c in texts}
+    quality = mt.parallel_mt_quality(texts, cfg.languages, cfg.mt.bleu_split, per_item, cfg.workers)
+    counts = {c: mt.noise_counts(texts[c], cfg.languages) for c in texts}
+    carried = {c: mt.propagation(texts[c], cfg.languages) for c in texts}
+    duplicates = {c: _duplicates(texts[c], cfg.languages) for c in texts}
     lap("mt_quality")
+    oracle = {c: _oracle(items[c], texts[c]) for c in texts}
+    lap("oracle")
     timings["total"] = round(time.perf_counter() - started, 2)
     info = {
         "generator_version": GENERATOR_VERSION,
@@ -238,16 +266,39 @@ def _generate(
             "noise": cfg.mt.noise,
             "back_noise": cfg.mt.back_noise,
             "bleu_split": cfg.mt.bleu_split,
-            "tokenizers": {lang: tokenizer(lang) for lang in ["en", *cfg.languages]},
+            "tokenizers": {lang: bleu_tokenizer(lang) for lang in ["en", *cfg.languages]},
             "quality": quality,
+            "calibration": mt.calibration(quality, IMAGE_COLLECTION),
             "noise_counts": counts,
+            "back_translation_carried": carried,
+            "duplicates_in_batch": duplicates,
         },
+        "oracle": oracle,
         "backbone": backbone_info,
         "text_model": text_model_info,
         "timings_s": timings,
     }
     write_json_atomic(root / layout.WORLD_JSON, info)
     return info
+
+
+def _oracle(items: Items, text: CollectionText) -> dict[str, Any]:
+    """The test split's ceiling, on its English human captions (see `oracle`)."""
+    from ccrkit.world.oracle import split_oracle
+
+    english = text.captions[("test", "enc")]
+    return split_oracle(items["test"], english.ids, english.frames)
+
+
+def _duplicates(text: CollectionText, languages: list[str]) -> dict[str, Any]:
+    """Repeated caption texts per training batch of 128: English source and every MT."""
+    from ccrkit.world.quality import duplicates_in_batch, items_of
+
+    out = {}
+    for tag in ["enc", *(layout.mt_tags(lang)[0] for lang in languages)]:
+        captions = text.captions[("train", tag)]
+        out[tag] = duplicates_in_batch(captions.texts, items_of(captions.ids))
+    return out
 
 
 def _drawing(cfg: WorldConfig, collection: str) -> tuple[int, int, int]:
@@ -275,7 +326,7 @@ def _collections_info(cfg: WorldConfig, items: dict[str, Items]) -> dict[str, An
 
 
 def summary(info: dict[str, Any]) -> str:
-    """A few lines for the terminal: sizes, MT quality, backbone retrieval, time."""
+    """A few lines for the terminal: sizes, MT quality, the oracle, backbone retrieval, time."""
     lines = [
         f"world {info['config_hash']} (seed {info['seed']}) in {info['timings_s']['total']:.1f} s"
     ]
@@ -292,6 +343,19 @@ def summary(info: dict[str, Any]) -> str:
                 f"{lang} {forward['vs_clean']['bleu']:.1f}/{forward['vs_human']['bleu']:.1f}"
             )
         lines.append(f"  {name} MT BLEU vs clean/vs human: " + ", ".join(cells))
+    calibration = info["mt"].get("calibration")
+    if calibration and "de" in calibration["bleu_vs_human"]:
+        lines.append(
+            f"  German MT BLEU vs human {calibration['bleu_vs_human']['de']:.1f}; real MT on "
+            f"Multi30K test 2016 en->de: {calibration['reference']['bleu']:.1f}"
+        )
+    for name, o in info.get("oracle", {}).items():
+        lines.append(
+            f"  {name} oracle (test, English): SumR {o['sumr']:.1f} (t2v R@1/5/10 "
+            f"{o['t2v_r1']:.1f}/{o['t2v_r5']:.1f}/{o['t2v_r10']:.1f}, v2t {o['v2t_r1']:.1f}/"
+            f"{o['v2t_r5']:.1f}/{o['v2t_r10']:.1f}); colour and shape alone: SumR "
+            f"{o['colour_shape_only']['sumr']:.1f}"
+        )
     backbone = info["backbone"]
     cnn, boc = backbone["english_test_retrieval"], backbone["bag_of_colours_test_retrieval"]
     lines.append(

@@ -14,11 +14,13 @@ transformers uses its Pillow/numpy implementation). On a GPU the model runs in f
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 
+from ccrkit.quiet import quiet_transformers
 from ccrkit.registry import Registry
 
 if TYPE_CHECKING:
@@ -78,17 +80,34 @@ class TorchImageEncoder:
         return features.float().cpu().numpy()
 
 
+MODEL_TYPES = {  # encoder -> the config.json model types its model class loads
+    "clip": ("clip", "clip_vision_model"),
+    "siglip": ("siglip", "siglip_vision_model", "siglip2", "siglip2_vision_model"),
+}
+# weights a checkpoint must hold for the encoder's output (else they would be random)
+REQUIRED_WEIGHTS = {"clip": ("visual_projection.weight",)}
+
+
 def _hf_encoder(model_class: str, output: str, name: str) -> Callable[..., ImageEncoder]:
     def build(model: str, device: torch.device, half: bool) -> ImageEncoder:
-        import transformers
-
-        try:
-            processor = transformers.AutoImageProcessor.from_pretrained(model)
-            module = getattr(transformers, model_class).from_pretrained(model)
-        except (OSError, ValueError) as err:
+        transformers = _transformers(name)
+        source = model_source(model)
+        with quiet_transformers(warnings=True):
+            config = _loaded(name, model, transformers.AutoConfig.from_pretrained, source)
+            _check_model_type(name, model, getattr(config, "model_type", "?"))
+            processor = _loaded(
+                name, model, transformers.AutoImageProcessor.from_pretrained, source
+            )
+            load = getattr(transformers, model_class).from_pretrained
+            module, info = _loaded(name, model, load, source, config=_vision_config(config),
+                                   output_loading_info=True)  # fmt: skip
+        missing = [key for key in REQUIRED_WEIGHTS.get(name, ()) if key in info["missing_keys"]]
+        if missing:
             raise ValueError(
-                f"cannot load {name} model '{model}' (a local directory or a hub id): {err}"
-            ) from None
+                f"{name} model '{model}' has no {', '.join(missing)}: it is a vision tower without "
+                "CLIP's projection (its features would be random); use a full CLIP checkpoint or "
+                "a CLIPVisionModelWithProjection"
+            )
 
         def preprocess(images: list) -> torch.Tensor:
             return processor(images=images, return_tensors="pt")["pixel_values"]
@@ -99,6 +118,61 @@ def _hf_encoder(model_class: str, output: str, name: str) -> Callable[..., Image
         return TorchImageEncoder(name, module, preprocess, forward, device, half)
 
     return build
+
+
+def model_source(model: str) -> str:
+    """A local folder as an absolute path, or a hub id as it is; a path that names no folder is
+    an error that says so (not the hub's complaint about the characters of a repo id)."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if path.exists():
+        raise ValueError(f"--model {model}: not a folder; expected a model folder or a hub id")
+    if model.startswith(("/", ".", "~")) or model.count("/") > 1 or "\\" in model:
+        raise FileNotFoundError(f"--model {model}: folder not found")
+    return model
+
+
+def _loaded(name: str, model: str, loader: Callable, *args: Any, **kwargs: Any) -> Any:
+    """`loader(*args, **kwargs)`, its failure as one line (RuntimeError: weights that do not fit
+    the config, e.g. another projection width)."""
+    try:
+        return loader(*args, **kwargs)
+    except (OSError, ValueError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"cannot load {name} model '{model}' (a local folder or a hub id): {first}"
+        ) from None
+
+
+def _vision_config(config: Any) -> Any:
+    """The vision tower's config. A full CLIP config keeps the projection width at its top level
+    (`projection_dim`); its vision part may lack it, and the projection would not fit."""
+    vision = getattr(config, "vision_config", None)
+    if vision is None:
+        return config
+    if hasattr(config, "projection_dim"):
+        vision.projection_dim = config.projection_dim
+    return vision
+
+
+def _check_model_type(name: str, model: str, model_type: str) -> None:
+    if model_type in MODEL_TYPES[name]:
+        return
+    fits = [other for other, types in MODEL_TYPES.items() if model_type in types]
+    hint = f"use --encoder {fits[0]}" if fits else f"expected one of {', '.join(MODEL_TYPES[name])}"
+    raise ValueError(f"--encoder {name}: '{model}' holds a '{model_type}' model; {hint}")
+
+
+def _transformers(name: str) -> Any:
+    try:
+        import transformers
+    except ImportError:
+        raise ValueError(
+            f"the {name} encoder needs the Hugging Face transformers library: "
+            "pip install 'ccrkit[features]'"
+        ) from None
+    return transformers
 
 
 FEATURE_ENCODERS.register("clip")(

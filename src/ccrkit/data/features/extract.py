@@ -146,12 +146,17 @@ def extract_for_spec(
     return results
 
 
-def split_item_ids(spec: DataSpec, root: str | Path, split: str) -> list[str]:
-    """The split's `items` file, else every item named by its caption files (first appearance)."""
+def split_item_ids(
+    spec: DataSpec, root: str | Path, split: str, feature: str | None = RAW
+) -> list[str]:
+    """The split's `items` file, else every item named by its caption files (first appearance).
+    By default the list of the raw store (a new feature's own list, when the spec names one, is
+    written by the extraction); a reader of an existing `feature` (None: the spec's default)
+    passes it, as the item list may live in that feature's folder."""
     from ccrkit.data.captions import read_captions
     from ccrkit.data.spec import ROLES
 
-    items_path = spec.items_path(root, split)
+    items_path = spec.items_path(root, split, feature)
     if items_path is not None:
         return read_id_list(items_path)
     items: dict[str, None] = {}

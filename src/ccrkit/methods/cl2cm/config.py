@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ccrkit.losses.negatives import ALL, check_negatives
 from ccrkit.losses.transport import PLAN_GRADS
 from ccrkit.methods.towers import TowerConfig
 
@@ -43,9 +44,11 @@ class Cl2cmConfig(TowerConfig):
     cl_epochs: int = 1  # two_stage: epochs of the CL stage [ours]
     cl_encoder: str = "copy"  # copy: own text encoder, initialised as the CM one | shared
     gather: bool = True  # under DDP, contrastive terms see every process's batch
+    negatives: str = ALL  # mask_identical_text: identical caption texts are no InfoNCE negatives
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_negatives(self.negatives)
         for name, value, choices in (
             ("schedule", self.schedule, SCHEDULES), ("cl_encoder", self.cl_encoder, CL_ENCODERS),
             ("ot_states", self.ot_states, OT_STATES), ("ot_plan_grad", self.ot_plan_grad, PLAN_GRADS),
@@ -60,11 +63,21 @@ class Cl2cmConfig(TowerConfig):
                 f"ot_iterations must be >= 1 and cl_epochs >= 0, got {self.ot_iterations}, "
                 f"{self.cl_epochs}"
             )
+        if self.schedule == "two_stage" and not self.uses_cl:
+            raise ValueError(
+                "schedule two_stage trains the CL network first, but sentence_weight, ot_weight "
+                "and kt_weight are all 0; use schedule=joint (the CM network alone)"
+            )
         if self.schedule == "two_stage" and self.cl_encoder == "shared":
             raise ValueError(
                 "schedule two_stage freezes the CL network as the teacher, but cl_encoder=shared "
                 "lets the CM stage keep training its encoder; use cl_encoder=copy or schedule=joint"
             )
+
+    @property
+    def uses_cl(self) -> bool:
+        """Whether any term needs the CL network (its own terms, or the transfer from it)."""
+        return bool(self.sentence_weight or self.ot_weight or self.kt_weight)
 
     def in_cl_stage(self, epoch: int) -> bool:
         """two_stage: epochs 1..cl_epochs train the CL network alone."""

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses import info_nce, ot_alignment, relational_kd
-from ccrkit.methods.base import Method, required_view, target_views
+from ccrkit.methods.base import Method, identical_text, required_view, target_views
 from ccrkit.methods.cl2cm.config import Cl2cmConfig
 from ccrkit.methods.towers import TextTower, VisualTower
 from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
@@ -61,14 +61,21 @@ class CrossLingualNetwork(nn.Module):
 
 class Cl2cm(Method):
     config_class = Cl2cmConfig
+    # translate-train on the CM network: InfoNCE(v, e_s) and InfoNCE(v, e_t) from the first
+    # epoch; no CL network, so no CL stage and no transfer
+    MATCHED_OFF: ClassVar[dict[str, Any] | None] = {
+        "schedule": "joint", "sentence_weight": 0.0, "ot_weight": 0.0, "kt_weight": 0.0,
+    }  # fmt: skip
 
     def __init__(self, config: Cl2cmConfig, text: TextEncoder, visual: VisualEncoder) -> None:
         super().__init__(config, text, visual)
         self._gather, self._gather_plain = gatherers(config.gather)
         self.cm_tower = TextTower(text.dim, config)
         self.visual_tower = VisualTower(visual.dim, config)
-        cl_encoder = copy.deepcopy(text) if config.cl_encoder == "copy" else text
-        self.cl = CrossLingualNetwork(cl_encoder, config)
+        self.cl: CrossLingualNetwork | None = None
+        if config.uses_cl:  # without CL terms or transfer (the matched baseline) no CL network
+            cl_encoder = copy.deepcopy(text) if config.cl_encoder == "copy" else text
+            self.cl = CrossLingualNetwork(cl_encoder, config)
         self.epoch = 1
 
     @classmethod
@@ -94,7 +101,7 @@ class Cl2cm(Method):
 
     def _freeze_teacher(self) -> None:
         """In two_stage's CM stage the CL network runs in eval mode (no dropout, BN frozen)."""
-        if self.config.cl_frozen(self.epoch) and self.training:
+        if self.config.cl_frozen(self.epoch) and self.training and self.cl is not None:
             self.cl.eval()
 
     def stage(self) -> str:
@@ -115,29 +122,36 @@ class Cl2cm(Method):
             labels = self._gather_plain(batch.item_index)
             e_s = self.encode_text(source, "en")
             terms["contrastive/source"] = c.source_weight * info_nce(
-                self._gather(e_s), visual, c.tau, labels
+                self._gather(e_s), visual, c.tau, labels, self._identical(source)
             )
         teacher_only = torch.no_grad() if stage == "cm" else contextlib.nullcontext()
+        cl = self.cl if self.cl is not None else (lambda tokens: None)  # none: no CL, no transfer
         with teacher_only:
-            cl_source = self.cl(source)
+            cl_source = cl(source)
         for view in views:
             target = batch.views[view]
             with teacher_only:
-                cl_target = self.cl(target)
-            if stage != "cm":
-                terms |= self._cl_terms(view, cl_source, cl_target)
+                cl_target = cl(target)
+            if stage != "cm" and cl_source is not None:
+                terms |= self._cl_terms(view, cl_source, cl_target, self._identical(target, source))
             if stage != "cl":
                 e_t = self.encode_text(target, view.partition(":")[2])
-                terms |= self._cm_terms(view, e_t, visual, labels, cl_source[0], cl_target[0])
+                exclude = self._identical(target)
+                terms |= self._cm_terms(view, e_t, visual, labels, exclude, cl_source, cl_target)
         return terms
 
-    def _cl_terms(self, view: str, source: tuple, target: tuple) -> dict[str, torch.Tensor]:
+    def _identical(self, *views: TokenBatch) -> torch.Tensor | None:
+        return identical_text(self.config.negatives, self._gather_plain, *views)
+
+    def _cl_terms(
+        self, view: str, source: tuple, target: tuple, exclude: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
         c = self.config
         (s_vec, s_states, s_mask), (t_vec, t_states, t_mask) = source, target
         terms = {}
         if c.sentence_weight:
             terms[f"cl_sentence/{view}"] = c.sentence_weight * info_nce(
-                self._gather(t_vec), self._gather(s_vec), c.tau
+                self._gather(t_vec), self._gather(s_vec), c.tau, exclude=exclude
             )
         if c.ot_weight:
             terms[f"cl_word_ot/{view}"] = c.ot_weight * ot_alignment(
@@ -148,14 +162,14 @@ class Cl2cm(Method):
 
     def _cm_terms(
         self, view: str, e_t: torch.Tensor, visual: Any, labels: torch.Tensor,
-        cl_source: torch.Tensor, cl_target: torch.Tensor,
+        exclude: torch.Tensor | None, cl_source: tuple | None, cl_target: tuple | None,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         c = self.config
         e_t = self._gather(e_t)
-        terms = {f"contrastive/{view}": c.mt_weight * info_nce(e_t, visual, c.tau, labels)}
-        if c.kt_weight:
+        terms = {f"contrastive/{view}": c.mt_weight * info_nce(e_t, visual, c.tau, labels, exclude)}
+        if c.kt_weight and cl_source is not None and cl_target is not None:
             terms[f"relational_kt/{view}"] = c.kt_weight * relational_kd(
-                e_t, visual, self._gather(cl_target), self._gather(cl_source), c.tau,
+                e_t, visual, self._gather(cl_target[0]), self._gather(cl_source[0]), c.tau,
                 c.kt_teacher_tau, both_directions=c.kt_directions == "both",
             )  # fmt: skip
         return terms

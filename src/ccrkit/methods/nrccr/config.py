@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ccrkit.losses.negatives import ALL, check_negatives
 from ccrkit.models.discriminators import DISCRIMINATOR_HEADS
 from ccrkit.models.visual import ACTIVATIONS
 
+BN_STATS = ("shared", "mt")
 ABLATION_SWITCHES = (
     "source_term",
     "cross_teacher",
@@ -73,8 +75,18 @@ class NrccrConfig(TowerConfig):
     nrccr_compat_padding_pool: bool = False  # mean over padded positions (text; video: encoder)
     nrccr_compat_feature_grad: bool = False  # feature-view teacher not detached
     gather: bool = True  # under DDP, ranking and distillation see every process's batch
+    negatives: str = ALL  # mask_identical_text: identical caption texts are no triplet negatives
+    # BatchNorm running statistics of the text mapping at test time: "shared" (as trained, over
+    # source, MT, cross and back-translation passes: the official code) or "mt" (re-estimated on
+    # the training MT alone before the test, the distribution of target-language queries)
+    bn_stats: str = "shared"
 
     def __post_init__(self) -> None:
+        check_negatives(self.negatives)
+        if self.bn_stats not in BN_STATS:
+            raise ValueError(
+                f"bn_stats must be one of {', '.join(BN_STATS)}, got {self.bn_stats!r}"
+            )
         if self.discriminator not in DISCRIMINATOR_HEADS:
             raise ValueError(
                 f"unknown discriminator head {self.discriminator!r}; valid heads: "

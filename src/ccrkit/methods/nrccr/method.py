@@ -20,6 +20,8 @@ the self-attention branch, whatever its language.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -34,6 +36,7 @@ from ccrkit.losses import (
 from ccrkit.methods.base import (
     AuxiliaryOptimizer,
     Method,
+    identical_text,
     required_view,
     target_views,
 )
@@ -59,6 +62,12 @@ def clean_english(text: str) -> str:
 
 class Nrccr(Method):
     config_class = NrccrConfig
+    # translate-train on NRCCR's towers: the triplet terms of the source and the MT (weights 1.0
+    # and 0.6) alone; the distillation teacher switch goes off with the distillation it steers
+    MATCHED_OFF: ClassVar[dict[str, Any] | None] = {
+        "cross_teacher": False, "similarity_view": False, "feature_view": False,
+        "back_translation": False, "adversarial": False,
+    }  # fmt: skip
 
     def __init__(self, config: NrccrConfig, text: TextEncoder, visual: VisualEncoder) -> None:
         super().__init__(config, text, visual)
@@ -103,6 +112,36 @@ class Nrccr(Method):
     def _embed(self, prepared: Prepared) -> torch.Tensor:
         return self.text_head(self.tower.self_branch(prepared))
 
+    def before_test(self, batches: Callable[[], Iterable[TrainBatch]]) -> dict[str, Any]:
+        """`bn_stats: mt`: re-estimate the text mapping's BatchNorm running statistics on the
+        training MT alone (every target view, one pass, a cumulative average over batches), the
+        rest of the model in eval mode and no parameter touched. In training they follow every
+        mapping call (source, MT, cross, back-translation), so at test time they describe a mix
+        that is mostly not the target language."""
+        if self.config.bn_stats != "mt":
+            return {}
+        norms = [m for m in self.text_head.modules() if isinstance(m, nn.BatchNorm1d)]
+        was_training, momenta = self.training, [norm.momentum for norm in norms]
+        self.eval()
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # cumulative average: every batch counts the same
+            norm.train()
+        examples = 0
+        try:
+            with torch.no_grad():
+                for batch in batches():
+                    for view in self._target_views(batch):
+                        tokens = batch.views[view]
+                        if len(tokens) > 1:  # BatchNorm needs two rows for a batch variance
+                            self._embed(self._prepare(tokens))
+                            examples += len(tokens)
+        finally:
+            for norm, momentum in zip(norms, momenta, strict=True):
+                norm.momentum = momentum
+            self.train(was_training)
+        return {"bn_stats": "mt", "batchnorm_layers": len(norms), "mt_captions": examples}
+
     # ---------------------------------------------------------------- training
     def extra_optimizers(self) -> list[AuxiliaryOptimizer]:
         if self.discriminator is None:
@@ -121,34 +160,42 @@ class Nrccr(Method):
         c = self.config
         gather, _ = gatherers(c.gather)
         visual = gather(self.encode_visual(batch.visual))
-        source_out = self.text(self._source_tokens(batch))
+        source_tokens = self._source_tokens(batch)
+        source_out = self.text(source_tokens)
         source = self.tower.prepare(source_out)
         e_s = self.text_head(self.tower.self_branch(source))
         terms: dict[str, torch.Tensor] = {}
         if c.source_term:
             terms["triplet/source"] = c.source_weight * triplet_max_violation(
-                gather(e_s), visual, c.margin
+                gather(e_s), visual, c.margin, self._identical(source_tokens)
             )
         targets = []
         for view in self._target_views(batch):
             target_out = self.text(batch.views[view])
-            terms |= self._target_terms(batch, view, target_out, source, e_s, visual, gather)
+            terms |= self._target_terms(
+                batch, view, target_out, (source_tokens, source), e_s, visual, gather
+            )
             targets.append((view, target_out))
         if self.discriminator is not None:
             terms |= self._adversarial_terms(source_out, targets)
         return terms
 
     def _target_terms(
-        self, batch: TrainBatch, view: str, target_out: EncoderOutput, source: Prepared,
-        e_s: torch.Tensor, visual: torch.Tensor, gather: Gather,
+        self, batch: TrainBatch, view: str, target_out: EncoderOutput,
+        source_pair: tuple[TokenBatch, Prepared], e_s: torch.Tensor, visual: torch.Tensor,
+        gather: Gather,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         """Every non-adversarial term of one target language (view "mt:<xx>"), in the official
         order of mapping calls (s, t, c, b: it decides BatchNorm's running statistics)."""
         c, lang = self.config, view.partition(":")[2]
+        source_tokens, source = source_pair
         target = self.tower.prepare(target_out)
         e_t = self.text_head(self.tower.self_branch(target))
         terms = {
-            f"triplet/{view}": c.mt_weight * triplet_max_violation(gather(e_t), visual, c.margin)
+            f"triplet/{view}": c.mt_weight
+            * triplet_max_violation(
+                gather(e_t), visual, c.margin, self._identical(batch.views[view])
+            )
         }
         if c.distills:
             teacher = (
@@ -163,11 +210,16 @@ class Nrccr(Method):
                     e_t, teacher, c.smooth_l1_beta, detach_teacher=not c.nrccr_compat_feature_grad
                 )
         if c.back_translation:
-            e_b = self._embed(self._prepare(self._view(batch, f"bt:{lang}")))
+            back = self._view(batch, f"bt:{lang}")
+            e_b = self._embed(self._prepare(back))
             terms[f"bt_ranking/bt:{lang}"] = c.bt_weight * triplet_max_violation(
-                gather(e_s), gather(e_b), c.margin
+                gather(e_s), gather(e_b), c.margin, self._identical(source_tokens, back)
             )
         return terms
+
+    def _identical(self, *views: TokenBatch) -> torch.Tensor | None:
+        """The triplet's `exclude` mask under `negatives: mask_identical_text`, else None."""
+        return identical_text(self.config.negatives, gatherers(self.config.gather)[1], *views)
 
     def _adversarial_terms(
         self, source_out: EncoderOutput, targets: list[tuple[str, EncoderOutput]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccrkit.losses.negatives import ALL, check_negatives
 from ccrkit.methods.towers import TowerConfig
 
 DEFAULT_SELECTOR = "roundtrip"
@@ -34,9 +35,11 @@ class NrfConfig(TowerConfig):
     selector: str = DEFAULT_SELECTOR  # roundtrip | fraction | similarity | all
     selection: dict[str, Any] = field(default_factory=dict)  # that selector's parameters
     gather: bool = True  # under DDP, contrastive terms see every process's batch
+    negatives: str = ALL  # mask_identical_text: identical caption texts are no InfoNCE negatives
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_negatives(self.negatives)
         if self.tau <= 0:
             raise ValueError(f"tau must be > 0, got {self.tau}")
         if self.filter_layers < 0 or self.english_epochs < 0:

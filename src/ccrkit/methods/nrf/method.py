@@ -19,14 +19,14 @@ target-language caption is read in training.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
 from ccrkit.losses import feature_distance, info_nce
-from ccrkit.methods.base import Method, required_view, target_views
+from ccrkit.methods.base import Method, identical_text, required_view, target_views
 from ccrkit.methods.nrf.config import NrfConfig
 from ccrkit.methods.nrf.selection import SelectionInput, build_selector
 from ccrkit.methods.towers import TextTower, VisualTower
@@ -52,6 +52,12 @@ class NoiseFilter(nn.Module):
 
 class Nrf(Method):
     config_class = NrfConfig
+    # translate-train on NRF's towers: InfoNCE(v, e_s) and InfoNCE(v, e_t), no noise filter, no
+    # pair selection and none of the terms on the selected pairs
+    MATCHED_OFF: ClassVar[dict[str, Any] | None] = {
+        "filter_layers": 0, "cross_lingual_weight": 0.0, "guidance_weight": 0.0,
+        "cross_teacher": False, "english_epochs": 0, "selector": "all", "selection": {},
+    }  # fmt: skip
 
     def __init__(self, config: NrfConfig, text: TextEncoder, visual: VisualEncoder) -> None:
         super().__init__(config, text, visual)
@@ -120,11 +126,14 @@ class Nrf(Method):
         gather, gather_plain = gatherers(c.gather)
         visual = gather(self.encode_visual(batch.visual))
         labels = gather_plain(batch.item_index)
-        source_out = self.text(required_view(batch, SOURCE_VIEW, "NRF"))
+        source_tokens = required_view(batch, SOURCE_VIEW, "NRF")
+        source_out = self.text(source_tokens)
         source = self.text_tower.prepare(source_out)
         e_s = self._embed(source)
+        exclude = identical_text(c.negatives, gather_plain, source_tokens)
         terms = {
-            "contrastive/source": c.source_weight * info_nce(gather(e_s), visual, c.tau, labels)
+            "contrastive/source": c.source_weight
+            * info_nce(gather(e_s), visual, c.tau, labels, exclude)
         }
         if self.epoch <= c.english_epochs:
             return terms
@@ -138,13 +147,15 @@ class Nrf(Method):
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         c, lang = self.config, view.partition(":")[2]
         gather, gather_plain = gatherers(c.gather)
-        target_out = self.text(batch.views[view])
+        target_tokens = batch.views[view]
+        target_out = self.text(target_tokens)
         target = self.text_tower.prepare(target_out)
         f_t = self._filtered(target)
         terms = {}
         if c.mt_weight:
+            exclude = identical_text(c.negatives, gather_plain, target_tokens)
             terms[f"contrastive/{view}"] = c.mt_weight * info_nce(
-                gather(f_t), visual, c.tau, labels
+                gather(f_t), visual, c.tau, labels, exclude
             )
         keep = self._selected(batch, lang, source_out, target_out, e_s)
         if c.guidance_weight:
@@ -152,8 +163,10 @@ class Nrf(Method):
             terms[f"guidance/{view}"] = c.guidance_weight * feature_distance(f_t, teacher, keep)
         if c.cross_lingual_weight:
             kept = gather_plain(keep.to(torch.uint8)).bool()
+            source_tokens = required_view(batch, SOURCE_VIEW, "NRF")
+            exclude = identical_text(c.negatives, gather_plain, target_tokens, source_tokens)
             terms[f"cross_lingual/{view}"] = c.cross_lingual_weight * _selected_nce(
-                gather(f_t), gather(e_s), kept, c.tau
+                gather(f_t), gather(e_s), kept, c.tau, exclude
             )
         return terms
 
@@ -176,10 +189,12 @@ class Nrf(Method):
 
 
 def _selected_nce(
-    target: torch.Tensor, source: torch.Tensor, keep: torch.Tensor, tau: float
-) -> torch.Tensor:
+    target: torch.Tensor, source: torch.Tensor, keep: torch.Tensor, tau: float,
+    exclude: torch.Tensor | None = None,
+) -> torch.Tensor:  # fmt: skip
     """InfoNCE between the kept rows only (diagonal positives: a pair is its own translation);
     0 with a gradient path when nothing is kept."""
     if not keep.any():
         return target.sum() * 0.0
-    return info_nce(target[keep], source[keep], tau)
+    kept = None if exclude is None else exclude[keep][:, keep]
+    return info_nce(target[keep], source[keep], tau, exclude=kept)

@@ -27,6 +27,37 @@ function setStatus(text, isError) {
   status.classList.toggle("error", Boolean(isError));
 }
 
+function note(kind, title, text) {
+  const box = Object.assign(document.createElement("p"), { className: `note ${kind}` });
+  box.append(Object.assign(document.createElement("strong"), { textContent: title }), text);
+  return box;
+}
+
+function listOf(codes) {
+  const names = codes.map((code) => languageName(code, false));
+  try {
+    return new Intl.ListFormat("en", { type: "conjunction" }).format(names);
+  } catch {
+    return names.join(", ");
+  }
+}
+
+// What the page says beside the results: the query's language is not one the model knows;
+// the best result scores under the index's calibrated threshold ("no good match").
+function notesFor(body) {
+  const notes = [];
+  if (body.foreign_lang && body.detected_lang) {
+    notes.push(note("language", `This looks like ${languageName(body.detected_lang, false)}, which the model was not trained on.`,
+      `It knows ${listOf(body.model_langs)}; results for other languages are often poor. Try the query in one of those.`));
+  }
+  if (body.good_match === false && body.results.length) {
+    const best = body.results[0].score.toFixed(3);
+    notes.push(note("no-match", "No good match.",
+      `The best score, ${best}, is below ${body.threshold.toFixed(3)}, the score this index's true matches reach on held-out queries. The closest pictures are shown faded.`));
+  }
+  return notes;
+}
+
 function card(result) {
   const item = $("#card").content.firstElementChild.cloneNode(true);
   const caption = result.captions[0] || result.id;
@@ -41,6 +72,7 @@ function card(result) {
   if (result.kind === "video") item.classList.add("video");
   item.querySelector(".score").textContent = result.score.toFixed(3);
   item.querySelector(".caption").textContent = caption;
+  if (result.caption_lang) item.querySelector(".caption").lang = result.caption_lang;
   item.querySelector(".caption").title = result.captions.join("\n") || result.id;
   const button = item.querySelector(".similar");
   button.setAttribute("aria-label", `More like “${caption}”`);
@@ -48,9 +80,11 @@ function card(result) {
   return item;
 }
 
-function show(results, heading) {
+function show(results, heading, notes = [], weak = false) {
   const grid = $("#results");
   grid.replaceChildren(...results.map(card));
+  grid.classList.toggle("weak", weak);
+  $("#notes").replaceChildren(...notes);
   setStatus(results.length ? heading : "Nothing found.");
 }
 
@@ -63,12 +97,15 @@ async function run(params) {
     } else if (params.q) {
       setStatus("Searching…");
       const body = await api("/api/search", { q: params.q, lang: params.lang, k: params.k });
-      show(body.results, `${body.results.length} results for “${body.query}”`);
+      const weak = body.good_match === false;
+      const heading = weak ? `No good match for “${body.query}”` : `${body.results.length} results for “${body.query}”`;
+      show(body.results, heading, notesFor(body), weak);
     } else {
-      $("#results").replaceChildren();
+      show([], "");
       setStatus("");
     }
   } catch (error) {
+    $("#notes").replaceChildren();
     setStatus(error.message, true);
   }
 }
@@ -86,33 +123,39 @@ function navigate(params) {
   if (params.like) $("#results").focus({ preventScroll: true });
 }
 
+// The menu shows a language only if it has it (else "any language"): setting a <select> to a
+// value it lacks would show it blank, e.g. after an error about ?lang=xx.
 function syncForm(params) {
   $("#q").value = params.q;
-  if (params.lang) $("#lang").value = params.lang;
+  const select = $("#lang");
+  select.value = [...select.options].some((option) => option.value === params.lang) ? params.lang : "";
 }
 
 async function loadInfo() {
   try {
     const info = await api("/api/info");
     const select = $("#lang");
+    select.replaceChildren(select.options[0]);  // loaded again after a token is entered
     for (const code of info.languages) {
       select.append(new Option(languageName(code), code));
     }
     syncForm(currentParams());
     const recall = info.index.recall_at_10 === null ? "exact" : `recall@10 ${info.index.recall_at_10.toFixed(3)}`;
-    $("#info").textContent = `${info.items.toLocaleString()} items · model ${info.model} · ${info.index.type} index (${recall})`;
+    const threshold = info.score_threshold === null ? "" : ` · no good match below ${info.score_threshold.toFixed(3)}`;
+    $("#info").textContent = `${info.items.toLocaleString()} items · model ${info.model} · ${info.index.type} index (${recall})${threshold}`;
   } catch (error) {
     setStatus(error.message, true);
   }
 }
 
-function languageName(code) {
+function languageName(code, withCode = true) {
   try {
-    const name = new Intl.DisplayNames([navigator.language || "en"], { type: "language" }).of(code);
-    return name && name !== code ? `${name} (${code})` : code;
+    const name = new Intl.DisplayNames(["en"], { type: "language" }).of(code);
+    if (name && name !== code) return withCode ? `${name} (${code})` : name;
   } catch {
-    return code;
+    // an unknown code: show it as it is
   }
+  return code;
 }
 
 function setUp() {

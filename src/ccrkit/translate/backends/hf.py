@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ccrkit.quiet import quiet_transformers
 from ccrkit.translate.backend import (
     BACKENDS,
     BackendContext,
@@ -29,6 +30,10 @@ from ccrkit.translate.config import BackendConfig
 HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85\x0b\x0c]+")
 _HASHED_FILE_LIMIT = 1 << 20  # files up to 1 MiB enter the fingerprint by content, larger by size
+TOKENIZER_HINT = (
+    "its tokenizer files are missing or incomplete (save them with the model: "
+    "tokenizer.save_pretrained(DIR); MarianMT needs source.spm, target.spm and vocab.json)"
+)
 SEQ2SEQ_HINT = (
     "the hf backend needs an encoder-decoder translation model: MarianMT (opus-mt-*), NLLB-200, "
     "M2M100, mBART-50 or another AutoModelForSeq2SeqLM model"
@@ -97,9 +102,11 @@ class HFBackend:
         ]
 
     def generate_kwargs(self) -> dict[str, Any]:
+        # the decoder cannot go past its position table (an IndexError deep in torch otherwise)
+        limit = getattr(self.model_config, "max_position_embeddings", None) or 1 << 30
         kwargs: dict[str, Any] = {
             "num_beams": self.beams, "do_sample": False,
-            "max_new_tokens": self.config.decode.max_new_tokens,
+            "max_new_tokens": min(self.config.decode.max_new_tokens, limit),
         }  # fmt: skip
         if self.plan.forced_bos_token_id is not None:
             kwargs["forced_bos_token_id"] = self.plan.forced_bos_token_id
@@ -111,7 +118,11 @@ class HFBackend:
         if self._model is None:
             from transformers import AutoModelForSeq2SeqLM
 
-            model = _load(AutoModelForSeq2SeqLM.from_pretrained, self.ref, "model")
+            with quiet_transformers():
+                model = _load(AutoModelForSeq2SeqLM.from_pretrained, self.ref, "model")
+            # max_new_tokens bounds every output; the model's own max_length (opus-mt: 512)
+            # would only make transformers warn about the two, once per batch
+            model.generation_config.max_length = None
             self._model = model.to(self.device).eval()
         return self._model
 
@@ -168,9 +179,15 @@ def _resolve_ref(model: str) -> str:
 def _load(loader: Any, ref: str, what: str) -> Any:
     try:
         return loader(ref)
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        # TypeError: a tokenizer class built without its vocabulary files (e.g. Marian's
+        # source.spm missing) fails inside its constructor
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         where = "local directory" if Path(ref).is_dir() else "hub id (no network, or not cached?)"
+        if what == "tokenizer" and isinstance(err, TypeError):
+            first = (
+                TOKENIZER_HINT  # the TypeError itself ("expected str, ... not NoneType") is noise
+            )
         raise TranslationError(f"could not load the {what} of '{ref}' ({where}): {first}") from None
 
 

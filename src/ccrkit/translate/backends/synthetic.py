@@ -1,21 +1,21 @@
 """`synthetic`: the synthetic world's noisy MT system, so the demo runs the same stage as real data.
 
-The world (`ccrkit.world`) owns the MT system; this adapter only calls its entry point
+The world (`ccrkit.world.mt`) owns the MT system; this adapter calls its text entry point
 
-    ccrkit.world.mt.translate(captions, src, tgt, noise, seed, **extra) -> [MTResult]
+    translate(captions, src, tgt, noise, seed, index, weights) -> [MTResult]
 
-(each result has `.text`), imported on first use. Noise, seed and noise-type weights default to
-what the world recorded in `<root>/world.json` (`mt.noise` for en->xx, `mt.back_noise` for
-xx->en, `seed`, `config.mt.weights`), so `ccrkit translate --backend synthetic` redoes the world's
-own MT files. When the world's `translate` takes an `index` (its caption text -> meaning table),
-the adapter loads `<collection>/TextData/<collection>_frames.jsonl.gz` of every collection of the
-data spec with the module's `FrameIndex.load`.
+(each result has `.text`). Noise, seed and noise-type weights default to what the world recorded
+in `<root>/world.json` (`mt.noise` for en->xx, `mt.back_noise` for xx->en, `seed`,
+`config.mt.weights`), so `ccrkit translate --backend synthetic` redoes the world's own MT files.
+`index` is the world's caption text -> reading table, loaded from
+`<collection>/TextData/<collection>_frames.jsonl.gz` of every collection of the data spec.
+
+The import runs this way only: `ccrkit.translate` imports the world, the world never imports
+`ccrkit.translate` (the BLEU scoring both use is `ccrkit.mtscores`).
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,10 +31,8 @@ from ccrkit.translate.backend import (
     backend_options,
 )
 from ccrkit.translate.config import BackendConfig
-
-WORLD_MT_MODULE = "ccrkit.world.mt"
-WORLD_JSON = "world.json"
-FRAMES_INDEX = "{collection}_frames.jsonl.gz"
+from ccrkit.world import mt as world_mt
+from ccrkit.world.layout import FRAMES_INDEX, WORLD_JSON
 
 
 @dataclass
@@ -42,7 +40,6 @@ class SyntheticOptions:
     noise: float | None = None  # None: the world's (mt.noise en->xx, mt.back_noise xx->en)
     seed: int | None = None  # None: the world's seed
     weights: dict[str, float] | None = None  # None: the world's noise-type weights
-    module: str = WORLD_MT_MODULE  # where the world's MT lives
 
 
 @BACKENDS.register("synthetic")
@@ -70,52 +67,32 @@ class SyntheticBackend:
                 f"the synthetic backend needs the world's noise and seed: no {WORLD_JSON} under "
                 f"{self.context.root}; set options.noise and options.seed"
             )
-        self._module: Any = None
-        self._extra: dict[str, Any] | None = None
+        self._index: world_mt.FrameIndex | None = None
 
     def identity(self) -> dict[str, Any]:
         return {"backend": "synthetic", "src": self.src, "tgt": self.tgt, "noise": self.noise,
-                "seed": self.seed, "weights": self.weights, "module": self.options.module}  # fmt: skip
+                "seed": self.seed, "weights": self.weights}  # fmt: skip
 
     def prepare(self, segments: Sequence[Segment]) -> list[str]:
         return []
 
     def load(self) -> None:
-        self._world_module()
-        self._kwargs()
+        self._frames_index()
 
     def translate(self, segments: Sequence[Segment]) -> list[Output]:
-        module = self._world_module()
         texts = [segment.text for segment in segments]
         try:
-            results = module.translate(
-                texts, self.src, self.tgt, self.noise, self.seed, **self._kwargs()
+            results = world_mt.translate(
+                texts, self.src, self.tgt, self.noise, self.seed, self._frames_index(), self.weights
             )
         except ValueError as err:
             raise TranslationError(f"synthetic MT {self.src}->{self.tgt}: {err}") from None
         return [Output(result.text) for result in results]
 
-    def _world_module(self) -> Any:
-        if self._module is None:
-            try:
-                self._module = importlib.import_module(self.options.module)
-            except ImportError as err:
-                raise TranslationError(
-                    f"the synthetic backend needs the world's MT module '{self.options.module}' "
-                    f"({err}); it ships with ccrkit.world"
-                ) from None
-        return self._module
-
-    def _kwargs(self) -> dict[str, Any]:
-        """What this world's `translate` accepts beyond the agreed five arguments."""
-        if self._extra is None:
-            accepted = inspect.signature(self._module.translate).parameters
-            self._extra = {}
-            if "weights" in accepted and self.weights is not None:
-                self._extra["weights"] = self.weights
-            if "index" in accepted:
-                self._extra["index"] = self._module.FrameIndex.load(self._index_files())
-        return self._extra
+    def _frames_index(self) -> world_mt.FrameIndex:
+        if self._index is None:
+            self._index = world_mt.FrameIndex.load(self._index_files())
+        return self._index
 
     def _index_files(self) -> list[Path]:
         spec, root = self.context.spec, self.context.root
@@ -128,8 +105,7 @@ class SyntheticBackend:
             *(s.collection for s in spec.splits.values() if s.collection),
         }
         files = [
-            Path(root) / c / spec.text_dir / FRAMES_INDEX.format(collection=c)
-            for c in sorted(collections)
+            Path(root) / c / spec.text_dir / f"{c}_{FRAMES_INDEX}" for c in sorted(collections)
         ]
         missing = [str(f) for f in files if not f.is_file()]
         if missing:

@@ -3,21 +3,31 @@ and FILLERS. English is the source language; the others are the configurable tar
 
 from __future__ import annotations
 
-import random
 from types import ModuleType
 
 from ccrkit.world.concepts import Frame
 from ccrkit.world.lang import cs, de, en, fr, ja, zh
-from ccrkit.world.lang.base import Tok, join, pick
+from ccrkit.world.lang.base import Chooser, Tok, Wording, join, pick
 
 GRAMMARS: dict[str, ModuleType] = {m.CODE: m for m in (en, de, fr, cs, zh, ja)}
 SOURCE = "en"
 TARGETS = ("de", "fr", "cs", "zh", "ja")
 
-__all__ = ["GRAMMARS", "SOURCE", "TARGETS", "Tok", "join", "pick", "render_text"]
+__all__ = [
+    "GRAMMARS",
+    "SOURCE",
+    "TARGETS",
+    "Chooser",
+    "Tok",
+    "Wording",
+    "join",
+    "pick",
+    "render_text",
+]
 
 
-def render_text(frame: Frame, lang: str, rng: random.Random | None = None) -> str:
-    """The caption text of `frame` in `lang` (a paraphrase when `rng` is given)."""
+def render_text(frame: Frame, lang: str, rng: Chooser = None) -> str:
+    """The caption text of `frame` in `lang`: a human paraphrase for a `random.Random`, an MT
+    system's wording for a `Wording`, the canonical rendering for None."""
     grammar = GRAMMARS[lang]
     return join(grammar.render(frame, rng), grammar.SPACED)

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import random
-
 from ccrkit.world.concepts import Event, Frame, Mention
-from ccrkit.world.lang.base import Tok, pick, toks
+from ccrkit.world.lang.base import Chooser, Tok, counted, mt_memo, phrase, pick, toks
 
 CODE, SPACED = "cs", True
 
@@ -34,6 +32,18 @@ RELATION = {  # (preposition, case)
     "right_of": (("napravo od", "gen"), ("vpravo od", "gen")),
     "above": (("nad", "ins"),), "below": (("pod", "ins"),),
 }  # fmt: skip
+POSITION = {  # adverbs or locative phrases after the noun phrase
+    "top_left": ("vlevo nahoře", "v levém horním rohu"), "top": ("nahoře", "v horní části"),
+    "top_right": ("vpravo nahoře", "v pravém horním rohu"), "left": ("vlevo", "na levé straně"),
+    "centre": ("uprostřed", "ve středu"), "right": ("vpravo", "na pravé straně"),
+    "bottom_left": ("vlevo dole", "v levém dolním rohu"), "bottom": ("dole", "v dolní části"),
+    "bottom_right": ("vpravo dole", "v pravém dolním rohu"),
+}  # fmt: skip
+OTHERS = {  # '#': the number word, which carries the concept
+    2: ("a #jeden další tvar", "a ještě #jeden tvar"),
+    3: ("a #dva další tvary", "a ještě #dva tvary"),
+}
+ONLY = ("jen", "pouze")
 DIRECTION = {"left": "doleva", "right": "doprava", "up": "nahoru", "down": "dolů"}
 WRONG_SENSE = {
     "shape:square": "náměstí", "shape:star": "celebrita", "shape:cross": "naštvaný",
@@ -53,8 +63,10 @@ def adjective(value: str, kind: str, case: str, gender: str) -> Tok:
     return Tok(right, f"{kind}:{value}", wrong if wrong != right else "")
 
 
-def noun_phrase(m: Mention, case: str, rng: random.Random | None) -> tuple[list[Tok], str]:
+@mt_memo
+def noun_phrase(m: Mention, case: str, rng: Chooser) -> tuple[list[Tok], str]:
     """'malý pruhovaný červený kruh' / 'nad malou modrou hvězdou'."""
+    rng = phrase(rng, m)
     forms, gender = pick(rng, NOUN[m.shape])
     words = [
         adjective(value, kind, case, gender)
@@ -62,18 +74,28 @@ def noun_phrase(m: Mention, case: str, rng: random.Random | None) -> tuple[list[
         if value
     ]
     words.append(Tok(forms[CASES.index(case)], f"shape:{m.shape}"))
+    if m.position:
+        words += toks(pick(rng, POSITION[m.position]), f"pos:{m.position}")
     return words, gender
 
 
-def render(frame: Frame, rng: random.Random | None) -> list[Tok]:
+@mt_memo
+def count_words(count: int | None, rng: Chooser) -> tuple[list[Tok], list[Tok]]:
+    """'jen' before a one-object caption's noun phrase, or 'a dva další tvary' after it."""
+    return counted(count, rng, ONLY, OTHERS)
+
+
+def render(frame: Frame, rng: Chooser) -> list[Tok]:
     body = _video(frame, rng) if frame.events else _image(frame, rng)
     return [*body, Tok(".")]
 
 
-def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def _image(frame: Frame, rng: Chooser) -> list[Tok]:
     first = noun_phrase(frame.objects[0], "nom", rng)[0]
     if len(frame.objects) == 1:
-        return [*pick(rng, ([], toks("je tu"), toks("na obrázku je"))), *first]
+        lead = toks(pick(rng, ("", "je tu", "na obrázku je")))
+        before, after = count_words(frame.count, rng)
+        return [*lead, *before, *first, *after]
     if frame.relation is None:
         lead = pick(rng, ([], toks("je tu")))
         return [*lead, *first, Tok("a"), *noun_phrase(frame.objects[1], "nom", rng)[0]]
@@ -93,7 +115,7 @@ def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return [*first, Tok("je"), *rel, *second]
 
 
-def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def _video(frame: Frame, rng: Chooser) -> list[Tok]:
     words: list[Tok] = []
     genders: dict[int, str] = {}
     for i, event in enumerate(frame.events):
@@ -117,7 +139,9 @@ def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return words
 
 
-def _event(event: Event, gender: str, rng: random.Random | None) -> list[Tok]:
+@mt_memo
+def _event(event: Event, gender: str, rng: Chooser) -> list[Tok]:
+    rng = phrase(rng, event)
     if event.kind == "move":
         verb = pick(rng, ("posune", "pohne", "přesune"))
         return [

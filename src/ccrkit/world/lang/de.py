@@ -4,10 +4,8 @@ compound nouns ('Streifenmuster', 'Punktmuster', 'orangefarben')."""
 
 from __future__ import annotations
 
-import random
-
 from ccrkit.world.concepts import Event, Frame, Mention
-from ccrkit.world.lang.base import Tok, pick, toks
+from ccrkit.world.lang.base import Chooser, Tok, counted, mt_memo, phrase, pick, toks
 
 CODE, SPACED = "de", True
 
@@ -38,6 +36,18 @@ RELATION = {
     "left_of": ("links von", "links neben"), "right_of": ("rechts von", "rechts neben"),
     "above": ("über", "oberhalb von"), "below": ("unter", "unterhalb von"),
 }  # fmt: skip
+POSITION = {  # adverbs and prepositional phrases: they follow the noun phrase in any case
+    "top_left": ("oben links", "in der linken oberen Ecke"), "top": ("oben", "am oberen Rand"),
+    "top_right": ("oben rechts", "in der rechten oberen Ecke"), "left": ("links", "am linken Rand"),
+    "centre": ("in der Mitte", "mittig"), "right": ("rechts", "am rechten Rand"),
+    "bottom_left": ("unten links", "in der linken unteren Ecke"), "bottom": ("unten", "am unteren Rand"),
+    "bottom_right": ("unten rechts", "in der rechten unteren Ecke"),
+}  # fmt: skip
+OTHERS = {  # '#': the number word, which carries the concept
+    2: ("und #eine weitere Form", "und noch #eine Form"),
+    3: ("und #zwei weitere Formen", "und noch #zwei Formen"),
+}
+ONLY = ("nur", "lediglich")
 DIRECTION = {"left": "links", "right": "rechts", "up": "oben", "down": "unten"}
 WRONG_SENSE = {
     "shape:square": "Platz", "shape:star": "Star", "shape:cross": "böse",
@@ -51,8 +61,10 @@ def _other_gender(gender: str) -> str:
     return {"m": "f", "f": "n", "n": "m"}[gender]
 
 
-def noun_phrase(m: Mention, case: str, rng: random.Random | None) -> tuple[list[Tok], str]:
+@mt_memo
+def noun_phrase(m: Mention, case: str, rng: Chooser) -> tuple[list[Tok], str]:
     """'einen kleinen roten Kreis' (with its gender), or 'ein Kreis mit Streifenmuster'."""
+    rng = phrase(rng, m)
     noun, gender = pick(rng, NOUN[m.shape])
     wrong = _other_gender(gender)
     words = [Tok(ARTICLE[case][gender], bad_agreement=ARTICLE[case][wrong])]
@@ -68,19 +80,28 @@ def noun_phrase(m: Mention, case: str, rng: random.Random | None) -> tuple[list[
     words.append(Tok(noun, f"shape:{m.shape}"))
     if m.texture and with_phrase:
         words += [Tok("mit"), Tok(TEXTURE_WITH[m.texture], f"texture:{m.texture}")]
+    if m.position:
+        words += toks(pick(rng, POSITION[m.position]), f"pos:{m.position}")
     return words, gender
 
 
-def render(frame: Frame, rng: random.Random | None) -> list[Tok]:
+@mt_memo
+def count_words(count: int | None, rng: Chooser) -> tuple[list[Tok], list[Tok]]:
+    """'nur' before a one-object caption's noun phrase, or 'und zwei weitere Formen' after it."""
+    return counted(count, rng, ONLY, OTHERS)
+
+
+def render(frame: Frame, rng: Chooser) -> list[Tok]:
     body = _video(frame, rng) if frame.events else _image(frame, rng)
     return [*body, Tok(".")]
 
 
-def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def _image(frame: Frame, rng: Chooser) -> list[Tok]:
     if len(frame.objects) == 1:
+        before, after = count_words(frame.count, rng)
         if pick(rng, ("nom", "es gibt")) == "nom":
-            return noun_phrase(frame.objects[0], "nom", rng)[0]
-        return [*toks("es gibt"), *noun_phrase(frame.objects[0], "acc", rng)[0]]
+            return [*before, *noun_phrase(frame.objects[0], "nom", rng)[0], *after]
+        return [*toks("es gibt"), *before, *noun_phrase(frame.objects[0], "acc", rng)[0], *after]
     if frame.relation is None:
         case = pick(rng, ("nom", "acc"))
         lead = toks("es gibt") if case == "acc" else []
@@ -98,7 +119,7 @@ def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return [*first, *verb, *rel, *second]
 
 
-def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def _video(frame: Frame, rng: Chooser) -> list[Tok]:
     words: list[Tok] = []
     genders: dict[int, str] = {}
     for i, event in enumerate(frame.events):
@@ -118,8 +139,10 @@ def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return words
 
 
-def _event(event: Event, rng: random.Random | None) -> tuple[list[Tok], list[Tok]]:
+@mt_memo
+def _event(event: Event, rng: Chooser) -> tuple[list[Tok], list[Tok]]:
     """(finite verb, rest of the clause): German puts the subject between them after 'dann'."""
+    rng = phrase(rng, event)
     if event.kind == "move":
         verb = pick(rng, ("bewegt sich", "gleitet", "wandert"))
         head, *reflexive = verb.split()

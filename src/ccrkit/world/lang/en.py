@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import random
-
 from ccrkit.world.concepts import Event, Frame, Mention
-from ccrkit.world.lang.base import Tok, pick, toks
+from ccrkit.world.lang.base import Chooser, Tok, counted, mt_memo, phrase, pick, toks
 
 CODE, SPACED = "en", True
 
@@ -21,6 +19,25 @@ RELATION = {
     "left_of": ("to the left of", "left of"), "right_of": ("to the right of", "right of"),
     "above": ("above", "over"), "below": ("below", "under", "beneath"),
 }  # fmt: skip
+POSITION = {  # a cell of the picture's 3x3 grid
+    "top_left": ("in the top left corner", "at the top left", "in the upper left corner"),
+    "top": ("at the top", "near the top"),
+    "top_right": ("in the top right corner", "at the top right", "in the upper right corner"),
+    "left": ("on the left", "at the left side"),
+    "centre": ("in the centre", "in the middle"),
+    "right": ("on the right", "at the right side"),
+    "bottom_left": ("in the bottom left corner", "at the bottom left", "in the lower left corner"),
+    "bottom": ("at the bottom", "near the bottom"),
+    "bottom_right": (
+        "in the bottom right corner",
+        "at the bottom right",
+        "in the lower right corner",
+    ),
+}
+OTHERS = {  # other objects of a one-object caption's picture ('#': the number word)
+    2: ("and #one other shape", "and #another shape"), 3: ("and #two other shapes", "and #two more shapes"),
+}  # fmt: skip
+ONLY = ("only", "just")
 DIRECTION = {"left": "left", "right": "right", "up": "up", "down": "down"}
 MOVE = ("moves", "slides", "goes")
 GROW = ("grows", "gets bigger", "becomes larger")
@@ -36,8 +53,10 @@ WORDS = {
     **{f"texture:{k}": v[0] for k, v in TEXTURE.items()},
     **{f"rel:{k}": v[0].split()[-2] if k.endswith("_of") else v[0] for k, v in RELATION.items()},
     **{f"dir:{k}": v for k, v in DIRECTION.items()},
+    **{f"pos:{k}": k.replace("_", "-") for k in POSITION},
     "event:move": "moves", "event:grow": "grows", "event:shrink": "shrinks",
-    "event:turn": "turns", "event:appear": "appears",
+    "event:turn": "turns", "event:appear": "appears", "count:1": "only", "count:2": "one",
+    "count:3": "two",
 }  # fmt: skip
 # Wrong senses an xx->en MT picks for the target word of a concept.
 WRONG_SENSE = {
@@ -48,8 +67,10 @@ WRONG_SENSE = {
 FILLERS = ("very", "also", "shiny", "old", "nice")
 
 
-def noun_phrase(m: Mention, rng: random.Random | None, det: str = "a") -> list[Tok]:
+@mt_memo
+def noun_phrase(m: Mention, rng: Chooser, det: str = "a") -> list[Tok]:
     """'a small striped red circle' or 'a red circle with stripes'."""
+    rng = phrase(rng, m)
     words = [Tok(det, bad_agreement="an")]
     if m.size:
         words.append(Tok(pick(rng, SIZE[m.size]), f"size:{m.size}"))
@@ -61,7 +82,15 @@ def noun_phrase(m: Mention, rng: random.Random | None, det: str = "a") -> list[T
     words.append(Tok(pick(rng, SHAPE[m.shape]), f"shape:{m.shape}"))
     if m.texture and with_phrase:
         words += toks(TEXTURE_WITH[m.texture], f"texture:{m.texture}")
+    if m.position:
+        words += toks(pick(rng, POSITION[m.position]), f"pos:{m.position}")
     return _a_an(words)
+
+
+@mt_memo
+def count_words(count: int | None, rng: Chooser) -> tuple[list[Tok], list[Tok]]:
+    """'only' before a one-object caption's noun phrase, or 'and two other shapes' after it."""
+    return counted(count, rng, ONLY, OTHERS)
 
 
 def _a_an(words: list[Tok]) -> list[Tok]:
@@ -70,15 +99,17 @@ def _a_an(words: list[Tok]) -> list[Tok]:
     return words
 
 
-def render(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def render(frame: Frame, rng: Chooser) -> list[Tok]:
     body = _video(frame, rng) if frame.events else _image(frame, rng)
     return [*body, Tok(".")]
 
 
-def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
-    first = noun_phrase(frame.objects[0], rng)
+def _image(frame: Frame, rng: Chooser) -> list[Tok]:
     if len(frame.objects) == 1:
-        return pick(rng, (lambda: first, lambda: [*toks("there is"), *first]))()
+        before, after = count_words(frame.count, rng)
+        lead = toks("there is") if pick(rng, ("plain", "there is")) == "there is" else []
+        return [*lead, *before, *noun_phrase(frame.objects[0], rng), *after]
+    first = noun_phrase(frame.objects[0], rng)
     second = noun_phrase(frame.objects[1], rng)
     if frame.relation is None:
         lead = pick(rng, ([], toks("there are")))
@@ -94,7 +125,7 @@ def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return [*first, *rel, *second]
 
 
-def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def _video(frame: Frame, rng: Chooser) -> list[Tok]:
     words: list[Tok] = []
     said: set[int] = set()
     first_word = pick(rng, ("", "first")) if len(frame.events) > 1 else ""
@@ -111,7 +142,9 @@ def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return words
 
 
-def _event(event: Event, rng: random.Random | None) -> list[Tok]:
+@mt_memo
+def _event(event: Event, rng: Chooser) -> list[Tok]:
+    rng = phrase(rng, event)
     if event.kind == "move":
         to = pick(rng, ("", "to the ")) if event.arg in ("left", "right") else ""
         return [

@@ -3,10 +3,8 @@ colour and texture after it, 'de' + 'un' elided to "d'un"."""
 
 from __future__ import annotations
 
-import random
-
 from ccrkit.world.concepts import Event, Frame, Mention
-from ccrkit.world.lang.base import Tok, pick, toks
+from ccrkit.world.lang.base import Chooser, Tok, counted, mt_memo, phrase, pick, toks
 
 CODE, SPACED = "fr", True
 
@@ -27,6 +25,19 @@ RELATION = {  # phrases ending in 'de', elided with the following article
     "left_of": ("à gauche de",), "right_of": ("à droite de",),
     "above": ("au-dessus de",), "below": ("en dessous de", "au-dessous de"),
 }  # fmt: skip
+POSITION = {
+    "top_left": ("en haut à gauche", "dans le coin supérieur gauche"), "top": ("en haut", "vers le haut"),
+    "top_right": ("en haut à droite", "dans le coin supérieur droit"),
+    "left": ("à gauche", "sur la gauche"), "centre": ("au centre", "au milieu"),
+    "right": ("à droite", "sur la droite"),
+    "bottom_left": ("en bas à gauche", "dans le coin inférieur gauche"), "bottom": ("en bas", "vers le bas"),
+    "bottom_right": ("en bas à droite", "dans le coin inférieur droit"),
+}  # fmt: skip
+OTHERS = {  # '#': the number word, which carries the concept
+    2: ("et #une autre forme", "et encore #une forme"),
+    3: ("et #deux autres formes", "et encore #deux formes"),
+}
+ONLY = ("seulement", "uniquement")
 DIRECTION = {"left": "la gauche", "right": "la droite", "up": "le haut", "down": "le bas"}
 WRONG_SENSE = {
     "shape:square": "place", "shape:star": "vedette", "shape:cross": "fâché",
@@ -40,10 +51,10 @@ def _index(gender: str) -> int:
     return 0 if gender == "m" else 1
 
 
-def noun_phrase(
-    m: Mention, rng: random.Random | None, after_de: bool = False
-) -> tuple[list[Tok], str]:
+@mt_memo
+def noun_phrase(m: Mention, rng: Chooser, after_de: bool = False) -> tuple[list[Tok], str]:
     """'un petit cercle rouge rayé' (after 'de': "d'un petit ...")."""
+    rng = phrase(rng, m)
     noun, gender = pick(rng, NOUN[m.shape])
     other = "f" if gender == "m" else "m"
     article = ARTICLE[gender]
@@ -55,7 +66,15 @@ def noun_phrase(
         words.append(_adjective(m.colour, "colour", gender))
     if m.texture:
         words.append(_adjective(m.texture, "texture", gender))
+    if m.position:
+        words += toks(pick(rng, POSITION[m.position]), f"pos:{m.position}")
     return words, gender
+
+
+@mt_memo
+def count_words(count: int | None, rng: Chooser) -> tuple[list[Tok], list[Tok]]:
+    """'seulement' before a one-object caption's noun phrase, or 'et deux autres formes' after it."""
+    return counted(count, rng, ONLY, OTHERS)
 
 
 def _adjective(value: str, kind: str, gender: str) -> Tok:
@@ -64,16 +83,17 @@ def _adjective(value: str, kind: str, gender: str) -> Tok:
     return Tok(right, f"{kind}:{value}", wrong if wrong != right else "")
 
 
-def render(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def render(frame: Frame, rng: Chooser) -> list[Tok]:
     body = _video(frame, rng) if frame.events else _image(frame, rng)
     return [*body, Tok(".")]
 
 
-def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def _image(frame: Frame, rng: Chooser) -> list[Tok]:
     first = noun_phrase(frame.objects[0], rng)[0]
     if len(frame.objects) == 1:
-        lead = pick(rng, ([], toks("il y a"), toks("on voit")))
-        return [*lead, *first]
+        lead = toks(pick(rng, ("", "il y a", "on voit")))
+        before, after = count_words(frame.count, rng)
+        return [*lead, *before, *first, *after]
     if frame.relation is None:
         lead = pick(rng, ([], toks("il y a")))
         return [*lead, *first, Tok("et"), *noun_phrase(frame.objects[1], rng)[0]]
@@ -90,7 +110,7 @@ def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return [*first, *rel, *second]
 
 
-def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def _video(frame: Frame, rng: Chooser) -> list[Tok]:
     words: list[Tok] = []
     genders: dict[int, str] = {}
     if len(frame.events) > 1 and pick(rng, (False, True)):
@@ -107,7 +127,9 @@ def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return words
 
 
-def _event(event: Event, gender: str, rng: random.Random | None) -> list[Tok]:
+@mt_memo
+def _event(event: Event, gender: str, rng: Chooser) -> list[Tok]:
+    rng = phrase(rng, event)
     if event.kind == "move":
         verb = pick(rng, ("se déplace", "glisse", "va"))
         *reflexive, head = verb.split()

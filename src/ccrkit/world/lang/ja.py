@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import random
-
 from ccrkit.world.concepts import Event, Frame, Mention
-from ccrkit.world.lang.base import Tok, pick
+from ccrkit.world.lang.base import Chooser, Tok, mt_memo, phrase, pick
 
 CODE, SPACED = "ja", False
 
@@ -26,6 +24,13 @@ RELATION = {
     "left_of": ("左", "左側"), "right_of": ("右", "右側"), "above": ("上", "上方"),
     "below": ("下", "下方"),
 }  # fmt: skip
+POSITION = {  # places in the picture, followed by に
+    "top_left": ("左上", "左上の方"), "top": ("上の方", "上部"), "top_right": ("右上", "右上の方"),
+    "left": ("左側", "左の方"), "centre": ("真ん中", "中央"), "right": ("右側", "右の方"),
+    "bottom_left": ("左下", "左下の方"), "bottom": ("下の方", "下部"),
+    "bottom_right": ("右下", "右下の方"),
+}  # fmt: skip
+NUMBER = {2: "一つ", 3: "二つ"}  # other objects besides the one a caption mentions
 DIRECTION = {"left": "左", "right": "右", "up": "上", "down": "下"}
 WRONG_PARTICLE = {"が": "を", "は": "を", "に": "で", "と": "や"}
 WRONG_SENSE = {
@@ -40,8 +45,10 @@ def particle(text: str) -> Tok:
     return Tok(text, bad_agreement=WRONG_PARTICLE.get(text, ""))
 
 
-def noun_phrase(m: Mention, rng: random.Random | None) -> list[Tok]:
+@mt_memo
+def noun_phrase(m: Mention, rng: Chooser) -> list[Tok]:
     """'小さい縞模様の赤い丸': size, texture, colour, noun."""
+    rng = phrase(rng, m)
     words = []
     if m.size:
         words.append(Tok(pick(rng, SIZE[m.size]), f"size:{m.size}"))
@@ -53,19 +60,46 @@ def noun_phrase(m: Mention, rng: random.Random | None) -> list[Tok]:
     return words
 
 
-def render(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def render(frame: Frame, rng: Chooser) -> list[Tok]:
     body = _video(frame, rng) if frame.events else _image(frame, rng)
     return [*body, Tok("。")]
 
 
-def _exists(rng: random.Random | None) -> Tok:
+def _exists(rng: Chooser) -> Tok:
     return Tok(pick(rng, ("ある", "あります", "描かれている")))
 
 
-def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
-    first = noun_phrase(frame.objects[0], rng)
+def _place(m: Mention, rng: Chooser) -> list[Tok]:
+    if not m.position:
+        return []
+    word = pick(phrase(rng, ("pos", m.position)), POSITION[m.position])
+    return [Tok(word, f"pos:{m.position}"), particle("に")]
+
+
+def _clause(m: Mention, rng: Chooser, verb: Tok, only: bool = False) -> list[Tok]:
+    """'左上に赤い丸がある' or '赤い丸が左上にある'; 'だけ' before が when it is the only object."""
+    subject = [*noun_phrase(m, rng), *([Tok("だけ", "count:1")] if only else []), particle("が")]
+    if pick(rng, ("place-first", "subject-first")) == "place-first":
+        return [*_place(m, rng), *subject, verb]
+    return [*subject, *_place(m, rng), verb]
+
+
+def _image(frame: Frame, rng: Chooser) -> list[Tok]:
     if len(frame.objects) == 1:
-        return [*first, particle("が"), _exists(rng)]
+        m = frame.objects[0]
+        if not frame.count or frame.count == 1:
+            return _clause(m, rng, _exists(rng), only=frame.count == 1)
+        others = [
+            Tok("ほかに"),
+            Tok("図形"),
+            particle("が"),
+            Tok(NUMBER[frame.count], f"count:{frame.count}"),
+        ]
+        return [*_clause(m, rng, Tok("あり")), Tok("、"), *others, _exists(rng)]
+    if frame.relation is None and any(m.position for m in frame.objects):
+        a, b = frame.objects  # 左上に赤い丸があり、右に青い四角がある
+        return [*_clause(a, rng, Tok("あり")), Tok("、"), *_clause(b, rng, _exists(rng))]
+    first = noun_phrase(frame.objects[0], rng)
     second = noun_phrase(frame.objects[1], rng)
     if frame.relation is None:
         return [*first, particle("と"), *second, particle("が"), _exists(rng)]
@@ -83,7 +117,7 @@ def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return [*place, *first, particle("が"), _exists(rng)]  # Y の左に X がある
 
 
-def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def _video(frame: Frame, rng: Chooser) -> list[Tok]:
     words: list[Tok] = []
     said: set[int] = set()
     last = len(frame.events) - 1
@@ -97,8 +131,10 @@ def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return words
 
 
-def _event(event: Event, final: bool, rng: random.Random | None) -> list[Tok]:
+@mt_memo
+def _event(event: Event, final: bool, rng: Chooser) -> list[Tok]:
     """The predicate: dictionary form at the end of the sentence, te-form before another event."""
+    rng = phrase(rng, event)
     if event.kind == "move":
         verb = ("動く", "移動する") if final else ("動いて", "移動して")
         index = pick(rng, (0, 1))

@@ -3,10 +3,8 @@ locatives, existential 有, 先…然后… for temporal order, no spaces."""
 
 from __future__ import annotations
 
-import random
-
 from ccrkit.world.concepts import Event, Frame, Mention
-from ccrkit.world.lang.base import Tok, pick
+from ccrkit.world.lang.base import Chooser, Tok, mt_memo, phrase, pick
 
 CODE, SPACED = "zh", False
 
@@ -26,6 +24,13 @@ RELATION = {
     "left_of": ("左边", "左侧"), "right_of": ("右边", "右侧"),
     "above": ("上面", "上方"), "below": ("下面", "下方"),
 }  # fmt: skip
+POSITION = {  # locatives that open an existential clause: 左上角有…
+    "top_left": ("左上角", "左上方"), "top": ("上方", "上部"), "top_right": ("右上角", "右上方"),
+    "left": ("左侧", "左边"), "centre": ("中间", "中央"), "right": ("右侧", "右边"),
+    "bottom_left": ("左下角", "左下方"), "bottom": ("下方", "下部"),
+    "bottom_right": ("右下角", "右下方"),
+}  # fmt: skip
+NUMBER = {2: "一", 3: "两"}  # other objects besides the one a caption mentions
 DIRECTION = {"left": "左", "right": "右", "up": "上", "down": "下"}
 WRONG_SENSE = {
     "shape:square": "广场", "shape:star": "明星", "shape:cross": "生气",
@@ -35,8 +40,10 @@ WRONG_SENSE = {
 FILLERS = ("非常", "也", "闪亮的", "旧的", "漂亮的")
 
 
-def noun_phrase(m: Mention, rng: random.Random | None, numeral: bool = True) -> list[Tok]:
+@mt_memo
+def noun_phrase(m: Mention, rng: Chooser, numeral: bool = True) -> list[Tok]:
     """'一个带条纹的红色小圆形': numeral, measure word, modifiers with 的, size, noun."""
+    rng = phrase(rng, m)
     noun, measure = pick(rng, NOUN[m.shape])
     words = [Tok("一"), Tok(measure, bad_agreement=WRONG_MEASURE[measure])] if numeral else []
     if m.texture:
@@ -51,16 +58,38 @@ def noun_phrase(m: Mention, rng: random.Random | None, numeral: bool = True) -> 
     return words
 
 
-def render(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def render(frame: Frame, rng: Chooser) -> list[Tok]:
     body = _video(frame, rng) if frame.events else _image(frame, rng)
     return [*body, Tok("。")]
 
 
-def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
-    first = noun_phrase(frame.objects[0], rng)
+def _exists(m: Mention, rng: Chooser, only: bool = False, also: bool = False) -> list[Tok]:
+    """The existential clause of one object: '左上角有一个…' (a locative first when its place is
+    said), '只有' when it is the only object, '还有' for a second object without a place."""
+    verb = Tok("只有", "count:1") if only else Tok("还有" if also else "有")
+    if m.position:
+        place = Tok(
+            pick(phrase(rng, ("pos", m.position)), POSITION[m.position]), f"pos:{m.position}"
+        )
+        return [*pick(rng, ([place], [Tok("在"), place])), verb]
+    lead = pick(rng, ("", "图中", "画面上"))
+    return [Tok(lead + verb.text, verb.concept)] if lead else [verb]
+
+
+def _image(frame: Frame, rng: Chooser) -> list[Tok]:
     if len(frame.objects) == 1:
-        return [*pick(rng, ([Tok("有")], [Tok("图中有")], [Tok("画面上有")])), *first]
+        m = frame.objects[0]
+        words = [*_exists(m, rng, only=frame.count == 1), *noun_phrase(m, rng)]
+        if frame.count and frame.count > 1:
+            others = [Tok(NUMBER[frame.count], f"count:{frame.count}"), Tok("个"), Tok("图形")]
+            lead = pick(phrase(rng, ("count", frame.count)), ("还有另外", "旁边还有"))
+            words += [Tok("，"), Tok(lead), *others]
+        return words
+    first = noun_phrase(frame.objects[0], rng)
     second = noun_phrase(frame.objects[1], rng)
+    if frame.relation is None and any(m.position for m in frame.objects):
+        a, b = frame.objects
+        return [*_exists(a, rng), *first, Tok("，"), *_exists(b, rng, also=True), *second]
     if frame.relation is None:
         return [*pick(rng, ([Tok("有")], [])), *first, Tok("和"), *second]
     side = Tok(pick(rng, RELATION[frame.relation]), f"rel:{frame.relation}")
@@ -72,7 +101,7 @@ def _image(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return [Tok("在"), *second, Tok("的"), side, Tok("有"), *first]
 
 
-def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
+def _video(frame: Frame, rng: Chooser) -> list[Tok]:
     words: list[Tok] = []
     said: set[int] = set()
     use_xian = pick(rng, (False, True)) and len(frame.events) > 1
@@ -96,7 +125,9 @@ def _video(frame: Frame, rng: random.Random | None) -> list[Tok]:
     return words
 
 
-def _event(event: Event, rng: random.Random | None) -> list[Tok]:
+@mt_memo
+def _event(event: Event, rng: Chooser) -> list[Tok]:
+    rng = phrase(rng, event)
     if event.kind == "move":
         direction = Tok(DIRECTION[event.arg or ""], f"dir:{event.arg}")
         return [

@@ -1,0 +1,47 @@
+"""Welch's t-test and contrast of `report.stats` (issue 19), against scipy on fixed numbers."""
+
+from __future__ import annotations
+
+import pytest
+from scipy import stats
+
+from ccrkit.report.stats import needs_more_seeds, welch, welch_contrast
+
+A = [44.8, 41.2, 48.9, 46.0]
+B = [38.3, 40.1, 36.9]
+
+
+def test_welch_equals_scipy() -> None:
+    test = welch(A, B)
+    expected = stats.ttest_ind(A, B, equal_var=False)
+    assert test.p == pytest.approx(expected.pvalue, rel=1e-12)
+    assert test.estimate == pytest.approx(sum(A) / 4 - sum(B) / 3)
+    assert test.p == pytest.approx(0.01661, abs=5e-6)  # the figure itself, fixed
+    assert test.significant and test.p_cell() == "0.017"
+
+
+def test_contrast_of_two_groups_is_welch_and_of_four_a_difference_of_gains() -> None:
+    assert welch_contrast([A, B], [1, -1]).p == pytest.approx(welch(A, B).p, rel=1e-12)
+    high_a, high_b, low_a, low_b = (
+        [50.0, 52.0, 51.0],
+        [40.0, 41.0, 39.5],
+        [45.0, 46.0, 44.0],
+        [44.0, 45.5, 44.5],
+    )
+    test = welch_contrast([high_a, high_b, low_a, low_b], [1, -1, -1, 1])
+    assert test.estimate == pytest.approx((51 - 40.1667) - (45 - 44.6667), abs=1e-3)
+    # Welch–Satterthwaite by hand: se² = Σ s²/n, df = se⁴ / Σ (s²/n)² / (n − 1)
+    parts = [stats.tvar(g) / 3 for g in (high_a, high_b, low_a, low_b)]
+    se2 = sum(parts)
+    df = se2**2 / sum(p * p / 2 for p in parts)
+    assert test.p == pytest.approx(2 * stats.t.sf(test.estimate / se2**0.5, df), rel=1e-12)
+
+
+def test_too_few_seeds_say_so() -> None:
+    test = welch([1.0, 2.0], B)
+    assert test.p is None and test.p_cell() == "n < 3 seeds (2, 3)" and not test.significant
+
+
+def test_more_seeds_when_within_two_standard_deviations() -> None:
+    assert needs_more_seeds([10.0, 12.0, 14.0], [13.0, 15.0, 17.0])  # Δ 3 < 2 x 2
+    assert not needs_more_seeds([10.0, 12.0, 14.0], [20.0, 22.0, 24.0])  # Δ 10 > 4
