@@ -2,9 +2,9 @@
 
 Order: sample scenes; draw pictures in worker processes (the benchmark's, and world-clip's own
 pretraining pictures unless the pretrained cache has it) while the main process writes every
-caption and its MT; pretrain (or take from the cache) the frozen `world-clip` and write the
-features; pretrain (or take) `world-mbert`; measure MT quality and the backbone; write
-`world.json` last (its presence marks a finished world). The pretrained models are copied into
+caption and its MT; pretrain (or take from the cache) the frozen `world-clip` in this process
+while a worker pretrains `world-mbert` (one torch thread each), and write the features; measure
+MT quality and the backbone; write `world.json` last (its presence marks a finished world). The pretrained models are copied into
 DATA_ROOT/models/ (see `ccrkit.world.pretrained`).
 """
 
