@@ -2,7 +2,7 @@
 
     python benchmarks/bench_train.py                    # hf encoder (4 x 256 BERT), every method
     python benchmarks/bench_train.py --methods baseline nrccr --threads 2 --examples 4096
-    python benchmarks/bench_train.py --encoder builtin  # the configs' own built-in encoder
+    python benchmarks/bench_train.py --encoder builtin  # the built-in from-scratch encoder
 
 Every method is trained by the real trainer (`run_training`) on synthetic feature data with the
 sizes of its world config, all with the same text encoder: with `--encoder hf` (default) a BERT
@@ -56,6 +56,9 @@ METHOD_CONFIGS = {
 # what every method needs on synthetic data: one target language, NRF's random-half selector
 # (its round-trip selector needs MT quality scores the synthetic data has not)
 COMMON = ["data.target_langs=[de]", "train.device=cpu"]
+# The world configs' alternative to world-mbert (their comments name it): the built-in encoder.
+BUILTIN = {"name": "builtin", "dim": 256, "layers": 2, "heads": 4, "ffn_dim": 512,
+           "max_length": 48, "vocab_size": 4000}  # fmt: skip
 PER_METHOD = {"nrf": ["method.selector=fraction"]}
 
 
@@ -189,8 +192,11 @@ def bench_method(
     overrides = [f"train.epochs={args.epochs}", "train.tensorboard=false", "train.progress=false",
                  *COMMON, *PER_METHOD.get(name, []), *args.overrides]  # fmt: skip
     config = load_config(RunConfig, METHOD_CONFIGS[name], overrides)
-    if model_dir is not None:  # the section is replaced, not merged into (other keys)
+    # the section is replaced, not merged into (other keys)
+    if model_dir is not None:
         config.text_encoder = {"name": "hf", "path": str(model_dir), "max_length": 48}
+    else:
+        config.text_encoder = dict(BUILTIN)
     views = ("source", *(f"{role}:de" for role in config.data.roles))
     torch.set_num_threads(args.threads)
     flops = step_flops(config, data, views) / config.train.batch_size

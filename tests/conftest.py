@@ -48,7 +48,8 @@ def tiny_run(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     overrides = [
         f"data.root={tiny_world}", "train.epochs=6", "train.batch_size=32", "train.lr=2e-3",
         "train.warmup_steps=0", "train.progress=false", "train.tensorboard=false",
-        "text_encoder.dim=64", "text_encoder.layers=1", "text_encoder.ffn_dim=128",
+        "text_encoder.name=builtin", "text_encoder.dim=64", "text_encoder.layers=1",
+        "text_encoder.ffn_dim=128",
         "text_encoder.vocab_size=600", "method.embed_dim=64", "visual_encoder.hidden=128",
     ]  # fmt: skip
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"

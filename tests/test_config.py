@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -83,6 +83,26 @@ def test_base_inheritance_and_cycles(tmp_path):
     write(tmp_path, "base: a.yaml\n", "b.yaml")
     with pytest.raises(ConfigError, match="circular"):
         load_config(Demo, tmp_path / "a.yaml")
+
+
+@dataclass
+class Run:
+    optim: Optim = field(default_factory=Optim)
+    encoder: dict[str, Any] = field(default_factory=lambda: {"name": "hf", "path": "bert"})
+
+
+def test_a_plugin_section_naming_another_plugin_replaces_the_old_one(tmp_path):
+    """Untyped plug-in sections (`{name: ..., params}`) switch whole; typed sections merge."""
+    base = write(tmp_path, "encoder: {name: hf, path: m, finetune: [1]}\n", "base.yaml")
+    assert load_config(Run, base, ["encoder.finetune=[2]"]).encoder == {
+        "name": "hf", "path": "m", "finetune": [2]
+    }  # fmt: skip
+    switched = load_config(Run, base, ["encoder.name=builtin", "encoder.dim=8"])
+    assert switched.encoder == {"name": "builtin", "dim": 8}
+    child = write(tmp_path, "base: base.yaml\nencoder: {name: builtin, dim: 4}\n", "child.yaml")
+    assert load_config(Run, child).encoder == {"name": "builtin", "dim": 4}
+    typed = write(tmp_path, "name: parent\ntrain: {lr: 0.5}\n", "typed.yaml")
+    assert load_config(Demo, typed, ["name=other"]).train.lr == 0.5
 
 
 def test_invalid_yaml_names_the_line(tmp_path):

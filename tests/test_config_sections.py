@@ -90,8 +90,9 @@ def test_config_show_prints_a_config_that_loads_back(tmp_path, capsys):
     assert "# from override 'train.lr=3e-4'" in shown
     resolved = yaml.safe_load(shown)
     assert resolved["train"]["lr"] == 3e-4 and resolved["train"]["epochs"] == 2  # demo-world
-    assert resolved["text_encoder"] == {"name": "hf", "path": "/models/mbert", "finetune": None,
-                                        "lowercase_strip_accents": False, "max_length": 64,
+    # demo-world's own hf section (world-mbert), another path: the section is merged, not replaced
+    assert resolved["text_encoder"] == {"name": "hf", "path": "/models/mbert", "finetune": [1, 2, 3],
+                                        "lowercase_strip_accents": False, "max_length": 48,
                                         "pooling": "mean"}  # fmt: skip
     again = write(tmp_path, "again.yaml", shown)
     assert main(["config", "show", "--config", str(again)]) == 0

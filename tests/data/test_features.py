@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -21,7 +19,8 @@ from ccrkit.data import (
     load_image,
     read_video2frames,
 )
-from ccrkit.data.features import extract_images, load_encoder
+from ccrkit.data.features import FEATURE_ENCODERS, extract_images, load_encoder
+from ccrkit.models.world_clip import WorldClip, save_world_clip, world_clip_features
 
 transformers = pytest.importorskip("transformers")
 av = pytest.importorskip("av")
@@ -263,28 +262,21 @@ def test_unknown_encoder_and_missing_model(tmp_path):
         load_encoder("clip", str(tmp_path / "no-such-model"))
 
 
-def test_world_cnn_encoder_goes_through_the_backbone_loader(monkeypatch, world_root, tmp_path):
-    """The registry entry imports `ccrkit.world.backbone` lazily; a stand-in module here."""
-    seen = {}
-
-    def load_backbone(directory):
-        seen["directory"] = directory
-        torch.manual_seed(0)
-        return torch.nn.Sequential(
-            torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
-        )
-
-    module = types.ModuleType("ccrkit.world.backbone")
-    module.load_backbone = load_backbone
-    monkeypatch.setitem(sys.modules, "ccrkit.world.backbone", module)
+def test_world_cnn_feature_encoder_is_the_registered_world_clip(world_root, tmp_path):
+    """`worldcnn` is registered by `ccrkit.models.world_clip` (data does not import models) and
+    encodes images as they are, through the saved world-clip."""
+    assert FEATURE_ENCODERS.get("worldcnn") is world_clip_features
+    torch.manual_seed(0)
+    model = WorldClip(dim=8, width=4, image_size=8).eval()  # the fixture draws 8x8 pictures
+    save_world_clip(model, tmp_path / "worldcnn", {})
     encoder = load_encoder("worldcnn", str(tmp_path / "worldcnn"), "cpu")
-    assert seen["directory"] == str(tmp_path / "worldcnn")
     image = load_image(world_root / "worldimage" / "ImageData" / "img00000.png")
     features = encoder.encode([image, image])
     pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)[None]
-    np.testing.assert_allclose(
-        features[0], load_backbone("x")(pixels)[0].detach().numpy(), rtol=1e-5
-    )
+    with torch.no_grad():
+        expected = model(pixels)[0].numpy()
+    np.testing.assert_allclose(features[0], expected, rtol=1e-5, atol=1e-6)
+    assert features.shape == (2, 8)
 
 
 def test_world_cnn_features_match_the_world_release(tiny_world, tmp_path):

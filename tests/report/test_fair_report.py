@@ -26,8 +26,9 @@ from ccrkit.report.worlds import UNFINISHED, generate_worlds, locate_worlds
 TESTS = Path(__file__).parent.parent
 TINY = [
     "train.batch_size=8", "train.progress=false", "train.tensorboard=false", "train.device=cpu",
-    "eval.batch_size=8", "text_encoder.dim=16", "text_encoder.layers=1", "text_encoder.heads=2",
-    "text_encoder.ffn_dim=32", "text_encoder.vocab_size=150", "visual_encoder.hidden=16",
+    "eval.batch_size=8", "text_encoder.name=builtin", "text_encoder.dim=16",
+    "text_encoder.layers=1", "text_encoder.heads=2", "text_encoder.ffn_dim=32",
+    "text_encoder.vocab_size=150", "visual_encoder.hidden=16",
 ]  # fmt: skip
 NRCCR_TINY = ["method.hidden=16", "method.heads=2", "method.qk_dim=8", "method.embed_dim=16"]
 

@@ -18,7 +18,8 @@ from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec
 TESTS = Path(__file__).parent.parent
 TINY = [
     "train.epochs=1", "train.batch_size=8", "train.progress=false", "train.tensorboard=false",
-    "train.device=cpu", "eval.batch_size=8", "text_encoder.dim=16", "text_encoder.layers=1",
+    "train.device=cpu", "eval.batch_size=8", "text_encoder.name=builtin", "text_encoder.dim=16",
+    "text_encoder.layers=1",
     "text_encoder.heads=2", "text_encoder.ffn_dim=32", "text_encoder.vocab_size=150",
     "visual_encoder.hidden=16",
 ]  # fmt: skip

@@ -27,7 +27,7 @@ def joint_run(tiny_world, tmp_path_factory):
         f"data.root={tiny_world}", "data.val_split=null", "train.epochs=3",
         "train.batch_size=64", "train.lr=3e-3",
         "train.warmup_steps=0", "train.progress=false", "train.tensorboard=false",
-        "train.device=cpu", "text_encoder.dim=64", "text_encoder.layers=1",
+        "train.device=cpu", "text_encoder.name=builtin", "text_encoder.dim=64", "text_encoder.layers=1",
         "text_encoder.ffn_dim=128", "text_encoder.vocab_size=900", "method.embed_dim=64",
         "visual_encoder.hidden=128", "eval.fusion_weights=[]",
     ]  # fmt: skip

@@ -3,6 +3,8 @@ answer a human German query from the world's test split with the picture it desc
 
 from __future__ import annotations
 
+from urllib.parse import quote_plus
+
 import numpy as np
 import pytest
 
@@ -39,7 +41,7 @@ def found_query(tiny_run, tiny_world):
 def test_the_api_answers_a_german_query_with_its_picture(world_index, found_query, caller_for):
     model, query, item = found_query
     client = caller_for(create_app(model, world_index, ServeSettings()))
-    reply = client.get(f"/api/search?q={query.replace(' ', '+')}&lang=de&k=5")
+    reply = client.get(f"/api/search?q={quote_plus(query)}&lang=de&k=5")  # ä, ß: percent-encoded
     assert reply.status == 200
     results = reply.json()["results"]
     assert results[0]["id"] == item

@@ -90,7 +90,9 @@ def test_the_default_config_is_valid() -> None:
         "data/world",
         "de",
     )
-    assert config.method["name"] == "baseline" and config.text_encoder["name"] == "builtin"
+    assert config.method["name"] == "baseline" and config.text_encoder == {
+        "name": "hf", "path": "data/world/models/world-mbert", "finetune": [1, 2, 3], "max_length": 48
+    }  # fmt: skip
 
 
 def test_a_checkpoint_never_imports_the_plugins_it_names(

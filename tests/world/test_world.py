@@ -16,7 +16,7 @@ import torch
 
 from ccrkit.cli.main import main
 from ccrkit.config import ConfigError, load_config
-from ccrkit.world.backbone import load_backbone, load_pixels
+from ccrkit.models.world_clip import load_pixels, load_world_clip
 from ccrkit.world.config import WorldConfig, config_hash
 from ccrkit.world.world import generate_world
 
@@ -78,7 +78,7 @@ def test_image_features_and_pictures(tiny_world: Path) -> None:
     assert (
         pixels.shape == (8, 3, 64, 64) and float(pixels.min()) >= 0.0 and float(pixels.max()) <= 1.0
     )
-    backbone = load_backbone(folder)
+    backbone = load_world_clip(folder)
     with torch.no_grad():
         again = backbone(pixels).numpy()
     np.testing.assert_allclose(again, np.load(folder / "test.npy")[:8], rtol=1e-4, atol=1e-4)
@@ -97,7 +97,7 @@ def test_video_bigfile_and_frame_map(tiny_world: Path) -> None:
     row = ids.index("vid00003_5")
     frame = load_pixels([tiny_world / "worldvideo" / "FrameData" / "vid00003_5.png"])
     with torch.no_grad():
-        feature = load_backbone(folder)(frame).numpy()[0]
+        feature = load_world_clip(folder)(frame).numpy()[0]
     np.testing.assert_allclose(feature, data.reshape(n, d)[row], rtol=1e-4, atol=1e-4)
 
 
@@ -210,7 +210,7 @@ def test_world_hash_ignores_workers_but_not_the_backbone_threads() -> None:
     default world), so a world made with another thread count is another world."""
     default = config_hash(load_config(WorldConfig, "world-tiny"))
     assert config_hash(load_config(WorldConfig, "world-tiny", ["workers=1"])) == default
-    assert config_hash(load_config(WorldConfig, "world-tiny", ["backbone.threads=1"])) != default
+    assert config_hash(load_config(WorldConfig, "world-tiny", ["backbone.threads=2"])) != default
 
 
 def test_same_seed_gives_byte_identical_files(tiny_world: Path, tmp_path: Path) -> None:

@@ -78,6 +78,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ccrkit.data import load_data_spec, resolve_store
     from ccrkit.data.features import extract_for_spec, load_encoder
+    from ccrkit.models import world_clip  # noqa: F401  (registers the `worldcnn` feature encoder)
     from ccrkit.runs import run_record
 
     spec = load_data_spec(args.data)

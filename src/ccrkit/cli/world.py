@@ -12,9 +12,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "world",
         help="generate the synthetic multilingual image/video world (the default data)",
         description="Generate the synthetic world: images and videos, human captions in English, "
-        "German, French, Czech, Chinese and Japanese, typed-noise MT, and the features of a frozen "
-        "English-only backbone, in the VisualSearch layout. Deterministic from the config's seed; "
-        "a DATA_ROOT that already holds the same world is left as it is.",
+        "German, French, Czech, Chinese and Japanese, typed-noise MT, its pretrained models "
+        "(world-clip, the frozen English-only visual backbone whose features the world ships, and "
+        "world-mbert, a multilingual BERT in Hugging Face format under DATA_ROOT/models/), in the "
+        "VisualSearch layout. Deterministic from the config's seed; a DATA_ROOT that already holds "
+        "the same world is left as it is.",
     )
     parser.add_argument("--config", default="world-default", metavar="NAME|PATH",
                         help="world config in configs/ or a YAML path (default: %(default)s)")  # fmt: skip
@@ -24,6 +26,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="also write DATA_ROOT/preview.png, a contact sheet of a few items")  # fmt: skip
     parser.add_argument("--force", action="store_true",
                         help="replace a different or unfinished world in DATA_ROOT")  # fmt: skip
+    parser.add_argument("--pretrained-cache", type=Path, metavar="DIR",
+                        help="where world-clip and world-mbert are kept for every world that "
+                        "shares them (default: $CCRKIT_PRETRAINED_CACHE, else world-pretrained/ "
+                        "beside DATA_ROOT)")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--quiet", dest="no_progress", action="store_true",
                         help=argparse.SUPPRESS)  # the old name of --no-progress  # fmt: skip
@@ -38,7 +44,13 @@ def run(args: argparse.Namespace) -> int:
     from ccrkit.world.world import generate_world, summary
 
     cfg = load_config(WorldConfig, args.config, args.overrides)
-    result = generate_world(cfg, args.out, force=args.force, show_progress=not args.no_progress)
+    result = generate_world(
+        cfg,
+        args.out,
+        force=args.force,
+        show_progress=not args.no_progress,
+        pretrained_cache=args.pretrained_cache,
+    )
     if result.status == "cached":
         print(
             f"{args.out} already holds this world (config hash {result.info['config_hash']}); nothing to do"

@@ -27,6 +27,7 @@ from ccrkit.models.base import (
     import_transformers,
     masked_mean,
 )
+from ccrkit.quiet import quiet_transformers
 
 ASSETS_NAME = "text"
 POOLINGS = ("mean", "first")
@@ -103,11 +104,14 @@ class HFTextEncoder(TextEncoder):
         saved = context.assets(ASSETS_NAME)
         source = str(saved) if saved is not None else config.path
         try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
-            if saved is not None:  # the weights come from the checkpoint
-                model = AutoModel.from_config(AutoConfig.from_pretrained(source))
-            else:
-                model = AutoModel.from_pretrained(source)
+            # quiet: a masked LM's head (unused, as mBERT's is) and the pooler (never used: the
+            # pooling is ours) fill transformers' load report on every run
+            with quiet_transformers(warnings=True):
+                tokenizer = AutoTokenizer.from_pretrained(source)
+                if saved is not None:  # the weights come from the checkpoint
+                    model = AutoModel.from_config(AutoConfig.from_pretrained(source))
+                else:
+                    model = AutoModel.from_pretrained(source)
         except (OSError, ValueError) as err:
             raise ValueError(
                 f"text_encoder.path '{source}': cannot load a Hugging Face model and tokenizer "

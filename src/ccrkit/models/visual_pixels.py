@@ -29,6 +29,7 @@ from ccrkit.models.base import (
     import_transformers,
     masked_mean,
 )
+from ccrkit.models.world_clip import load_world_clip
 
 ASSETS_NAME = "visual"
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -164,11 +165,8 @@ class WorldCnnConfig:
 
 @VISUAL_ENCODERS.register("world_cnn")
 class WorldCnnEncoder(FrozenAware):
-    """The synthetic world's CNN (`ccrkit.world.backbone.load_backbone`), imported lazily.
-
-    Assumed interface: `load_backbone(dir)` returns an `nn.Module` mapping pixels (N, 3, H, W) in
-    [0, 1] to (N, D) features, with the width D as its `dim` attribute.
-    """
+    """The synthetic world's frozen `world-clip` (`ccrkit.models.world_clip`) over raw pixels:
+    `dir` is a folder with its `backbone.safetensors` (e.g. the world's FeatureData/worldcnn)."""
 
     config_class = WorldCnnConfig
 
@@ -179,10 +177,7 @@ class WorldCnnEncoder(FrozenAware):
 
     @classmethod
     def from_config(cls, config: WorldCnnConfig, context: BuildContext) -> WorldCnnEncoder:
-        # PENDING the world branch (issue 21): models -> world closes a package cycle; see .importlinter
-        from ccrkit.world.backbone import load_backbone
-
-        return cls(config, load_backbone(config.dir))
+        return cls(config, load_world_clip(config.dir))
 
     def features(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.backbone(pixels)

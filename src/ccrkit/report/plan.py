@@ -19,7 +19,9 @@ from ccrkit.config import (
     ConfigError,
     build,
     hash_view,
+    merge_layer,
     parse_override,
+    plugin_sections,
     read_yaml,
     resolve_config_path,
     stable_hash,
@@ -104,7 +106,21 @@ def with_run(config: RunConfig, key: RunKey, root: Path) -> RunConfig:
     merge): seed, the language(s) and the world's root."""
     langs = key.langs
     data = dataclasses.replace(config.data, lang=langs[0], target_langs=list(langs), root=str(root))
-    return dataclasses.replace(config, seed=key.seed, data=data)
+    # paths interpolated from data.root when the config was built (`${data.root}/models/
+    # world-mbert`) follow the world, as a full resolution with the run's data.root gives them
+    encoders = {name: _rerooted(getattr(config, name), config.data.root, str(root))
+                for name in ("text_encoder", "visual_encoder")}  # fmt: skip
+    return dataclasses.replace(config, seed=key.seed, data=data, **encoders)
+
+
+def _rerooted(section: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    prefix = old.rstrip("/") + "/"
+    return {
+        k: new.rstrip("/") + "/" + v[len(prefix) :]
+        if isinstance(v, str) and v.startswith(prefix)
+        else v
+        for k, v in section.items()
+    }
 
 
 def language_groups(experiment: ExperimentSpec, training: str) -> list[str]:
@@ -120,7 +136,7 @@ def config_digest(config: RunConfig, world_id: str) -> str:
 
 @functools.cache
 def _config_file(name: str) -> dict[str, Any]:
-    return read_yaml(resolve_config_path(name))
+    return read_yaml(resolve_config_path(name), schema=RunConfig)
 
 
 def resolve_config(name: str, overrides: list[str], source: str) -> RunConfig:
@@ -131,9 +147,18 @@ def resolve_config(name: str, overrides: list[str], source: str) -> RunConfig:
 
 
 def _merged(name: str, overrides: list[str]) -> DictConfig:
-    return OmegaConf.merge(  # type: ignore[return-value]
-        OmegaConf.create(_config_file(name)), *(parse_override(o) for o in overrides)
-    )
+    return _overridden(_config_file(name), overrides)
+
+
+def _overridden(below: dict[str, Any] | DictConfig, overrides: list[str]) -> DictConfig:
+    """`overrides` merged together over `below`; as in `load_config`, an override that names
+    another plug-in (`text_encoder={name: builtin, ...}` over world-mbert) replaces the section."""
+    if isinstance(below, DictConfig):
+        below = OmegaConf.to_container(below)  # type: ignore[assignment]
+    parsed = [parse_override(o) for o in overrides]
+    together = OmegaConf.to_container(OmegaConf.merge(*parsed)) if parsed else {}
+    layer = merge_layer(below, together, plugin_sections(RunConfig))  # type: ignore[arg-type]
+    return OmegaConf.create(layer)
 
 
 def _build(merged: DictConfig, where: str) -> RunConfig:
@@ -157,8 +182,7 @@ def method_config(grid: GridSpec, key: str, extra: list[str], source: str) -> Ru
         where = f"{source} (the matched baseline of {spec.matched}: {parent.config} + overrides)"
         section, _ = derive_section(OmegaConf.to_container(merged.method), where)
         merged.method = OmegaConf.create(section)
-        merged = OmegaConf.merge(merged, *(parse_override(o) for o in [*spec.overrides, *extra]))
-        return _build(merged, where)  # type: ignore[arg-type]
+        return _build(_overridden(merged, [*spec.overrides, *extra]), where)
     name = spec.config
     return _build(
         _merged(name, [*common, *spec.overrides, *extra]), f"{source} ({name} + overrides)"

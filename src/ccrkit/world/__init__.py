@@ -1,8 +1,10 @@
-"""The synthetic multilingual world: scenes, pixels, captions in six languages, a noisy MT system
-and a frozen English-only backbone, written in the NRCCR VisualSearch layout (`ccrkit world`).
+"""The synthetic multilingual world: scenes, pixels, captions in six languages, a noisy MT system,
+its pretrained models (`world-clip`, the frozen English-only visual backbone, and `world-mbert`,
+a multilingual masked LM in Hugging Face format), written in the NRCCR VisualSearch layout
+(`ccrkit world`).
 
 Entry points: `world.generate_world(cfg, root)`, `config.WorldConfig`, `mt.translate_frames` /
-`mt.translate` (the future 'synthetic' translate backend), `backbone.load_backbone(dir)` and
-`backbone.load_pixels(paths)` (the raw-pixel path), `layout` (every file name). Nothing heavy is
-imported here.
+`mt.translate` (the future 'synthetic' translate backend), `layout` (every file name); world-clip
+itself is a model (`ccrkit.models.world_clip`: `load_world_clip(dir)`, `load_pixels(paths)`).
+Nothing heavy is imported here.
 """

@@ -1,186 +1,143 @@
-"""The frozen visual backbone that knows only English (the world's stand-in for CLIP).
-
-A small CNN that keeps a coarse spatial map before its projection (so features carry positions
-and relations, not only colours), trained contrastively (symmetric InfoNCE) against a throwaway
-hashed n-gram text encoder on the English train captions only, then frozen. Saved as
-`backbone.safetensors` + `backbone.json`; `load_backbone(dir)` gives the module back for the
-raw-pixel path and `load_pixels(paths)` the matching preprocessing.
-"""
+"""The backbone stage of world generation: `world-clip` pretrained on its own corpus (or taken
+from the pretrained cache), frozen, copied into the world, the features of every image and
+video frame written, and what they know measured."""
 
 from __future__ import annotations
 
-import json
-import re
-import zlib
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-from torch.nn import functional as F
 
-WEIGHTS, CONFIG = "backbone.safetensors", "backbone.json"
+from ccrkit.models.world_clip import (
+    CONFIG,
+    WEIGHTS,
+    WorldClip,
+    encode,
+    load_world_clip,
+    pixels_from_uint8,
+    save_world_clip,
+)
+from ccrkit.world import layout
+from ccrkit.world.clip import (
+    Corpus,
+    load_caption_encoder,
+    pretrain_world_clip,
+    save_caption_encoder,
+)
+from ccrkit.world.config import WorldConfig, pretrained_hash
+from ccrkit.world.features import colour_histogram, evaluate_backbone, position_probe
+from ccrkit.world.files import Items, write_image_features, write_video_features
+from ccrkit.world.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
+from ccrkit.world.pretrained import (
+    build_once,
+    cache_folder,
+    install,
+    is_complete,
+    link_files,
+    model_dir,
+)
+from ccrkit.world.text import Captions, CollectionText
 
-
-class Backbone(nn.Module):
-    """(B, 3, H, W) pixels in [0, 1] -> (B, dim) features."""
-
-    def __init__(self, dim: int = 256, width: int = 32, image_size: int = 64) -> None:
-        super().__init__()
-        self.config = {"dim": dim, "width": width, "image_size": image_size}
-        w = width
-        self.convs = nn.Sequential(
-            nn.Conv2d(5, w, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        )  # fmt: skip
-        grid = image_size // 8
-        self.project = nn.Linear(4 * w * grid * grid, dim)
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Two coordinate channels are appended to the pixels (CoordConv), so that where a thing
-        is becomes as easy to read as what colour it is."""
-        b, _, h, w = pixels.shape
-        ys = torch.linspace(-1, 1, h, device=pixels.device).view(1, 1, h, 1).expand(b, 1, h, w)
-        xs = torch.linspace(-1, 1, w, device=pixels.device).view(1, 1, 1, w).expand(b, 1, h, w)
-        x = self.convs(torch.cat([(pixels - 0.5) / 0.25, xs, ys], dim=1))
-        return self.project(x.flatten(1))
-
-
-class NgramText(nn.Module):
-    """The throwaway text side: mean of hashed word 1-3-gram embeddings, then a linear map. The
-    longer n-grams ('circle left of', 'left of a') carry some of which object is where."""
-
-    def __init__(self, dim: int, buckets: int = 1 << 15, hidden: int = 256) -> None:
-        super().__init__()
-        self.buckets = buckets
-        self.bag = nn.EmbeddingBag(buckets, hidden, mode="mean")
-        self.out = nn.Linear(hidden, dim)
-
-    def forward(self, texts: Sequence[str]) -> torch.Tensor:
-        ids: list[int] = []
-        offsets = []
-        for text in texts:
-            offsets.append(len(ids))
-            ids += ngram_ids(text, self.buckets)
-        device = self.out.weight.device
-        bag = self.bag(torch.tensor(ids, device=device), torch.tensor(offsets, device=device))
-        return self.out(bag)
+WORLD_CLIP = "world-clip"
 
 
-def ngram_ids(text: str, buckets: int) -> list[int]:
-    words = re.findall(r"\w+", text.lower())
-    grams = [" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)]
-    return [zlib.crc32(g.encode()) % buckets for g in grams] or [0]
+def grouped(captions: Captions, per_item: int) -> list[list[str]]:
+    return [captions.texts[i : i + per_item] for i in range(0, len(captions.texts), per_item)]
 
 
-def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Symmetric InfoNCE: mean of CE(a_i -> b_i) and CE(b_i -> a_i) over cosine logits / τ."""
-    logits = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T / temperature
-    target = torch.arange(len(a), device=a.device)
-    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+def world_clip_stage(
+    cfg: WorldConfig,
+    root: Path,
+    cache: Path,
+    corpus: Callable[[], Corpus],
+    show_progress: bool,
+) -> tuple[WorldClip, Any, dict[str, Any]]:
+    """The frozen world-clip (trained on `corpus()` unless the cache has
+    it), installed as DATA_ROOT/models/world-clip. Returns (model, its pretraining caption
+    encoder, the marker's record). Both are read back from the cache folder, so a world made
+    from the cache computes exactly what the world that trained them did."""
+    from tqdm import tqdm
+
+    def build(staging: Path) -> dict[str, Any]:
+        data = corpus()
+        with tqdm(total=cfg.backbone.epochs, desc="world-clip", unit="epoch",
+                  disable=not show_progress) as bar:  # fmt: skip
+            model, text = pretrain_world_clip(data, cfg, lambda: bar.update(1))
+        record = {"images": len(data.pictures), "captions_per_image": cfg.backbone.captions,
+                  "epochs": cfg.backbone.epochs, "seed": cfg.seed,
+                  "trained_on": "its own scenes with English captions (never train/val/test)"}  # fmt: skip
+        save_world_clip(model, staging, record)
+        save_caption_encoder(text, staging)
+        return record
+
+    digest = pretrained_hash(cfg, WORLD_CLIP)
+    folder, record, built = build_once(cache, WORLD_CLIP, digest, build)
+    install(folder, model_dir(root, WORLD_CLIP))
+    return load_world_clip(folder), load_caption_encoder(folder), {**record, "cached": not built}
 
 
-def train_contrastive(
-    visual: nn.Module,
-    inputs: torch.Tensor,
-    captions: Sequence[Sequence[str]],
-    cfg: Any,
-    seed: int,
-    group: int = 1,
-    progress: Any = None,
-) -> NgramText:
-    """Train `visual` (and a fresh text side, returned) on (input, one of its captions) pairs.
-
-    `inputs[i]` is item i's visual input, `captions[i]` its English captions. Items come in
-    families of `group` consecutive near-duplicates, kept together in a batch so that every batch
-    holds the hard negatives (mirror images, swapped colours) a relation-blind model confuses."""
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    device = torch.device(cfg.device)
-    text = NgramText(cfg.dim).to(device)
-    visual.to(device).train()
-    optimiser = torch.optim.Adam([*visual.parameters(), *text.parameters()], lr=cfg.lr)
-    n = len(inputs)
-    n_groups = (n + group - 1) // group
-    for _epoch in range(cfg.epochs):
-        families = torch.randperm(n_groups, generator=generator)
-        order = (families[:, None] * group + torch.arange(group)).flatten()
-        order = order[order < n]
-        pick = torch.randint(0, 1 << 30, (n,), generator=generator)
-        for start in range(0, n, cfg.batch_size):
-            batch = order[start : start + cfg.batch_size]
-            if len(batch) < 2:
-                continue
-            texts = [captions[i][int(pick[i]) % len(captions[i])] for i in batch.tolist()]
-            loss = info_nce(visual(inputs[batch].to(device)), text(texts), cfg.temperature)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        if progress is not None:
-            progress.update(1)
-    return text.eval()
+def world_clip_cached(cfg: WorldConfig, cache: Path) -> bool:
+    """Whether the cache holds this config's world-clip (then its corpus need not be drawn)."""
+    digest = pretrained_hash(cfg, WORLD_CLIP)
+    return is_complete(cache_folder(cache, WORLD_CLIP, digest), digest)
 
 
-@torch.no_grad()
-def encode(
-    model: nn.Module, inputs: torch.Tensor | np.ndarray, batch_size: int = 512
-) -> np.ndarray:
-    """Features of many inputs, in batches, as float32 numpy (on the model's device). A uint8
-    (N, H, W, 3) array of pictures is converted batch by batch, never all at once."""
-    model.eval()
-    device = next(model.parameters()).device
-    parts = []
-    for i in range(0, len(inputs), batch_size):
-        batch = inputs[i : i + batch_size]
-        if isinstance(batch, np.ndarray):
-            batch = pixels_from_uint8(batch)
-        parts.append(model(batch.to(device)).cpu())
-    return torch.cat(parts).numpy().astype(np.float32)
-
-
-def pixels_from_uint8(images: np.ndarray) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1]: the backbone's preprocessing."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
-
-
-def load_pixels(paths: Sequence[str | Path]) -> torch.Tensor:
-    """PNG files -> (N, 3, H, W) float tensor in [0, 1], ready for the backbone."""
-    from PIL import Image
-
-    arrays = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
-    return pixels_from_uint8(np.stack(arrays))
-
-
-def save_backbone(model: Backbone, directory: str | Path, extra: dict[str, Any]) -> None:
-    from safetensors.torch import save
-
-    from ccrkit.runs import write_atomic
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    write_atomic(directory / WEIGHTS, save(state))  # a full disk: one error, no partial file
-    meta = {"architecture": "ccrkit.world.backbone.Backbone", **model.config, **extra}
-    write_atomic(directory / CONFIG, (json.dumps(meta, indent=2) + "\n").encode())
-
-
-def load_backbone(directory: str | Path, device: str = "cpu") -> Backbone:
-    """The frozen backbone saved in `directory` (eval mode, no gradients)."""
-    from safetensors.torch import load_file
-
-    directory = Path(directory)
-    for name in (WEIGHTS, CONFIG):
-        if not (directory / name).is_file():
-            raise FileNotFoundError(
-                f"{directory / name} not found: not a ccrkit world backbone folder"
+def backbone_stage(
+    cfg: WorldConfig,
+    root: Path,
+    cache: Path,
+    items: dict[str, Items],
+    texts: dict[str, CollectionText],
+    pictures: dict[str, dict[str, np.ndarray]],
+    corpus: Callable[[], Corpus],
+    show_progress: bool,
+    lap: Callable[[str], None],
+) -> dict[str, Any]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.backbone.threads)
+    try:
+        model, zero_shot_text, record = world_clip_stage(cfg, root, cache, corpus, show_progress)
+        lap("world_clip")
+        image_features = {s: encode(model, pictures[IMAGE_COLLECTION][s]) for s in SPLITS}
+        write_image_features(root, items[IMAGE_COLLECTION], image_features)
+        frames = np.concatenate([pictures[VIDEO_COLLECTION][s] for s in SPLITS])
+        frame_features = encode(model, frames.reshape(-1, *frames.shape[2:]))
+        write_video_features(root, items[VIDEO_COLLECTION], frame_features, cfg.video.frames)
+        for collection in (IMAGE_COLLECTION, VIDEO_COLLECTION):  # the world_cnn encoder's `dir`
+            link_files(
+                model_dir(root, WORLD_CLIP), layout.feature_dir(root, collection), [WEIGHTS, CONFIG]
             )
-    meta = json.loads((directory / CONFIG).read_text())
-    model = Backbone(meta["dim"], meta["width"], meta["image_size"])
-    model.load_state_dict(load_file(str(directory / WEIGHTS), device=device))
-    model.to(device).eval()
-    for param in model.parameters():
-        param.requires_grad_(False)
-    return model
+        lap("features")
+        report = measure(cfg, items, texts, pictures, image_features, zero_shot_text)
+        lap("backbone_evaluation")
+    finally:
+        torch.set_num_threads(threads)
+    return {"dim": cfg.backbone.dim, "architecture": model.config, "path": f"models/{WORLD_CLIP}",
+            "pretraining": record, **report}  # fmt: skip
+
+
+def measure(
+    cfg: WorldConfig,
+    items: dict[str, Items],
+    texts: dict[str, CollectionText],
+    pictures: dict[str, dict[str, np.ndarray]],
+    image_features: dict[str, np.ndarray],
+    zero_shot_text: Any,
+) -> dict[str, Any]:
+    k = cfg.image.captions
+    english = texts[IMAGE_COLLECTION].captions
+    histograms = {
+        s: colour_histogram(pixels_from_uint8(pictures[IMAGE_COLLECTION][s])).numpy()
+        for s in ("train", "test")
+    }
+    captions = {s: grouped(english[(s, "enc")], k) for s in ("train", "test")}
+    report = evaluate_backbone(
+        image_features, histograms, captions, english[("test", "enc")].frames, zero_shot_text,
+        cfg.backbone, cfg.seed, cfg.family_size,
+    )  # fmt: skip
+    scenes = {s: [scene for _, scene in items[IMAGE_COLLECTION][s]] for s in ("train", "test")}
+    report["position_probe"] = position_probe(image_features, histograms, scenes)
+    return report

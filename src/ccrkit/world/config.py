@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ccrkit.config import to_dict
 
 # Bump when the generator's output changes for the same config, so old worlds are not reused.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 TARGET_LANGUAGES = ("de", "fr", "cs", "zh", "ja")
 NOISE_TYPES = (
     "wrong_sense", "dropped_word", "untranslated", "agreement", "word_order", "hallucination",
@@ -121,20 +121,67 @@ class CaptionWorld:
 
 @dataclass
 class BackboneWorld:
-    """The frozen English-only visual backbone (stands in for CLIP)."""
+    """`world-clip`, the frozen English-only visual backbone (the world's CLIP): pretrained
+    contrastively on `images` pictures of its own scenes with `captions` English captions each,
+    never on the benchmark, then frozen. `probe_epochs`: the English model trained on the
+    benchmark's train captions over the frozen features that measures it (world.json)."""
 
+    images: int = 20000
+    captions: int = 5
     dim: int = 256
     width: int = 16
-    epochs: int = 10
+    epochs: int = 8
     batch_size: int = 256
     lr: float = 2e-3
     temperature: float = 0.07
+    text_width: int = 64  # the throwaway caption encoder that teaches the visual side
+    probe_epochs: int = 8
     device: str = "cpu"
-    threads: int = 2
+    # torch threads of its training: one, as world-mbert trains on the other core meanwhile
+    threads: int = 1
 
     def __post_init__(self) -> None:
-        _check_sizes("backbone", dim=self.dim, width=self.width, epochs=self.epochs,
-                     batch_size=self.batch_size, threads=self.threads)  # fmt: skip
+        _check_sizes("backbone", images=self.images, captions=self.captions, dim=self.dim,
+                     width=self.width, epochs=self.epochs, batch_size=self.batch_size,
+                     text_width=self.text_width, probe_epochs=self.probe_epochs,
+                     threads=self.threads)  # fmt: skip
+
+
+@dataclass
+class TextModelWorld:
+    """`world-mbert`, the world's mBERT: a BERT masked LM (transformers' `BertForMaskedLM`) with a
+    WordPiece tokenizer, pretrained on `sentences` monolingual captions per language of all six
+    languages (each language from its own scenes: no parallel text), saved in Hugging Face format.
+    Trained for `steps` optimiser steps of `batch_size` sentences."""
+
+    sentences: int = 8000
+    vocab_size: int = 2000
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 2
+    intermediate: int = 512
+    max_length: int = 48
+    steps: int = 300
+    batch_size: int = 128
+    lr: float = 1e-3
+    mask_probability: float = 0.15
+    eval_sentences: int = 500  # held out per language: masked-token accuracy, retrieval
+    threads: int = 1  # torch threads; it trains in a worker process beside world-clip
+
+    def __post_init__(self) -> None:
+        _check_sizes("text_model", sentences=self.sentences, vocab_size=self.vocab_size,
+                     hidden=self.hidden, layers=self.layers, heads=self.heads,
+                     intermediate=self.intermediate, max_length=self.max_length,
+                     steps=self.steps, batch_size=self.batch_size,
+                     eval_sentences=self.eval_sentences, threads=self.threads)  # fmt: skip
+        if self.hidden % self.heads:
+            raise ValueError(
+                f"text_model.hidden ({self.hidden}) must be a multiple of text_model.heads ({self.heads})"
+            )
+        if not 0.0 < self.mask_probability < 1.0:
+            raise ValueError(
+                f"text_model.mask_probability must be in (0, 1), got {self.mask_probability}"
+            )
 
 
 @dataclass
@@ -148,6 +195,7 @@ class WorldConfig:
     captions: CaptionWorld = field(default_factory=CaptionWorld)
     mt: MTWorld = field(default_factory=MTWorld)
     backbone: BackboneWorld = field(default_factory=BackboneWorld)
+    text_model: TextModelWorld = field(default_factory=TextModelWorld)
     preview_items: int = 4
 
     def __post_init__(self) -> None:
@@ -173,4 +221,34 @@ def config_hash(cfg: WorldConfig) -> str:
     if data["backbone"]["threads"] == BackboneWorld.threads:
         data["backbone"].pop("threads")
     text = json.dumps({"generator": GENERATOR_VERSION, "config": data}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# What shapes only the benchmark (its splits, captions, MT) or the measurements, never a
+# pretrained model: worlds that differ only here share `world-clip` and `world-mbert` (the
+# report's worlds at several MT noise levels, the tiny and the default world's sizes).
+BENCHMARK_ONLY = (
+    "workers", "preview_items", "languages", "mt", "image.train", "image.val", "image.test",
+    "image.captions", "video", "backbone.probe_epochs", "text_model.eval_sentences",
+)  # fmt: skip
+PRETRAINED_MODELS = {  # model -> what else it does not depend on
+    "world-clip": ("text_model",),
+    "world-mbert": ("backbone", "image.size", "image.supersample"),
+}
+
+
+def pretrained_hash(cfg: WorldConfig, model: str) -> str:
+    """sha256 over the generator version and every config field a pretrained model depends on:
+    everything but `BENCHMARK_ONLY` and the other model's section. Keys added to the config later
+    count by default, so a model is never reused for a config that might change it."""
+    data = to_dict(cfg)
+    for dotted in (*BENCHMARK_ONLY, *PRETRAINED_MODELS[model]):
+        section, _, key = dotted.partition(".")
+        if key:
+            data[section].pop(key, None)
+        else:
+            data.pop(section, None)
+    text = json.dumps(
+        {"generator": GENERATOR_VERSION, "model": model, "config": data}, sort_keys=True
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]

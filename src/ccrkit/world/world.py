@@ -1,8 +1,11 @@
 """`generate_world(cfg, root)`: the whole synthetic world, written in the VisualSearch layout.
 
-Order: sample scenes; draw pictures in worker processes while the main process writes every
-caption and its MT; train the English-only backbone on the image train split; write features;
-measure MT quality and the backbone; write `world.json` last (its presence marks a finished world).
+Order: sample scenes; draw pictures in worker processes (the benchmark's, and world-clip's own
+pretraining pictures unless the pretrained cache has it) while the main process writes every
+caption and its MT; pretrain (or take from the cache) the frozen `world-clip` in this process
+while a worker pretrains `world-mbert` (one torch thread each), and write the features; measure
+MT quality and the backbone; write `world.json` last (its presence marks a finished world). The pretrained models are copied into
+DATA_ROOT/models/ (see `ccrkit.world.pretrained`).
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ import numpy as np
 from ccrkit.config import to_dict
 from ccrkit.runs import DiskFullError, is_disk_full, run_record, write_json_atomic
 from ccrkit.world import layout
-from ccrkit.world.config import GENERATOR_VERSION, WorldConfig, config_hash
+from ccrkit.world.config import GENERATOR_VERSION, WorldConfig, config_hash, pretrained_hash
 from ccrkit.world.files import Items, write_text
 from ccrkit.world.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
-from ccrkit.world.pictures import gather, make_executor, submit_collection
+from ccrkit.world.pictures import CHUNK, gather, make_executor, submit_collection
+from ccrkit.world.pretrained import MODELS_DIR, default_cache, is_complete, model_dir
 from ccrkit.world.scene import Scene, sample_family
 from ccrkit.world.text import CollectionText, collection_text
-from ccrkit.world.train_world import backbone_stage
 
 
 @dataclass
@@ -65,7 +68,7 @@ def check_target(root: Path, digest: str, force: bool) -> bool:
 def world_files(root: Path) -> list[Path]:
     """The world's own files and folders under `root`."""
     collections = [root / c for c in (IMAGE_COLLECTION, VIDEO_COLLECTION)]
-    return [*collections, root / layout.WORLD_JSON, root / layout.PREVIEW_PNG]
+    return [*collections, root / layout.WORLD_JSON, root / layout.PREVIEW_PNG, root / MODELS_DIR]
 
 
 def remove_world(root: Path) -> None:
@@ -100,11 +103,21 @@ def sample_items(cfg: WorldConfig, collection: str) -> Items:
 
 
 def generate_world(
-    cfg: WorldConfig, root: Path, force: bool = False, show_progress: bool = True
+    cfg: WorldConfig,
+    root: Path,
+    force: bool = False,
+    show_progress: bool = True,
+    pretrained_cache: Path | None = None,
 ) -> WorldResult:
+    """Write the world of `cfg` into `root` (nothing to do when it is there already, but a
+    missing or half-written pretrained model folder is made again). `pretrained_cache`: where
+    world-clip and world-mbert are kept for every world that shares them (default
+    `pretrained.default_cache(root)`)."""
     digest = config_hash(cfg)
     root = Path(root)
+    cache = Path(pretrained_cache) if pretrained_cache else default_cache(root)
     if check_target(root, digest, force):
+        ensure_models(cfg, root, cache, show_progress)
         return WorldResult(
             root, "cached", json.loads((root / layout.WORLD_JSON).read_text(encoding="utf-8"))
         )
@@ -114,7 +127,7 @@ def generate_world(
 
     with run_record(root, "world", cfg, cfg.seed) as record, paused_gc():
         try:
-            info = _generate(cfg, root, digest, show_progress)
+            info = _generate(cfg, root, digest, cache, show_progress)
         except Exception as err:
             if not is_disk_full(err):
                 raise
@@ -124,6 +137,19 @@ def generate_world(
         record.metrics = {"mt_quality": info["mt"]["quality"], "backbone": info["backbone"]}
         record.extra["world_json"] = str(root / layout.WORLD_JSON)
     return WorldResult(root, "generated", info)
+
+
+def ensure_models(cfg: WorldConfig, root: Path, cache: Path, show_progress: bool) -> None:
+    """A finished world's DATA_ROOT/models/: a model folder that is missing or half-written is
+    copied again from the cache, or pretrained again when the cache lost it too."""
+    from ccrkit.world.backbone import WORLD_CLIP, world_clip_stage
+    from ccrkit.world.clip import pretraining_corpus
+    from ccrkit.world.mbert import WORLD_MBERT, text_model_stage
+
+    if not is_complete(model_dir(root, WORLD_CLIP), pretrained_hash(cfg, WORLD_CLIP)):
+        world_clip_stage(cfg, root, cache, lambda: pretraining_corpus(cfg), show_progress)
+    if not is_complete(model_dir(root, WORLD_MBERT), pretrained_hash(cfg, WORLD_MBERT)):
+        text_model_stage(cfg, root, cache, show_progress)
 
 
 @contextmanager
@@ -144,8 +170,14 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) -> dict[str, Any]:
+def _generate(
+    cfg: WorldConfig, root: Path, digest: str, cache: Path, show_progress: bool
+) -> dict[str, Any]:
     from tqdm import tqdm
+
+    from ccrkit.world.backbone import backbone_stage, world_clip_cached
+    from ccrkit.world.clip import Corpus, draw_scenes, pretraining_captions, pretraining_scenes
+    from ccrkit.world.mbert import build_world_mbert, text_model_stage, world_mbert_cached
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -157,6 +189,7 @@ def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) ->
         clock[0] = now
 
     items = {c: sample_items(cfg, c) for c in (IMAGE_COLLECTION, VIDEO_COLLECTION)}
+    pretraining = [] if world_clip_cached(cfg, cache) else pretraining_scenes(cfg)
     lap("scenes")
     with make_executor(cfg.workers) as pool:
         # Video captions are written by a worker (submitted first) while the other workers draw
@@ -167,12 +200,24 @@ def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) ->
                 for split in SPLITS}
             for c in items
         }  # fmt: skip
+        corpus_futures = [
+            pool.submit(
+                draw_scenes, pretraining[i : i + CHUNK], cfg.image.size, cfg.image.supersample
+            )
+            for i in range(0, len(pretraining), CHUNK)
+        ]
+        # world-mbert trains in a worker once the drawing is done, beside world-clip's training
+        # in this process (it needs nothing of this world but its config)
+        mbert = (
+            None if world_mbert_cached(cfg, cache) else pool.submit(build_world_mbert, cfg, cache)
+        )
         texts = {
             IMAGE_COLLECTION: collection_text(items[IMAGE_COLLECTION], cfg.image.captions, cfg),
             VIDEO_COLLECTION: video_text.result(),
         }
         for collection, text in texts.items():
             write_text(root, collection, text)
+        corpus_text = pretraining_captions(pretraining, cfg)
         lap("captions_and_mt")
         total = sum(len(f) for c in futures.values() for f in c.values())
         with tqdm(total=total, desc="drawing", unit="chunk", disable=not show_progress) as bar:
@@ -185,8 +230,19 @@ def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) ->
                         chunks.append(chunk)
                         bar.update(1)
                     pictures[c][split] = np.concatenate(chunks)
-    lap("pictures")
-    backbone_info = backbone_stage(cfg, root, items, texts, pictures, show_progress, lap)
+        corpus_pictures = [f.result() for f in corpus_futures]
+        lap("pictures")
+
+        def corpus() -> Corpus:
+            return Corpus(np.concatenate(corpus_pictures), *corpus_text)
+
+        backbone_info = backbone_stage(
+            cfg, root, cache, items, texts, pictures, corpus, show_progress, lap
+        )
+        corpus_pictures.clear()  # 250 MB of pictures no longer needed
+        built = mbert.result() if mbert is not None else None
+        text_model_info = text_model_stage(cfg, root, cache, show_progress, built)
+        lap("world_mbert")  # what is left of its training once world-clip's stages are done
     from ccrkit.mtscores import bleu_tokenizer
     from ccrkit.world import quality as mt
 
@@ -219,6 +275,7 @@ def _generate(cfg: WorldConfig, root: Path, digest: str, show_progress: bool) ->
         },
         "oracle": oracle,
         "backbone": backbone_info,
+        "text_model": text_model_info,
         "timings_s": timings,
     }
     write_json_atomic(root / layout.WORLD_JSON, info)
@@ -302,7 +359,13 @@ def summary(info: dict[str, Any]) -> str:
     backbone = info["backbone"]
     cnn, boc = backbone["english_test_retrieval"], backbone["bag_of_colours_test_retrieval"]
     lines.append(
-        f"  backbone English image retrieval: R@1 {cnn['t2v_r1']:.1f} SumR {cnn['sumr']:.1f} "
-        f"(bag of colours: R@1 {boc['t2v_r1']:.1f} SumR {boc['sumr']:.1f})"
+        f"  world-clip English image retrieval: R@1 {cnn['t2v_r1']:.1f} SumR {cnn['sumr']:.1f} "
+        f"(bag of colours: R@1 {boc['t2v_r1']:.1f} SumR {boc['sumr']:.1f}; zero-shot SumR "
+        f"{backbone['zero_shot_test_retrieval']['sumr']:.1f})"
     )
+    text = info["text_model"]
+    accuracy = ", ".join(f"{k} {v:.0f}" for k, v in text["mlm_accuracy"].items())
+    retrieval = ", ".join(f"{k} {v:.0f}" for k, v in text["crosslingual_retrieval"].items())
+    lines.append(f"  world-mbert ({text['path']}): masked-token accuracy % {accuracy}")
+    lines.append(f"    zero-shot en<->xx sentence retrieval R@1 % {retrieval}")
     return "\n".join(lines)

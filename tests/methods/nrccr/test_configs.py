@@ -82,5 +82,6 @@ def test_real_data_config_passes_data_check_on_the_miniature(
 def test_world_configs_are_valid_and_cpu_sized(name: str, spec: str) -> None:
     config = load_config(RunConfig, name)
     sections(config)
-    assert config.data.name == spec and config.text_encoder["name"] == "builtin"
+    assert config.data.name == spec and config.text_encoder["name"] == "hf"
+    assert config.text_encoder["path"] == "data/world/models/world-mbert"
     assert config.train.device == "cpu" and config.data.roles == ["mt", "bt"]

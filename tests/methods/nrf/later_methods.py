@@ -56,7 +56,8 @@ def tiny_world_overrides(root: Path, epochs: int) -> list[str]:
     """`nrf-world` / `cl2cm-world` shrunk for a few-second run on the tiny world."""
     return [
         f"data.root={root}", f"train.epochs={epochs}", "train.batch_size=64",
-        "train.progress=false", "train.tensorboard=false", "text_encoder.dim=32",
+        "train.progress=false", "train.tensorboard=false", "text_encoder.name=builtin",
+        "text_encoder.dim=32",
         "text_encoder.layers=1", "text_encoder.ffn_dim=64", "text_encoder.vocab_size=500",
         "method.hidden=32", "method.qk_dim=32", "method.embed_dim=32",
         "visual_encoder.hidden=32", "eval.batch_size=128",

@@ -1,8 +1,9 @@
 """Feature extraction: images -> per-image features (npy + ids), videos -> frames -> per-frame
 features (BigFile + video2frames), written where a data spec expects them.
 
-Encoders come from `FEATURE_ENCODERS` by name (`clip`, `siglip`, `worldcnn`); they use transformers
-(or the synthetic world's backbone) directly, never `ccrkit.models`.
+Encoders come from `FEATURE_ENCODERS` by name (`clip`, `siglip`; `worldcnn` once
+`ccrkit.models.world_clip` registered it); the first two use transformers directly, and the data
+stage never imports `ccrkit.models`.
 """
 
 from ccrkit.data.features.encoders import FEATURE_ENCODERS, ImageEncoder, load_encoder

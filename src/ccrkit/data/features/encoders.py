@@ -2,7 +2,9 @@
 
 - `clip`: `CLIPVisionModelWithProjection` (the projected `image_embeds`, the space CLIP text lives in);
 - `siglip`: `SiglipVisionModel` (its pooled output);
-- `worldcnn`: the synthetic world's frozen CNN (`ccrkit.world.backbone.load_backbone`).
+- `worldcnn`: the synthetic world's frozen `world-clip`, registered here by
+  `ccrkit.models.world_clip` (the data stage does not import models; `ccrkit features` imports
+  that module, library users import it before asking for the name).
 
 Hugging Face models load from a local directory or a hub id with `from_pretrained`, and images go
 through the model's own image processor (`AutoImageProcessor`; without torchvision installed,
@@ -11,7 +13,6 @@ transformers uses its Pillow/numpy implementation). On a GPU the model runs in f
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import torch
 
-from ccrkit.data.media import to_pixels
 from ccrkit.devices import resolve_device
 from ccrkit.quiet import quiet_transformers
 from ccrkit.registry import Registry
@@ -179,19 +179,3 @@ def clip(model: str, device: torch.device, half: bool) -> ImageEncoder:
 def siglip(model: str, device: torch.device, half: bool) -> ImageEncoder:
     """SigLIP's pooled vision output."""
     return _hf_encoder("SiglipVisionModel", "pooler_output", "siglip", model, device, half)
-
-
-@FEATURE_ENCODERS.register("worldcnn")
-def world_cnn(model: str, device: torch.device, half: bool) -> ImageEncoder:
-    """The synthetic world's frozen CNN: pixels (B, 3, H, W) in [0, 1] -> (B, D); images as they are."""
-    backbone = importlib.import_module("ccrkit.world.backbone")
-    module = backbone.load_backbone(model)
-
-    def preprocess(images: list) -> torch.Tensor:
-        return torch.from_numpy(np.stack([to_pixels(image, size=None) for image in images]))
-
-    return TorchImageEncoder("worldcnn", module, preprocess, _call, device, half)
-
-
-def _call(module: torch.nn.Module, pixels: torch.Tensor) -> torch.Tensor:
-    return module(pixels)
