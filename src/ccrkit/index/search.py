@@ -22,7 +22,7 @@ from ccrkit.index.model import (
     check_embeddings,
     load_retrieval_model,
 )
-from ccrkit.index.scan import BatchedFlatScan
+from ccrkit.index.scan import BatchedFlatScan, describe_scan
 from ccrkit.index.store import ItemRecord, ItemStore
 
 MMAP_THRESHOLD_BYTES = 256 * 2**20
@@ -45,8 +45,8 @@ class SearchIndex:
     """An index folder opened read-only; safe to search from several threads at once.
 
     `mmap`: map the FAISS file instead of reading it (None: only when it is over 256 MiB).
-    An exact flat index read into memory is searched batch-wise (`index.scan`): the hits of
-    FAISS's exact scan, with equal scores ordered by row.
+    An exact flat index is searched batch-wise (`index.scan`, bf16 or float32 by CPU, mapped or
+    not): the hits of FAISS's exact scan, with equal scores ordered by row; `scan_path` says which.
     """
 
     def __init__(self, index_dir: str | Path, mmap: bool | None = None) -> None:
@@ -60,9 +60,9 @@ class SearchIndex:
         self.faiss = read_faiss(
             faiss_path, mmap, self.manifest.search_params, self.manifest.index_type
         )
-        self._scan = (
-            BatchedFlatScan(self.faiss) if BatchedFlatScan.usable_for(self.faiss, mmap) else None
-        )
+        usable = BatchedFlatScan.usable_for(self.faiss, mmap)
+        self._scan = BatchedFlatScan(self.faiss, mmap=mmap) if usable else None
+        self.scan_path = describe_scan(self.faiss, mmap)
         self.items = ItemStore(self.dir / ITEMS_FILE)
         self.media_root = Path(self.manifest.media_root).resolve()
         self._check_consistent()
