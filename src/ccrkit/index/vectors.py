@@ -21,24 +21,28 @@ STORE_DTYPE = np.float16
 
 
 class VectorWriter:
-    """Create the store of `count` x `dim` vectors at `path` and fill it in row order."""
+    """Create the store of `count` x `dim` vectors at `path` and fill it in row order.
+
+    Written with plain file writes, not through a writable mapping: dirty mapped pages would
+    count in the builder's resident memory until the kernel writes them back."""
 
     def __init__(self, path: Path, count: int, dim: int) -> None:
-        self.path, self.count = path, count
-        self._array = np.lib.format.open_memmap(path, "w+", STORE_DTYPE, (count, dim))
+        self.path, self.count, self.dim = path, count, dim
+        self._file = open(path, "wb")  # noqa: SIM115 (closed in close())
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(STORE_DTYPE)),
+                  "fortran_order": False, "shape": (count, dim)}  # fmt: skip
+        np.lib.format.write_array_header_2_0(self._file, header)
         self.filled = 0
 
     def append(self, rows: np.ndarray) -> None:
-        end = self.filled + len(rows)
-        if end > self.count:
+        if self.filled + len(rows) > self.count:
             raise ValueError(f"{self.path}: more than the {self.count} vectors announced")
-        self._array[self.filled : end] = rows
-        self.filled = end
+        self._file.write(np.ascontiguousarray(rows, dtype=STORE_DTYPE).tobytes())
+        self.filled += len(rows)
 
     def close(self) -> None:
         """Flush to disk; the store must be full by now."""
-        self._array.flush()
-        del self._array
+        self._file.close()
         if self.filled != self.count:
             raise ValueError(f"{self.path}: {self.filled} vectors written, {self.count} announced")
 
