@@ -9,9 +9,11 @@ data must not import train. `shard` splits work by rank, the same way on every r
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
@@ -20,6 +22,7 @@ import torch.distributed as dist
 T = TypeVar("T")
 # Rank 0 merges while the others wait at a barrier: a large merge may take a while.
 MERGE_TIMEOUT = timedelta(hours=2)
+SHARD_NAME = re.compile(r"rank-(\d+)-of-(\d+)(\..*)?")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,30 @@ def shard(items: Sequence[T], env: DistEnv) -> list[T]:
     """This rank's share of `items`: every `world_size`-th item from position `rank` on. The
     split depends only on the order of `items` and the number of ranks, never on timing."""
     return list(items[env.rank :: env.world_size])
+
+
+def shard_name(env: DistEnv) -> str:
+    """`rank-<r>-of-<W>`: the name of this rank's share on disk (a file stem or a folder)."""
+    return f"rank-{env.rank}-of-{env.world_size}"
+
+
+def check_world_size(folder: Path, env: DistEnv, single_process: str | None = None) -> None:
+    """Refuse to mix shards: `folder` must hold no share (`rank-<r>-of-<W>...`) of an unfinished
+    run with another number of ranks. `single_process`: a glob of what a one-process run leaves
+    there (it counts as a run of 1)."""
+    if not folder.is_dir():
+        return
+    sizes = {int(m.group(2)) for p in folder.iterdir() if (m := SHARD_NAME.fullmatch(p.name))}
+    if single_process is not None and any(folder.glob(single_process)):
+        sizes.add(1)
+    other = sorted(sizes - {env.world_size})
+    if other:
+        was = "one process" if other[0] == 1 else f"{other[0]} ranks"
+        raise ValueError(
+            f"{folder}: shards of an unfinished run with {was}, and this run has "
+            f"{env.world_size}; restart it with {was} to resume, or delete the folder to start "
+            "over (what it holds is lost)"
+        )
 
 
 def broadcast_object(obj: Any, env: DistEnv) -> Any:

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from ccrkit.cli.main import main
-from ccrkit.ranks import DistEnv, shard
-from ccrkit.translate.sharded import check_world_size
+from ccrkit.ranks import DistEnv, check_world_size, shard
 
 HERE = Path(__file__).parent
 TEXT = "worldimage/TextData"

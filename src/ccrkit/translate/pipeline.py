@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ccrkit.data import CaptionRecord, DataSpec, load_data_spec, read_captions
-from ccrkit.ranks import DistEnv, barrier, gather_objects
+from ccrkit.ranks import DistEnv, barrier, check_world_size, gather_objects
 from ccrkit.registry import import_plugins
 from ccrkit.translate import sharded
 from ccrkit.translate.backend import Backend, BackendContext, Segment, build_backend
@@ -96,7 +96,7 @@ class TranslationRun:
         the process group: every rank fails alike, with one clear line)."""
         if env.distributed:
             for job in self.jobs:
-                sharded.check_world_size(sharded.shard_folder(job), env)
+                check_world_size(sharded.shard_folder(job), env)
 
     def run(
         self, progress: bool = True, env: DistEnv | None = None

@@ -15,36 +15,19 @@ A backend that is not cacheable (file, synthetic) runs on rank 0 alone.
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 from ccrkit.data import read_captions
-from ccrkit.ranks import DistEnv, shard
+from ccrkit.ranks import DistEnv, shard, shard_name
 from ccrkit.translate.backend import Backend, Segment
 from ccrkit.translate.cache import TranslationCache, cache_key
 from ccrkit.translate.engine import EngineStats, translate_segments
 from ccrkit.translate.jobs import Job
 
-RANK_FILE = re.compile(r"rank-(\d+)-of-(\d+)\.sqlite")
-
 
 def shard_folder(job: Job) -> Path:
     return job.output_path.parent / f".{job.output_path.name}.shards"
-
-
-def check_world_size(folder: Path, env: DistEnv) -> None:
-    """Refuse to mix shards: `folder` must hold no rank cache of a run with another size."""
-    if not folder.is_dir():
-        return
-    sizes = {int(m.group(2)) for p in folder.iterdir() if (m := RANK_FILE.fullmatch(p.name))}
-    other = sorted(sizes - {env.world_size})
-    if other:
-        raise ValueError(
-            f"{folder}: shards of an unfinished run with {other[0]} ranks, and this run has "
-            f"{env.world_size}; restart it with {other[0]} ranks to resume, or delete the folder "
-            "to start over (its translations are lost unless a run finishes)"
-        )
 
 
 def translate_share(
@@ -57,7 +40,7 @@ def translate_share(
     mine = shard(list(first.values()), env)
     folder = shard_folder(job)
     folder.mkdir(exist_ok=True)
-    with TranslationCache(folder / f"rank-{env.rank}-of-{env.world_size}.sqlite") as own:
+    with TranslationCache(folder / f"{shard_name(env)}.sqlite") as own:
         key = own.register(backend.identity())
         known = shared.get_many(cache_key(backend.identity()), (s.text for s in mine))
         own.put_many(key, known.items())  # what an earlier run already translated
