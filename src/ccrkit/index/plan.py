@@ -37,7 +37,7 @@ ID_BYTES = 8  # FAISS stores an int64 id per IVF entry
 # k-means training and the assignment of every vector grow with the lists: 2048 lists train in
 # 1.5 min and take 1M items in 70 s on 2 busy cores; 10M items are then 4,900 per list.
 MAX_LISTS = 2048
-SHORTLISTS = (1, 2, 4, 8)  # shortlist sizes tried, in multiples of the configured `rerank`
+SHORTLISTS = (1, 2, 4, 8, 16, 32)  # shortlists tried, in multiples of the configured `rerank`
 GROUND_TRUTH_ROWS = 1 << 16  # store rows scored per exact block while measuring recall
 SearchFn = Callable[[np.ndarray, int], np.ndarray]
 
@@ -168,6 +168,14 @@ class Tuned:
     cpu_ms_per_query: float
 
 
+class RecallOutOfReach(ValueError):
+    """No search setting of the built index reaches the target; `best` is the closest."""
+
+    def __init__(self, message: str, best: Tuned) -> None:
+        super().__init__(message)
+        self.best = best
+
+
 def tune(
     index: faiss.Index,
     config: IndexConfig,
@@ -178,33 +186,45 @@ def tune(
     """The cheapest search parameters reaching `config.target_recall` on `probe`.
 
     `rerank_search(shortlist)` is the index's search with that shortlist re-scored exactly
-    (shortlist 0: FAISS's own ranking). Cost is CPU time per query on this thread, measured on
-    the probe's queries. Raises ValueError when no setting reaches the target.
+    (shortlist 0: FAISS's own ranking). Recall grows with both knobs, so each shortlist is
+    first tried at the widest search (a miss there rules the shortlist out in one measurement),
+    then the smallest power of two that reaches the target is found by bisection. Cost is CPU
+    time per query on this thread over the probe's queries. Raises `RecallOutOfReach`.
     """
-    target = config.target_recall
     knob = "nprobe" if config.type == "ivfpq" else "efSearch"
-    limit = config.nlist if config.type == "ivfpq" else 4096
+    widest = int(math.log2(config.nlist if config.type == "ivfpq" else 4096))
     shortlists = [config.rerank * m for m in SHORTLISTS] if config.rerank else [0]
-    found: list[Tuned] = []
-    best_recall, best_at = 0.0, ""
-    for shortlist in shortlists:
-        value = 1
-        while value <= limit:
-            _set(index, knob, value)
+    tried: dict[tuple[int, int], Tuned] = {}
+
+    def measure(power: int, shortlist: int) -> Tuned:
+        if (power, shortlist) not in tried:
+            _set(index, knob, 2**power)
             start = time.process_time()
             recall = probe.recall(rerank_search(shortlist))
             cost = (time.process_time() - start) * 1000 / len(probe.queries)
-            if recall > best_recall:
-                best_recall, best_at = recall, f"{knob}={value}, shortlist {shortlist}"
-            if recall >= target:
-                found.append(Tuned({knob: value}, shortlist, recall, cost))
-                break
-            value *= 2
+            tried[power, shortlist] = Tuned({knob: 2**power}, shortlist, recall, cost)
+        return tried[power, shortlist]
+
+    found = []
+    for shortlist in shortlists:
+        if measure(widest, shortlist).recall < config.target_recall:
+            continue
+        low, high = -1, widest  # the target is missed at 2**low (or below 1), met at 2**high
+        while high - low > 1:
+            middle = (low + high) // 2
+            if measure(middle, shortlist).recall >= config.target_recall:
+                high = middle
+            else:
+                low = middle
+        found.append(measure(high, shortlist))
     if not found:
-        raise ValueError(
-            f"recall@10 {target} is out of reach of {_describe(config)}: at best "
-            f"{best_recall:.3f} ({best_at}); lower --target-recall, or give the index more "
-            f"bytes per item: exact search reaches 1.0 and needs {show_bytes(exact_need)}"
+        best = max(tried.values(), key=lambda t: t.recall)
+        raise RecallOutOfReach(
+            f"recall@10 {config.target_recall} is out of reach of {_describe(config)}: at best "
+            f"{best.recall:.3f} ({knob}={best.search_params[knob]}, shortlist {best.rerank}); "
+            "lower --target-recall, or give the index more bytes per item: exact search "
+            f"reaches 1.0 and needs {show_bytes(exact_need)}",
+            best,
         )
     chosen = min(found, key=lambda t: t.cpu_ms_per_query)
     _set(index, knob, chosen.search_params[knob])
