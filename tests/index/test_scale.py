@@ -232,3 +232,24 @@ def test_searching_a_mapped_store_reads_no_copy_of_it(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "i"), str(tmp_path / "q.npy")],
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert int(out.stdout) / 1024 < 0.25 * store_mb  # 20 queries x 100 rows, not a copy
+
+
+def test_auto_falls_back_to_exact_search_when_no_ivf_setting_reaches_the_target(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr("ccrkit.index.plan.EXACT_MAX_ITEMS", 100)  # 3000 items: IVF first
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3000, 32)).astype(np.float32)  # no structure to exploit
+    gallery = vector_gallery(tmp_path, vectors)
+    config = IndexConfig(type="auto", target_recall=0.999, rerank=1, recall_queries=100)
+    manifest = build_index(ToyModel(dim=32), gallery, tmp_path / "i", config, progress=False)
+    assert (manifest.index_type, manifest.factory, manifest.recall_at_10) == ("flat", "Flat", None)
+    index = SearchIndex(tmp_path / "i")
+    query = vectors[:1] / np.linalg.norm(vectors[:1])
+    assert index.search_vectors(query, 1)[0][0].item.row == 0
+    tight = IndexConfig(type="auto", target_recall=0.999, rerank=1, recall_queries=100,
+                        max_memory="200KB")  # fmt: skip
+    with pytest.raises(
+        ValueError, match="out of reach.*exact search reaches 1.0 and needs 750.0 KB"
+    ):
+        build_index(ToyModel(dim=32), gallery, tmp_path / "j", tight, progress=False)

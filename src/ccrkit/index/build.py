@@ -13,6 +13,7 @@ at the end, so a crash or an error mid-build leaves the previous index (if any) 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -30,7 +31,15 @@ from ccrkit.index.config import IndexConfig
 from ccrkit.index.gallery import Gallery, open_gallery
 from ccrkit.index.manifest import FAISS_FILE, ITEMS_FILE, MANIFEST, STORE_FILE, Manifest
 from ccrkit.index.model import RetrievalModel, check_embeddings, load_retrieval_model
-from ccrkit.index.plan import RecallProbe, Tuned, choose_config, exact_bytes, index_bytes, tune
+from ccrkit.index.plan import (
+    RecallOutOfReach,
+    RecallProbe,
+    Tuned,
+    choose_config,
+    exact_bytes,
+    index_bytes,
+    tune,
+)
 from ccrkit.index.store import ItemRecord, write_items
 from ccrkit.index.vectors import VectorStore, VectorWriter, shortlist_search
 from ccrkit.runs import RunRecord, now_iso
@@ -62,7 +71,7 @@ def build_index(
     ids = _checked_ids(gallery.item_ids)
     root = Path(gallery.root).resolve()
     count, dim = len(ids), model.dim
-    config = choose_config(config, count, dim)  # a budget too small fails before any encoding
+    requested, config = config, choose_config(config, count, dim)  # too small a budget: fails now
     started = time.perf_counter()
     with _staging_folder(out) as staging:
         records = (_item_record(gallery, root, row, item_id) for row, item_id in enumerate(ids))
@@ -70,7 +79,18 @@ def build_index(
         builder = IndexBuilder(config, count, dim)
         store = _encode_into(builder, model, gallery, staging / STORE_FILE, config, progress)
         index = builder.finish()
-        tuned = _tune_or_measure(index, store, config)
+        try:
+            tuned = _tune_or_measure(index, store, config)
+        except RecallOutOfReach:
+            if not _exact_fits(requested, count, dim):
+                raise
+            # auto: no IVF setting reaches the target (vectors with little structure), and
+            # exact search fits the budget: it is the one index that does
+            config = dataclasses.replace(config, type="flat")
+            builder = IndexBuilder(config, count, dim)
+            for _, chunk in store.chunks(ADD_CHUNK):
+                builder.add(chunk)
+            index, tuned = builder.finish(), None
         write_faiss(index, staging / FAISS_FILE)
         manifest = Manifest(
             model_id=model.model_id, dim=dim, count=count, index_type=config.type,
@@ -112,6 +132,11 @@ def _encode_into(
                 builder.add(chunk)
                 bar.update(len(chunk))
     return store
+
+
+def _exact_fits(requested: IndexConfig, count: int, dim: int) -> bool:
+    budget = requested.memory_budget
+    return requested.type == "auto" and (budget is None or exact_bytes(count, dim) <= budget)
 
 
 def _tune_or_measure(index: object, store: VectorStore, config: IndexConfig) -> Tuned | None:

@@ -83,6 +83,9 @@ class VectorStore:
 
 
 Search = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+# Shortlist rows re-scored at a time (64 MiB of float32 at 256-d): 1000 probe queries with a
+# shortlist of 3200 would otherwise gather 3.3 GB of vectors at once.
+RERANK_ROWS = 1 << 16
 
 
 def shortlist_search(index: faiss.Index, store: VectorStore | None, shortlist: int) -> Search:
@@ -92,8 +95,15 @@ def shortlist_search(index: faiss.Index, store: VectorStore | None, shortlist: i
         return index.search
 
     def search(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        _, candidates = index.search(queries, min(max(shortlist, k), index.ntotal))
-        return store.rerank(queries, candidates, k)
+        wanted = min(max(shortlist, k), index.ntotal)
+        if len(queries) == 0 or wanted == 0:
+            return index.search(queries, k)
+        step = max(1, RERANK_ROWS // wanted)  # queries per block: bounds the gathered vectors
+        found = []
+        for start in range(0, len(queries), step):
+            block = queries[start : start + step]
+            found.append(store.rerank(block, index.search(block, wanted)[1], k))
+        return np.concatenate([s for s, _ in found]), np.concatenate([r for _, r in found])
 
     return search
 

@@ -133,7 +133,8 @@ class SearchService:
             "model": m.model_id, "dim": m.dim, "languages": sorted(self.searcher.model.languages),
             "items": m.count,
             "index": {"type": m.index_type, "factory": m.factory, "recall_at_10": m.recall_at_10,
-                      "built": m.built, "data": m.data, "split": m.split},
+                      "built": m.built, "data": m.data, "split": m.split,
+                      "search": self.index.scan_path},
             "limits": {"default_k": s.default_k, "max_k": s.max_k,
                        "max_query_chars": s.max_query_chars},
         }  # fmt: skip
