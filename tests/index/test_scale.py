@@ -250,6 +250,6 @@ def test_auto_falls_back_to_exact_search_when_no_ivf_setting_reaches_the_target(
     tight = IndexConfig(type="auto", target_recall=0.999, rerank=1, recall_queries=100,
                         max_memory="200KB")  # fmt: skip
     with pytest.raises(
-        ValueError, match="out of reach.*exact search reaches 1.0 and needs 750.0 KB"
+        ValueError, match=r"out of reach.*exact search reaches 1\.0 and needs 750\.0 KB"
     ):
         build_index(ToyModel(dim=32), gallery, tmp_path / "j", tight, progress=False)
