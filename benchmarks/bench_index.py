@@ -11,7 +11,8 @@ For each vector set (`--data random|structured|both`), 256-d unless `--dim`:
 - random: unit vectors drawn uniformly (the hardest case: every item is about as far from a
   query as every other, so no index can skip much of the collection);
 - structured: like real embeddings, points in `CLUSTERS` clusters of a 48-d subspace (random
-  orthonormal basis; cluster spreads drawn from 0.25-0.6), plus isotropic noise, unit length.
+  orthonormal basis; cluster spreads drawn from 0.35-1.0, so that clusters overlap), plus
+  isotropic noise, unit length.
 
 The index is built by `ccrkit.index.build_index` (the `index build` code path: item metadata in
 SQLite, the float16 store, the FAISS index) with `--index` (default auto, from `--max-memory`
@@ -73,7 +74,7 @@ def generate(kind: str, start_block: int, rows: int, dim: int, seed: int) -> np.
         shape = np.random.default_rng([seed, 10**9])  # the same clusters for every block
         basis = np.linalg.qr(shape.standard_normal((dim, LATENT)))[0].astype(np.float32)
         centres = shape.standard_normal((CLUSTERS, LATENT)).astype(np.float32)
-        spreads = shape.uniform(0.25, 0.6, CLUSTERS).astype(np.float32)
+        spreads = shape.uniform(0.35, 1.0, CLUSTERS).astype(np.float32)
         which = rng.integers(0, CLUSTERS, rows)
         latent = centres[which] + spreads[which, None] * rng.standard_normal(
             (rows, LATENT), dtype=np.float32
