@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo demo-video serve test lint format bench bench-serve install install-dev clean world nrccr-world report
+.PHONY: demo demo-video serve test lint format bench bench-serve bench-index install install-dev clean world nrccr-world report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,12 @@ bench: install-dev
 
 bench-serve: install-dev
 	$(BIN)/python benchmarks/bench_serve.py
+
+# Indexes at scale (docs/scale.md): BENCH_ITEMS=10000000 BENCH_DATA=structured for 10M.
+BENCH_ITEMS ?= 1000000
+BENCH_DATA ?= both
+bench-index: install-dev
+	$(BIN)/python benchmarks/bench_index.py --items $(BENCH_ITEMS) --data $(BENCH_DATA)
 
 # NRCCR vs the baseline on the synthetic world (issue 7): worlds at three MT noise levels, three
 # seeds, the ablation and the compatibility switches -> results/nrccr-world.{md,json,png}. Runs are

@@ -7,9 +7,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from ccrkit.index import plan
 from ccrkit.index.config import IndexConfig
 
-MIN_POINTS_PER_CENTROID = 39  # FAISS warns below this many training points per cluster
+MIN_POINTS_PER_CENTROID = plan.MIN_POINTS_PER_LIST
 # Memory-mapping differs by index kind: flat codes (flat, and HNSW's storage) map with MMAP_IFC,
 # IVF inverted lists with MMAP; the two together fail on IVF files.
 MMAP_FLAGS = {"ivfpq": ("IO_FLAG_MMAP", "IO_FLAG_READ_ONLY")}
@@ -43,9 +44,7 @@ def factory_string(config: IndexConfig, count: int, dim: int) -> str:
 
 
 def ivf_lists(config: IndexConfig, count: int) -> int:
-    from ccrkit.index.plan import ivf_lists as default_lists
-
-    return config.nlist or default_lists(count)
+    return config.nlist or plan.ivf_lists(count)
 
 
 def search_parameters(config: IndexConfig) -> dict[str, int]:

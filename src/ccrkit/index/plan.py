@@ -34,6 +34,7 @@ from ccrkit.index.vectors import VectorStore
 
 EXACT_MAX_ITEMS = 250_000  # the exact scan's cost grows with n: 100k meets the latency target
 ID_BYTES = 8  # FAISS stores an int64 id per IVF entry
+MIN_POINTS_PER_LIST = 39  # FAISS warns below this many training points per cluster
 # k-means training and the assignment of every vector grow with the lists: 2048 lists train in
 # 1.5 min and take 1M items in 70 s on 2 busy cores; 10M items are then 4,900 per list.
 MAX_LISTS = 2048
@@ -52,7 +53,7 @@ def show_bytes(size: float) -> str:
 def ivf_lists(count: int) -> int:
     """A power of two near 2 sqrt(n), at most `MAX_LISTS`, with 39 training points per list."""
     lists = 2 ** round(math.log2(max(1.0, 2 * math.sqrt(count))))
-    return max(1, min(lists, MAX_LISTS, count // 39))
+    return max(1, min(lists, MAX_LISTS, count // MIN_POINTS_PER_LIST))
 
 
 def index_bytes(config: IndexConfig, count: int, dim: int) -> int:
