@@ -180,6 +180,16 @@ def test_the_recall_target_is_tuned_to_and_an_unreachable_one_is_named(tmp_path,
     assert not (tmp_path / "j").exists()
 
 
+def test_hnsw_is_tuned_too_and_flat16_only_measured(tmp_path, vectors):
+    gallery = vector_gallery(tmp_path, vectors)
+    hnsw = IndexConfig(type="hnsw", hnsw_m=8, target_recall=0.95, recall_queries=100)
+    manifest = build_index(ToyModel(dim=32), gallery, tmp_path / "h", hnsw, progress=False)
+    assert manifest.recall_at_10 >= 0.95 and set(manifest.search_params) == {"efSearch"}
+    flat16 = IndexConfig(type="flat16", target_recall=0.95, recall_queries=100)
+    manifest = build_index(ToyModel(dim=32), gallery, tmp_path / "f", flat16, progress=False)
+    assert manifest.recall_at_10 >= 0.99 and manifest.search_params == {}
+
+
 def test_the_recall_probe_leaves_each_item_out_of_its_own_neighbours(tmp_path):
     vectors = clustered(500, 16)
     path = tmp_path / "v.npy"

@@ -150,7 +150,7 @@ def _tune_or_measure(index: object, store: VectorStore, config: IndexConfig) -> 
         search = shortlist_search(index, store, shortlist)
         return lambda queries, k: search(queries, k)[1]
 
-    if config.target_recall:
+    if config.target_recall and config.type in ("ivfpq", "hnsw"):  # flat16 has no knob
         exact = exact_bytes(len(store), store.vectors.shape[1])
         return tune(index, config, probe, rerank_search, exact)
     rerank = config.rerank if config.type == "ivfpq" else 0
