@@ -12,11 +12,10 @@ class IndexConfig:
     """FAISS index type and its parameters; every index uses inner product on unit vectors.
 
     - flat: exact search (IndexFlatIP); best up to a few hundred thousand items.
-    - flat16: FAISS's scan over vectors stored as float16 (SQfp16): half the memory. On a CPU
-      without fast bfloat16, where `flat` uses FAISS's own per-query scan, about 1.5x its served
-      queries per second; elsewhere `flat`'s batched scan (`index.scan`) is faster. Scores
-      differ from float32 by ~1e-4, so only near-ties can swap (recall@10 against float32 is
-      reported at build time).
+    - flat16: FAISS's scan over vectors stored as float16 (SQfp16): half the memory, but one
+      pass per query, so slower to serve than `flat`'s batched scan (`index.scan`, bf16 or
+      float32 by CPU). Scores differ from float32 by ~1e-4, so only near-ties can swap
+      (recall@10 against exact search is reported at build time).
     - ivfpq: inverted lists + product quantisation, for millions of items. `nlist` lists
       (0: a power of two near 2·sqrt(n), at most 2048 and n/39), `pq_m` sub-vectors of
       `pq_bits` bits (dim must be divisible by `pq_m`; 4 bits use FAISS's fast-scan kernels),
