@@ -205,6 +205,18 @@ def test_the_recall_probe_leaves_each_item_out_of_its_own_neighbours(tmp_path):
     assert probe.recall(lambda q, k: np.tile(np.arange(k), (len(q), 1))) < 0.2
 
 
+def test_store_chunks_and_samples_read_from_the_file_equal_the_mapped_rows(tmp_path):
+    vectors = clustered(1000, 16).astype(np.float16)
+    np.save(tmp_path / "v.npy", vectors)
+    store = VectorStore(tmp_path / "v.npy", 1000, 16)
+    chunks = list(store.chunks(300))  # the last chunk is short
+    assert [start for start, _ in chunks] == [0, 300, 600, 900]
+    assert np.array_equal(np.concatenate([c for _, c in chunks]), vectors.astype(np.float32))
+    rows = np.array([0, 5, 299, 300, 999])
+    assert np.array_equal(store.sample(rows), vectors[rows].astype(np.float32))
+    assert store.sample(np.array([], int)).shape == (0, 16)
+
+
 def test_cli_build_with_a_budget_and_a_target(tmp_path, monkeypatch, capsys, vectors):
     gallery = vector_gallery(tmp_path, vectors)
     monkeypatch.setattr("ccrkit.index.build.load_retrieval_model", lambda run_dir: ToyModel(dim=32))

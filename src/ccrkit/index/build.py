@@ -126,7 +126,7 @@ def _encode_into(
     writer.close()
     store = VectorStore(store_path, count, dim)
     if training is not None:
-        builder.train(store.rows(training))
+        builder.train(store.sample(training))
         with tqdm(total=count, unit="item", desc="filling the index", disable=not progress) as bar:
             for _, chunk in store.chunks(ADD_CHUNK):
                 builder.add(chunk)

@@ -121,7 +121,7 @@ class RecallProbe:
         count = len(store)
         self.k = min(k, count - 1)
         rows = np.sort(np.random.default_rng(seed).choice(count, min(queries, count), False))
-        self.rows, self.queries = rows, store.rows(rows)
+        self.rows, self.queries = rows, store.sample(rows)
         self.truth = _drop_self(exact_top_k(store, self.queries, self.k + 1), rows, self.k)
 
     def recall(self, search: SearchFn) -> float:

@@ -53,8 +53,8 @@ class VectorStore:
 
     def __init__(self, path: Path, count: int, dim: int) -> None:
         self.path = path
-        offset = _checked_header(path, count, dim)
-        self.vectors = np.memmap(path, STORE_DTYPE, "r", offset, (count, dim))
+        self.offset = _checked_header(path, count, dim)
+        self.vectors = np.memmap(path, STORE_DTYPE, "r", self.offset, (count, dim))
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -68,9 +68,25 @@ class VectorStore:
         return np.einsum("qd,qcd->qc", queries, self.rows(rows))
 
     def chunks(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
-        """(first row, float32 rows) in row order, `size` rows at a time."""
-        for start in range(0, len(self.vectors), size):
-            yield start, self.vectors[start : start + size].astype(np.float32)
+        """(first row, float32 rows) in row order, `size` rows at a time. Read from the file,
+        not through the mapping: a pass over the whole store (filling an index, exact ground
+        truth) then leaves no mapped pages behind in this process's resident memory."""
+        count, dim = self.vectors.shape
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            for start in range(0, count, size):
+                rows = min(size, count - start)
+                chunk = np.fromfile(handle, STORE_DTYPE, rows * dim).reshape(rows, dim)
+                yield start, chunk.astype(np.float32)
+
+    def sample(self, rows: np.ndarray) -> np.ndarray:
+        """float32 vectors of sorted `rows`, read in one pass over the file (a training sample
+        of random rows through the mapping would make most of the file resident)."""
+        parts = []
+        for start, chunk in self.chunks(1 << 16):
+            inside = rows[(rows >= start) & (rows < start + len(chunk))]
+            parts.append(chunk[inside - start])
+        return np.concatenate(parts) if parts else np.empty((0, self.vectors.shape[1]), np.float32)
 
     def rerank(
         self, queries: np.ndarray, candidates: np.ndarray, k: int
