@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,7 +15,14 @@ import pytest
 from ccrkit.cli.main import main
 from ccrkit.index import IndexConfig, SearchIndex, build_index, encode_gallery
 from ccrkit.index.backend import build_faiss
-from ccrkit.index.plan import RecallProbe, choose_config, exact_top_k, index_bytes
+from ccrkit.index.plan import (
+    RecallOutOfReach,
+    RecallProbe,
+    choose_config,
+    exact_top_k,
+    index_bytes,
+    tune,
+)
 from ccrkit.index.toy import ToyGallery, ToyModel
 from ccrkit.index.vectors import VectorStore
 
@@ -175,7 +183,7 @@ def test_the_recall_target_is_tuned_to_and_an_unreachable_one_is_named(tmp_path,
     hopeless = IndexConfig(type="ivfpq", pq_m=2, pq_bits=4, nlist=64, rerank=1,
                            target_recall=1.0, recall_queries=200)  # fmt: skip
     with pytest.raises(ValueError, match=r"recall@10 1.0 is out of reach of IVF64,PQ2x4: at best "
-                       r"0\.\d+ \(nprobe=64, shortlist \d+\); .* exact search reaches 1.0 and needs"):  # fmt: skip
+                       r"0\.\d+ \(nprobe=64, shortlist \d+, 95 % lower bound 0\.\d+\); .* exact search reaches 1.0 and needs"):  # fmt: skip
         build_index(ToyModel(dim=32), gallery, tmp_path / "j", hopeless, progress=False)
     assert not (tmp_path / "j").exists()
 
@@ -215,6 +223,31 @@ def test_store_chunks_and_samples_read_from_the_file_equal_the_mapped_rows(tmp_p
     rows = np.array([0, 5, 299, 300, 999])
     assert np.array_equal(store.sample(rows), vectors[rows].astype(np.float32))
     assert store.sample(np.array([], int)).shape == (0, 16)
+
+
+def test_the_target_is_met_with_95_percent_confidence_not_only_on_average(tmp_path):
+    """38 of 40 sampled items find all 10 neighbours, 2 find none: mean 0.95, but the one-sided
+    95 % bound is 0.95 - 1.645 * 0.22072 / sqrt(40) = 0.8926, so a 0.95 target is not met."""
+    vectors = clustered(500, 16)
+    np.save(tmp_path / "v.npy", vectors.astype(np.float16))
+    probe = RecallProbe(VectorStore(tmp_path / "v.npy", 500, 16), 40, 0)
+
+    def two_misses(queries: np.ndarray, n: int) -> np.ndarray:
+        lines = np.column_stack([probe.rows, probe.truth])[:, :n]
+        for q in (0, 1):
+            lines[q] = [r for r in range(500) if r not in lines[q]][:n]
+        return lines
+
+    mean, bound = probe.lower_bound(two_misses)
+    assert mean == pytest.approx(0.95) and bound == pytest.approx(0.892591, abs=1e-6)
+    index = faiss.index_factory(16, "IVF4,Flat", faiss.METRIC_INNER_PRODUCT)
+    index.train(vectors)
+    config = IndexConfig(type="ivfpq", nlist=4, rerank=100, target_recall=0.95)
+    with pytest.raises(RecallOutOfReach, match=r"at best 0\.950 .* 95 % lower bound 0\.893"):
+        tune(index, config, probe, lambda shortlist: two_misses, exact_need=0)
+    config = dataclasses.replace(config, target_recall=0.89)
+    tuned = tune(index, config, probe, lambda shortlist: two_misses, exact_need=0)
+    assert tuned.search_params == {"nprobe": 1} and tuned.recall == pytest.approx(0.95)
 
 
 def test_cli_build_with_a_budget_and_a_target(tmp_path, monkeypatch, capsys, vectors):

@@ -40,6 +40,7 @@ MIN_POINTS_PER_LIST = 39  # FAISS warns below this many training points per clus
 MAX_LISTS = 2048
 SHORTLISTS = (1, 2, 4, 8, 16, 32)  # shortlists tried, in multiples of the configured `rerank`
 GROUND_TRUTH_ROWS = 1 << 16  # store rows scored per exact block while measuring recall
+ONE_SIDED_95 = 1.645  # z of a one-sided 95 % bound: the target is met with that confidence
 SearchFn = Callable[[np.ndarray, int], np.ndarray]
 
 
@@ -126,13 +127,26 @@ class RecallProbe:
 
     def recall(self, search: SearchFn) -> float:
         """Mean share of the exact 10 nearest others that `search(queries, n)` (rows) finds."""
+        return float(np.mean(self.per_query(search)))
+
+    def lower_bound(self, search: SearchFn) -> tuple[float, float]:
+        """(mean recall, its one-sided 95 % lower confidence bound over the sampled queries).
+        Tuning to the mean alone leaves other queries' recall at the target only half of the
+        time (1M structured: 0.953 on the probe, 0.945 on held-out queries)."""
+        recalls = self.per_query(search)
+        spread = float(np.std(recalls, ddof=1)) if len(recalls) > 1 else 0.0
+        mean = float(np.mean(recalls))
+        return mean, mean - ONE_SIDED_95 * spread / math.sqrt(len(recalls))
+
+    def per_query(self, search: SearchFn) -> np.ndarray:
+        """Each query's share of its exact 10 nearest others that `search` finds."""
         if self.k < 1:
-            return 1.0
+            return np.ones(max(1, len(self.rows)))
         found = _drop_self(search(self.queries, self.k + 1), self.rows, self.k)
         hits = [
             len(set(t) & set(f)) for t, f in zip(self.truth.tolist(), found.tolist(), strict=True)
         ]
-        return float(np.mean(hits) / self.k)
+        return np.array(hits, dtype=np.float64) / self.k
 
 
 def _drop_self(rows: np.ndarray, own: np.ndarray, k: int) -> np.ndarray:
@@ -167,6 +181,7 @@ class Tuned:
     rerank: int
     recall: float
     cpu_ms_per_query: float
+    recall_bound: float = 0.0  # one-sided 95 % lower confidence bound of `recall`
 
 
 class RecallOutOfReach(ValueError):
@@ -184,7 +199,8 @@ def tune(
     rerank_search: Callable[[int], SearchFn],
     exact_need: int,
 ) -> Tuned:
-    """The cheapest search parameters reaching `config.target_recall` on `probe`.
+    """The cheapest search parameters reaching `config.target_recall` on `probe` (its one-sided
+    95 % lower confidence bound, so that queries outside the sample reach it too).
 
     `rerank_search(shortlist)` is the index's search with that shortlist re-scored exactly
     (shortlist 0: FAISS's own ranking). Recall grows with both knobs, so each shortlist is
@@ -201,19 +217,22 @@ def tune(
         if (power, shortlist) not in tried:
             _set(index, knob, 2**power)
             start = time.process_time()
-            recall = probe.recall(rerank_search(shortlist))
+            recall, bound = probe.lower_bound(rerank_search(shortlist))
             cost = (time.process_time() - start) * 1000 / len(probe.queries)
-            tried[power, shortlist] = Tuned({knob: 2**power}, shortlist, recall, cost)
+            tried[power, shortlist] = Tuned({knob: 2**power}, shortlist, recall, cost, bound)
         return tried[power, shortlist]
+
+    def meets(power: int, shortlist: int) -> bool:
+        return measure(power, shortlist).recall_bound >= config.target_recall
 
     found = []
     for shortlist in shortlists:
-        if measure(widest, shortlist).recall < config.target_recall:
+        if not meets(widest, shortlist):
             continue
         low, high = -1, widest  # the target is missed at 2**low (or below 1), met at 2**high
         while high - low > 1:
             middle = (low + high) // 2
-            if measure(middle, shortlist).recall >= config.target_recall:
+            if meets(middle, shortlist):
                 high = middle
             else:
                 low = middle
@@ -222,7 +241,8 @@ def tune(
         best = max(tried.values(), key=lambda t: t.recall)
         raise RecallOutOfReach(
             f"recall@10 {config.target_recall} is out of reach of {_describe(config)}: at best "
-            f"{best.recall:.3f} ({knob}={best.search_params[knob]}, shortlist {best.rerank}); "
+            f"{best.recall:.3f} ({knob}={best.search_params[knob]}, shortlist {best.rerank}, "
+            f"95 % lower bound {best.recall_bound:.3f}); "
             "lower --target-recall, or give the index more bytes per item: exact search "
             f"reaches 1.0 and needs {show_bytes(exact_need)}",
             best,
