@@ -49,7 +49,8 @@ def _add_build(actions: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     build.add_argument(
         "--target-recall", type=float, metavar="R",
-        help="tune the search knobs to the cheapest that reach this recall@10, e.g. 0.95",
+        help="tune the search knobs to the cheapest that reach this recall@10 (with 95 %% "
+        "confidence over the sampled items), e.g. 0.95",
     )  # fmt: skip
     build.add_argument("--force", action="store_true", help="replace an existing index at --out")
     build.add_argument(

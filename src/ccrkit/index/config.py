@@ -27,7 +27,8 @@ class IndexConfig:
       `target_recall`: exact `flat` up to 250k items when it fits, else IVF fast-scan PQ with
       re-ranking (`ccrkit.index.plan`).
     With `target_recall` (0 < r <= 1), the search knobs (nprobe/efSearch, shortlist) are tuned
-    after the build to the cheapest that reach it; a target out of reach is an error.
+    after the build to the cheapest that reach it with 95 % confidence over the sampled items;
+    a target out of reach is an error.
     Approximate indexes report recall@10 against exact search on `recall_queries` gallery items
     (their 10 nearest other items).
     """
