@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo demo-video serve test lint format bench bench-serve bench-soak install install-dev clean world nrccr-world report rehearsal
+.PHONY: demo demo-video serve test lint format bench bench-serve bench-soak bench-index install install-dev clean world nrccr-world report rehearsal
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,12 @@ bench-serve: install-dev
 # Issue 23's soak: 10 minutes of mixed valid and hostile traffic at 200 q/s over 100k items.
 bench-soak: install-dev
 	$(BIN)/python benchmarks/bench_serve.py --soak 10
+
+# Indexes at scale (docs/scale.md): BENCH_ITEMS=10000000 BENCH_DATA=structured for 10M.
+BENCH_ITEMS ?= 1000000
+BENCH_DATA ?= both
+bench-index: install-dev
+	$(BIN)/python benchmarks/bench_index.py --items $(BENCH_ITEMS) --data $(BENCH_DATA)
 
 # The papers' claims on the synthetic world (issues 7, 10, 19): NRCCR, NRF and CL2CM against their
 # matched translate-train baselines at three MT noise levels, to early stopping, 3-5 seeds, Welch

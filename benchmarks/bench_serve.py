@@ -17,6 +17,11 @@ report and writes it with the raw figures to `runs/bench-serve/`.
   as the server answers (after a warm-up), then for 10 s at a steady 200 q/s offered (the
   latency a user sees at the issue's throughput target). The clients run in this process on
   uvloop, so that they take as little as possible of the cores they share with the server.
+- The scan path this CPU gets for an exact flat index (`ccrkit.index.scan`: batched bf16 where
+  the CPU runs it natively, batched float32 elsewhere), and the per-call cost of each way to scan
+  it, in CPU time on one thread (robust to other load on the machine, unlike latencies):
+  FAISS's per-query scan, FAISS's BLAS path, and the batched scan in float32 and bf16.
+  `--scan-costs` measures only that.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from torch import nn
 from ccrkit.allocator import keep_freed_memory
 from ccrkit.data.batch import VisualBatch
 from ccrkit.index import IndexConfig, SearchIndex, TextSearcher, build_index
+from ccrkit.index.scan import BatchedFlatScan, bf16_is_fast, describe_scan
 from ccrkit.index.search import Query
 from ccrkit.index.toy import VectorGallery
 from ccrkit.runs import write_json_atomic
@@ -173,6 +179,71 @@ def bench_parts(searcher: TextSearcher, queries: list[str]) -> dict[str, float]:
         "index_ms_batch16": per_query_ms(lambda v: index.search_vectors(v, 10), vec16),
         "search_ms_sequential": per_query_ms(lambda b: searcher.search(b, None, 10), singles),
     }
+
+
+SCAN_BATCHES = (1, 4, 8, 16, 32)
+
+
+def cpu_ms_per_call(fn, repeats: int = 7) -> float:
+    """Median process CPU time of one call, after a warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return float(np.median(times)) * 1000
+
+
+def bench_scan_paths(index: faiss.Index, dim: int, k: int = 10) -> dict[str, dict[int, float]]:
+    """CPU ms per call of each way to scan the exact index, on one thread, by batch size.
+
+    FAISS's BLAS path is what its `distance_compute_blas_threshold` (a process-wide setting)
+    switches to for large batches; it is measured with the threshold at 1, then restored."""
+    torch_threads, faiss_threads = torch.get_num_threads(), faiss.omp_get_max_threads()
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
+    threshold = faiss.cvar.distance_compute_blas_threshold
+    queries = np.random.default_rng(7).standard_normal((max(SCAN_BATCHES), dim), dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    paths = {"FAISS per-query scan": index.search}
+
+    def faiss_blas(q: np.ndarray, k: int) -> object:
+        faiss.cvar.distance_compute_blas_threshold = 1
+        try:
+            return index.search(q, k)
+        finally:
+            faiss.cvar.distance_compute_blas_threshold = threshold
+
+    paths["FAISS BLAS path"] = faiss_blas
+    paths["batched float32, packed"] = BatchedFlatScan(index, "fp32").search
+    paths["batched float32, mapped (no copy)"] = BatchedFlatScan(index, "fp32", mmap=True).search
+    if bf16_is_fast():  # emulated bf16 would only measure the emulation
+        paths["batched bf16, packed"] = BatchedFlatScan(index, "bf16").search
+    try:
+        return {
+            name: {
+                b: cpu_ms_per_call(lambda s=search, b=b: s(queries[:b], k)) for b in SCAN_BATCHES
+            }
+            for name, search in paths.items()
+        }
+    finally:
+        torch.set_num_threads(torch_threads)
+        faiss.omp_set_num_threads(faiss_threads)
+
+
+def scan_report(costs: dict[str, dict[int, float]], scan_path: str) -> str:
+    head = " | ".join(f"batch {b}" for b in SCAN_BATCHES)
+    rows = [
+        f"| {name} | " + " | ".join(f"{ms:.1f}" for ms in by_batch.values()) + " |"
+        for name, by_batch in costs.items()
+    ]
+    return "\n".join([
+        f"scan path of this CPU (exact flat index, in memory): {scan_path}; bf16 fast: "
+        f"{bf16_is_fast()}\n",
+        "CPU ms per call, 1 thread (process time, median of 7), k=10:\n",
+        f"| scan | {head} |", "|---" + "|---:" * len(SCAN_BATCHES) + "|", *rows,
+    ])  # fmt: skip
 
 
 def bench_sequential(searcher: TextSearcher, queries: list[str]) -> dict[str, float]:
@@ -338,15 +409,29 @@ def report(results: dict) -> str:
         f"# bench-serve: {results['items']:,} items x {results['dim']}-d, {_index_label(results)}, k=10",
         f"{results['machine']}; in-process: torch threads {results['torch_threads']}, FAISS "
         f"threads {results['faiss_threads']}; server process: {results['server_threads']} of each; "
-        f"OMP_WAIT_POLICY={results['omp_wait_policy']}; index built in {results['build_s']:.1f} s\n",
+        f"OMP_WAIT_POLICY={results['omp_wait_policy']}; index built in {results['build_s']:.1f} s",
+        f"scan path: {results['scan_path']}; load average at the end "
+        f"{results['load_average'][0]:.1f}\n",
         "| path | q/s | p50 ms | p95 ms | p99 ms |", "|---|---:|---:|---:|---:|", *rows,
         f"\nmean encoder batch in-process: {results['in_process']['mean_batch']:.1f} queries\n",
+        *([scan_report(results["scan_costs"], results["scan_path"]), ""]
+          if results.get("scan_costs") else []),
         "| part (per query) | batch 1 | batch 16 |", "|---|---:|---:|",
         f"| text encoder | {p['encode_ms_batch1']:.2f} ms | {p['encode_ms_batch16']:.2f} ms |",
         f"| index search (what the server runs) | {p['index_ms_batch1']:.2f} ms | "
         f"{p['index_ms_batch16']:.2f} ms |",
         f"| FAISS's own search | {p['faiss_ms_batch1']:.2f} ms | {p['faiss_ms_batch16']:.2f} ms |",
     ])  # fmt: skip
+
+
+def run_scan_costs(items: int, dim: int) -> None:
+    """`--scan-costs`: the per-call table alone, over `items` random unit vectors."""
+    vectors = np.random.default_rng(0).standard_normal((items, dim), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = faiss.IndexFlatIP(dim)
+    index.add(vectors)
+    text = scan_report(bench_scan_paths(index, dim), describe_scan(index, mmap=False))
+    print(f"# scan costs: {items:,} x {dim}-d, load average {os.getloadavg()[0]:.1f}\n\n{text}")
 
 
 def _index_label(results: dict) -> str:
@@ -386,6 +471,8 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=PACED_RATE, help="soak: requests/s offered (default: 200)"
     )
+    parser.add_argument("--scan-costs", action="store_true",
+                        help="only the scan path and per-call CPU costs of the exact scans")  # fmt: skip
     parser.add_argument("--serve-child", metavar="INDEX_DIR", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="warning", help=argparse.SUPPRESS)
@@ -400,11 +487,17 @@ def main() -> None:
 
         soak(args)
         return
+    if args.scan_costs:
+        run_scan_costs(args.items, args.dim)
+        return
     queries = random_queries(args.requests)
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         index_dir = Path(tmp) / "index"
         build_s, recall = build_bench_index(index_dir, args.items, args.dim, args.index)
         searcher = TextSearcher(BenchModel(args.dim), SearchIndex(index_dir))
+        scan_path = searcher.index.scan_path
+        print(f"scan path: {scan_path}", flush=True)
+        costs = bench_scan_paths(searcher.index.faiss, args.dim) if args.index == "flat" else {}
         parts = bench_parts(searcher, queries)
         seq = bench_sequential(searcher, queries[:300])
         in_process = bench_in_process(searcher, queries, args.clients)
@@ -417,6 +510,7 @@ def main() -> None:
         "server_threads": args.threads,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "parts": parts, "sequential": seq, "in_process": in_process, "http": http,
+        "scan_path": scan_path, "scan_costs": costs, "load_average": os.getloadavg(),
     }  # fmt: skip
     write_report("results", "report", results, report(results))
 

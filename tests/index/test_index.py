@@ -35,13 +35,21 @@ def built(tmp_path_factory):
 
 def test_manifest_and_files(built):
     _model, gallery, index_dir, manifest = built
-    assert {p.name for p in index_dir.iterdir()} == {"index.faiss", "items.sqlite", "manifest.json"}
+    assert {p.name for p in index_dir.iterdir()} == {
+        "index.faiss", "items.sqlite", "manifest.json", "vectors.npy"
+    }  # fmt: skip
     saved = json.loads((index_dir / "manifest.json").read_text())
     assert saved["model_id"] == "toy-bag-of-concepts" and saved["dim"] == 64
     assert saved["count"] == 24 and saved["index_type"] == "flat" and saved["factory"] == "Flat"
     assert saved["checkpoint"] == "runs/toy" and saved["data"] == "toy" and saved["split"] == "test"
     assert saved["languages"] == ["de", "en", "fr", "ja", "zh"] and saved["recall_at_10"] is None
     assert saved["media_root"] == str(gallery.root.resolve()) and saved["built"]
+    assert saved["store"] == "vectors.npy" and saved["rerank"] == 0
+    assert saved["index_bytes"] == 24 * 64 * 4
+    stored = np.load(index_dir / "vectors.npy")  # float16, gallery order, unit rows
+    assert stored.dtype == np.float16 and stored.shape == (24, 64)
+    unit = gallery.features / np.linalg.norm(gallery.features, axis=1, keepdims=True)
+    np.testing.assert_allclose(stored, unit, atol=1e-3)
     assert read_manifest(index_dir) == manifest
 
 
@@ -106,7 +114,6 @@ def test_approximate_indexes_report_recall_against_exact(tmp_path):
     features = rng.standard_normal((1500, 32)).astype(np.float32)
     gallery = _vector_gallery(tmp_path, features)
     model = ToyModel(dim=32)
-    exact = features / np.linalg.norm(features, axis=1, keepdims=True)
     for name, config in {
         "flat16": IndexConfig(type="flat16", recall_queries=300),
         "hnsw": IndexConfig(type="hnsw", hnsw_m=16, ef_search=64, recall_queries=300),
@@ -115,22 +122,31 @@ def test_approximate_indexes_report_recall_against_exact(tmp_path):
         manifest = build_index(model, gallery, tmp_path / name, config, progress=False)
         assert 0.0 < manifest.recall_at_10 <= 1.0
         assert manifest.factory == {"flat16": "SQfp16", "hnsw": "HNSW16,Flat",
-                                    "ivfpq": "IVF38,PQ8x4"}[name]  # fmt: skip
-        # The recorded recall is the one a fresh check measures on the same sampled queries.
+                                    "ivfpq": "IVF38,PQ8x4fs"}[name]  # fmt: skip
+        # The recorded recall is the one a fresh check measures on the same sampled items: the
+        # share of each one's 10 nearest other items (exact, over the stored vectors) found.
+        stored = np.load(tmp_path / name / "vectors.npy").astype(np.float32)
         sample = np.sort(np.random.default_rng(0).choice(1500, 300, replace=False))
-        truth = np.argsort(-(exact[sample] @ exact.T), axis=1)[:, :10]
+        order = np.argsort(-(stored[sample] @ stored.T), axis=1, kind="stable")
         index = SearchIndex(tmp_path / name)
-        found = [[h.item.row for h in hits] for hits in index.search_vectors(exact[sample], 10)]
-        measured = np.mean(
-            [len(set(t) & set(f)) / 10 for t, f in zip(truth.tolist(), found, strict=True)]
-        )
+        found = [[h.item.row for h in hits] for hits in index.search_vectors(stored[sample], 11)]
+        others = [
+            ([r for r in truth if r != me][:10], [r for r in hits if r != me][:10])
+            for me, truth, hits in zip(sample.tolist(), order[:, :11].tolist(), found, strict=True)
+        ]
+        measured = np.mean([len(set(t) & set(f)) / 10 for t, f in others])
         assert manifest.recall_at_10 == pytest.approx(measured, abs=0.01)
         mapped = SearchIndex(tmp_path / name, mmap=True)  # "more like this" needs stored vectors
         similar = [h.item.item_id for h in mapped.similar("item7", 5)]
         assert len(similar) == 5 and "item7" not in similar
     assert read_manifest(tmp_path / "flat16").recall_at_10 >= 0.99
     assert read_manifest(tmp_path / "hnsw").recall_at_10 > 0.9
-    assert read_manifest(tmp_path / "ivfpq").search_params == {"nprobe": 8}
+    ivfpq = read_manifest(tmp_path / "ivfpq")
+    assert ivfpq.search_params == {"nprobe": 8} and ivfpq.rerank == 100
+    plain = IndexConfig(type="ivfpq", pq_m=8, pq_bits=4, nprobe=8, recall_queries=300, rerank=0)
+    unranked = build_index(model, gallery, tmp_path / "plain", plain, progress=False)
+    assert unranked.rerank == 0
+    assert ivfpq.recall_at_10 > unranked.recall_at_10 + 0.1  # 4-bit codes alone rank poorly
 
 
 def test_ivfpq_on_a_tiny_gallery_is_refused_clearly(tmp_path):

@@ -1,4 +1,8 @@
-"""The batched exact scan: same top-k as FAISS's exact search, a bound that holds, a fallback."""
+"""The batched exact scan: same top-k as FAISS's exact search, a bound that holds, a fallback.
+
+Every exactness test runs both rough products: bf16 (CPUs with native bf16) and float32 (every
+other CPU, and memory-mapped indexes), so both paths are checked on whichever CPU runs the tests.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,12 @@ import torch
 
 from ccrkit.index import scan
 from ccrkit.index.backend import one_faiss_thread
-from ccrkit.index.scan import BatchedFlatScan, bf16_product, bf16_relative_error
+from ccrkit.index.scan import (
+    BatchedFlatScan,
+    bf16_relative_error,
+    fp32_relative_error,
+    packed_product,
+)
 from ccrkit.serve.batching import MicroBatcher
 
 
@@ -33,12 +42,16 @@ def gallery():
     return vectors, flat_index(vectors)
 
 
+PATHS = [("bf16", False), ("fp32", False), ("fp32", True)]  # (precision, mmap)
+
+
+@pytest.mark.parametrize(("precision", "mmap"), PATHS)
 @pytest.mark.parametrize("batch", [1, 7, 40])
 @pytest.mark.parametrize("k", [1, 10, 100])
-def test_same_top_k_as_faiss_exact_search(gallery, batch, k):
+def test_same_top_k_as_faiss_exact_search(gallery, batch, k, precision, mmap):
     vectors, index = gallery
     queries = unit_rows(np.random.default_rng(batch * 1000 + k), batch, 64) * 3
-    scores, rows = BatchedFlatScan(index).search(queries, k)
+    scores, rows = BatchedFlatScan(index, precision, mmap).search(queries, k)
     want_scores, want_rows = index.search(queries, k)
     assert scores.shape == rows.shape == (batch, k)
     np.testing.assert_array_equal(rows, want_rows)
@@ -46,19 +59,21 @@ def test_same_top_k_as_faiss_exact_search(gallery, batch, k):
     np.testing.assert_allclose(scores, np.einsum("qd,qkd->qk", queries, vectors[rows]), atol=1e-5)
 
 
-def test_every_vector_a_candidate_and_ties_to_the_lower_row():
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_every_vector_a_candidate_and_ties_to_the_lower_row(precision):
     base = unit_rows(np.random.default_rng(1), 6, 8)
     vectors = np.concatenate([base, base])  # rows i and i + 6 are the same vector
     queries = base[:3].copy()
-    scores, rows = BatchedFlatScan(flat_index(vectors)).search(queries, 4)
+    scores, rows = BatchedFlatScan(flat_index(vectors), precision).search(queries, 4)
     assert rows[:, :2].tolist() == [[0, 6], [1, 7], [2, 8]]
     np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-6)
 
 
-def test_unsure_queries_get_a_full_float32_scan(gallery):
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_unsure_queries_get_a_full_float32_scan(gallery, precision):
     _, index = gallery
     queries = unit_rows(np.random.default_rng(2), 5, 64)
-    scanner = BatchedFlatScan(index)
+    scanner = BatchedFlatScan(index, precision)
     scanner.relative_error = 10.0  # no candidate list can be certified
     scores, rows = scanner.search(queries, 10)
     want_scores, want_rows = index.search(queries, 10)
@@ -66,14 +81,18 @@ def test_unsure_queries_get_a_full_float32_scan(gallery):
     np.testing.assert_allclose(scores, want_scores, atol=1e-5)
 
 
-def test_many_ties_at_the_k_th_score_are_cut_by_row():
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_many_ties_at_the_k_th_score_are_cut_by_row(precision):
     vectors = np.zeros((200, 4), dtype=np.float32)
     vectors[:, 0] = 1.0  # 200 equal scores: more than the candidates kept for k = 5
     vectors[150, 0] = 2.0
-    scores, rows = BatchedFlatScan(flat_index(vectors)).search(np.eye(4, dtype=np.float32), 5)
+    scan = BatchedFlatScan(flat_index(vectors), precision)
+    scores, rows = scan.search(np.eye(4, dtype=np.float32), 5)
     assert rows[0].tolist() == [150, 0, 1, 2, 3]
     np.testing.assert_allclose(scores[0], [2, 1, 1, 1, 1])
     assert rows[1].tolist() == [0, 1, 2, 3, 4]  # all scores 0
+    lone = np.eye(4, dtype=np.float32)[1:2]  # one query: FAISS's own scan gives the candidates
+    assert scan.search(lone, 5)[1].tolist() == [[0, 1, 2, 3, 4]]
 
 
 def test_the_bf16_error_bound_holds_for_the_product_in_use():
@@ -82,20 +101,55 @@ def test_the_bf16_error_bound_holds_for_the_product_in_use():
         vectors = rng.standard_normal((3000, dim), dtype=np.float32)
         vectors[:10] *= 50  # a few long vectors: the bound scales with the norms
         queries = rng.standard_normal((16, dim), dtype=np.float32)
-        product = bf16_product(torch.from_numpy(vectors).to(torch.bfloat16))
+        product = packed_product(torch.from_numpy(vectors).to(torch.bfloat16))
         rough = product(torch.from_numpy(queries).to(torch.bfloat16)).float().numpy()
         exact = queries.astype(np.float64) @ vectors.T.astype(np.float64)
         norms = np.outer(np.linalg.norm(queries, axis=1), np.linalg.norm(vectors, axis=1))
         assert (np.abs(rough - exact) <= norms * bf16_relative_error(dim)).all()
 
 
-def test_used_only_for_flat_inner_product_indexes_in_memory(gallery):
+def test_the_float32_error_bound_holds_for_the_products_in_use():
+    rng = np.random.default_rng(4)
+    for dim in (16, 256, 1024):
+        vectors = rng.standard_normal((3000, dim), dtype=np.float32)
+        vectors[:10] *= 50
+        queries = rng.standard_normal((16, dim), dtype=np.float32)
+        exact = queries.astype(np.float64) @ vectors.T.astype(np.float64)
+        norms = np.outer(np.linalg.norm(queries, axis=1), np.linalg.norm(vectors, axis=1))
+        packed = packed_product(torch.from_numpy(vectors))(torch.from_numpy(queries)).numpy()
+        rescored = np.einsum("qd,cd->qc", queries, vectors)
+        for rough in (packed, rescored):
+            assert (np.abs(rough - exact) <= norms * fp32_relative_error(dim)).all()
+
+
+def test_blocks_of_a_large_index_merge_to_the_same_top_k(gallery, monkeypatch):
     _, index = gallery
-    assert BatchedFlatScan.usable_for(index, mmap=False) == scan.bf16_is_fast()
-    assert not BatchedFlatScan.usable_for(index, mmap=True)
+    monkeypatch.setattr(scan, "BLOCK_ROWS", 1000)  # 5 blocks of the 5000 vectors
+    queries = unit_rows(np.random.default_rng(5), 9, 64)
+    for precision, mmap in PATHS:
+        scanner = BatchedFlatScan(index, precision, mmap)
+        assert len(scanner.blocks) == 5
+        scores, rows = scanner.search(queries, 10)
+        np.testing.assert_array_equal(rows, index.search(queries, 10)[1])
+        np.testing.assert_allclose(scores, index.search(queries, 10)[0], atol=1e-5)
+        tied = BatchedFlatScan(flat_index(np.ones((3000, 4), np.float32)), precision, mmap)
+        assert tied.search(np.ones((1, 4), np.float32), 3)[1].tolist() == [[0, 1, 2]]
+
+
+def test_the_cpu_picks_the_precision_and_every_flat_index_is_scanned(gallery, monkeypatch):
+    _, index = gallery
+    for fast in (True, False):
+        monkeypatch.setattr(scan, "bf16_is_fast", lambda fast=fast: fast)
+        assert BatchedFlatScan(index).precision == ("bf16" if fast else "fp32")
+        assert BatchedFlatScan(index, mmap=True).precision == "fp32"  # a mapped index: no copy
+        assert "batched" in scan.describe_scan(index, mmap=False)
+    assert "float32" in scan.describe_scan(index, mmap=False)
+    assert BatchedFlatScan.usable_for(index, mmap=False)
+    assert BatchedFlatScan.usable_for(index, mmap=True)
     assert not BatchedFlatScan.usable_for(faiss.IndexFlatL2(64), mmap=False)
     hnsw = faiss.IndexHNSWFlat(64, 8, faiss.METRIC_INNER_PRODUCT)
     assert not BatchedFlatScan.usable_for(hnsw, mmap=False)
+    assert scan.describe_scan(hnsw, mmap=False) == "FAISS's own search"
 
 
 def openmp_threads_of_a_new_thread() -> int:
@@ -128,6 +182,6 @@ def test_without_the_prepacking_ops_the_plain_product_is_used(monkeypatch):
         raise RuntimeError("no oneDNN here")
 
     monkeypatch.setattr(torch.ops.mkldnn, "_reorder_linear_weight", missing, raising=False)
-    product = bf16_product(vectors)
+    product = packed_product(vectors)
     assert product.__name__ == "plain"
     torch.testing.assert_close(product(queries), queries @ vectors.T)

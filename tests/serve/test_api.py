@@ -71,6 +71,7 @@ def test_info_and_health(client):
     assert info["model"] == "toy-bag-of-concepts" and info["dim"] == 64 and info["items"] == 24
     assert info["languages"] == ["de", "en", "fr", "ja", "zh"]
     assert info["index"]["type"] == "flat" and info["index"]["recall_at_10"] is None
+    assert info["index"]["search"].startswith("batched")  # the exact scan, bf16 or float32
     assert info["limits"]["max_k"] == 100
     assert client.get("/api/health").json() == {"status": "ok", "items": 24}
 

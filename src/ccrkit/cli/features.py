@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 
@@ -13,7 +14,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Encode the raw images (or video frames) of a data spec with a pretrained "
         "vision encoder and write them where the spec expects feature NAME: npy + id list per "
         "split for images, a BigFile + video2frames.txt for videos. Resumable: an interrupted run "
-        "continues where it stopped.",
+        "continues where it stopped. Under torchrun (torchrun --nnodes N --nproc_per_node G -m "
+        "ccrkit features ...) every process encodes its share and rank 0 writes the files.",
     )
     parser.add_argument(
         "--data",
@@ -79,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from ccrkit.data import load_data_spec, resolve_store
     from ccrkit.data.features import extract_for_spec, load_encoder
     from ccrkit.models import world_clip  # noqa: F401  (registers the `worldcnn` feature encoder)
+    from ccrkit.ranks import DistEnv, join_cpu_group
     from ccrkit.runs import run_record
 
     spec = load_data_spec(args.data)
@@ -90,12 +93,17 @@ def run(args: argparse.Namespace) -> int:
         for key, value in vars(args).items()
         if key != "run"
     }
+    env = join_cpu_group(DistEnv.from_environ())  # under torchrun: the ranks share the items
     encoder = load_encoder(args.encoder, args.model, args.device)
+    extract = functools.partial(extract_for_spec, spec, args.root, args.feature, encoder, splits,
+                                args.batch_size, args.force, args.fps, env)  # fmt: skip
+    if not env.is_main:  # rank 0 keeps the run record and prints the outputs
+        extract()
+        return 0
     with run_record(run_dir, "features", config) as record:
-        results = extract_for_spec(
-            spec, args.root, args.feature, encoder, splits, args.batch_size, args.force, args.fps
-        )
+        results = extract()
         record.metrics["outputs"] = results
+        record.extra["ranks"] = env.world_size
     for path, status in results.items():
         print(f"{status:>8}  {path}")
     print(f"\nrun record: {run_dir / 'run.json'}")

@@ -44,10 +44,20 @@ def _add_build(actions: argparse._SubParsersAction) -> None:
     build.add_argument("--out", required=True, type=Path, metavar="INDEX_DIR")
     build.add_argument(
         "--config",
-        default="flat",
         metavar="NAME",
-        help="index config in configs/index (flat, ivfpq, hnsw) or a YAML path",
+        help="index config in configs/index (flat, flat16, ivfpq, hnsw, auto) or a YAML path "
+        "(default: flat; auto when --max-memory or --target-recall is given)",
     )
+    build.add_argument(
+        "--max-memory", metavar="SIZE",
+        help="memory the loaded index may take, e.g. 2GB: picks the index type and its bytes "
+        "per item (the float16 vector store stays on disk, mapped)",
+    )  # fmt: skip
+    build.add_argument(
+        "--target-recall", type=float, metavar="R",
+        help="tune the search knobs to the cheapest that reach this recall@10 (with 95 %% "
+        "confidence over the sampled items), e.g. 0.95",
+    )  # fmt: skip
     build.add_argument("--force", action="store_true", help="replace an existing index at --out")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.add_argument(
@@ -85,7 +95,7 @@ def run_build(args: argparse.Namespace) -> int:
     from ccrkit.index.build import build_from_checkpoint
     from ccrkit.index.config import IndexConfig
 
-    config = load_config(IndexConfig, args.config, args.overrides, subdir="index")
+    config = load_config(IndexConfig, _config_name(args), _overrides(args), subdir="index")
     m = build_from_checkpoint(
         args.checkpoint, args.data, args.root, args.split, args.out, config, args.force,
         progress=not args.no_progress,
@@ -97,8 +107,30 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"'no good match' below score {m.score_threshold:.4f} (from {c['queries']} "
               f"{c['split']} captions in {', '.join(c['langs'])}: {c['kept']:.0%} of true matches "
               f"reach it, {c['flagged']:.0%} of best wrong matches do not)")  # fmt: skip
+    print(f"search: {_search_summary(m)}")
     print(f"index: {args.out}\nserve it: ccrkit serve --index {args.out}")
     return 0
+
+
+def _config_name(args: argparse.Namespace) -> str:
+    if args.config:
+        return args.config
+    return "auto" if args.max_memory or args.target_recall is not None else "flat"
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    extra = [f"max_memory={args.max_memory}"] if args.max_memory else []
+    if args.target_recall is not None:
+        extra.append(f"target_recall={args.target_recall}")
+    return [*args.overrides, *extra]
+
+
+def _search_summary(m: object) -> str:
+    from ccrkit.index.plan import show_bytes
+
+    knobs = ", ".join(f"{k}={v}" for k, v in m.search_params.items()) or "exhaustive"
+    rerank = f"; top {m.rerank} re-scored from {m.store}" if m.rerank else ""
+    return f"{knobs}{rerank}; index {show_bytes(m.index_bytes)} in memory"
 
 
 def run_search(args: argparse.Namespace) -> int:

@@ -17,7 +17,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "English (role human_to_en, xx2enc). Backends: hf (a Hugging Face seq2seq model: "
         "opus-mt, NLLB-200, M2M100), file (existing translations aligned by caption id), "
         "synthetic (the synthetic world's MT). Translations are cached on disk, so an "
-        "interrupted run resumes and repeated captions are translated once.",
+        "interrupted run resumes and repeated captions are translated once. Under torchrun "
+        "(torchrun --nnodes N --nproc_per_node G -m ccrkit translate ...) every process "
+        "translates its share and rank 0 writes the files.",
     )
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="config overrides, e.g. forward.decode.max_new_tokens=128")  # fmt: skip
@@ -71,6 +73,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ccrkit.ranks import DistEnv, join_cpu_group
     from ccrkit.runs import default_run_dir, run_record
     from ccrkit.translate.config import load_translate_config
     from ccrkit.translate.pipeline import TranslationRun, dry_run
@@ -80,12 +83,19 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(plan_table(dry_run(config)))
         return 0
+    env = DistEnv.from_environ()  # under torchrun: the ranks share the work
     translation = TranslationRun(config)  # bad input fails here, before a run record exists
+    translation.check_shards(env)
+    join_cpu_group(env)
+    if not env.is_main:  # rank 0 keeps the run record and prints the table
+        translation.run(progress=not args.no_progress, env=env)
+        return 0
     out = args.out or default_run_dir("translate")
     with run_record(out, "translate", config) as record:
-        results, backends = translation.run(progress=not args.no_progress)
+        results, backends = translation.run(progress=not args.no_progress, env=env)
         record.metrics.update({f"{r.job.split}/{r.job.output_tag}": result_row(r) for r in results})
         record.extra["backends"] = backends
+        record.extra["ranks"] = env.world_size
     print(results_table(results))
     print(f"\nrun record: {out / 'run.json'}")
     return 0

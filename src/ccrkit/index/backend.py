@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from ccrkit.index import plan
 from ccrkit.index.config import IndexConfig
 
-MIN_POINTS_PER_CENTROID = 39  # FAISS warns below this many training points per cluster
+MIN_POINTS_PER_CENTROID = plan.MIN_POINTS_PER_LIST
 # Memory-mapping differs by index kind: flat codes (flat, and HNSW's storage) map with MMAP_IFC,
 # IVF inverted lists with MMAP; the two together fail on IVF files.
 MMAP_FLAGS = {"ivfpq": ("IO_FLAG_MMAP", "IO_FLAG_READ_ONLY")}
 MMAP_FLAT_CODES = ("IO_FLAG_MMAP_IFC", "IO_FLAG_READ_ONLY")
+
+
+TRAIN_POINTS_PER_LIST = 64  # k-means sample: FAISS warns below 39; more costs time, little recall
+KMEANS_ITERATIONS = 10  # FAISS's default is 25; the centroids barely move after 10
 
 
 def factory_string(config: IndexConfig, count: int, dim: int) -> str:
@@ -25,6 +29,8 @@ def factory_string(config: IndexConfig, count: int, dim: int) -> str:
         return "SQfp16"
     if config.type == "hnsw":
         return f"HNSW{config.hnsw_m},Flat"
+    if config.type != "ivfpq":
+        raise ValueError(f"type {config.type!r} must be resolved first (ccrkit.index.plan)")
     if dim % config.pq_m:
         raise ValueError(f"ivfpq: pq_m ({config.pq_m}) must divide the dimension ({dim})")
     needed = MIN_POINTS_PER_CENTROID * 2**config.pq_bits
@@ -33,13 +39,12 @@ def factory_string(config: IndexConfig, count: int, dim: int) -> str:
             f"ivfpq with pq_bits={config.pq_bits} needs at least {needed} items to train, the "
             f"gallery has {count}; use type=flat (exact) or fewer pq_bits"
         )
-    return f"IVF{ivf_lists(config, count)},PQ{config.pq_m}x{config.pq_bits}"
+    fast_scan = "fs" if config.pq_bits == 4 else ""
+    return f"IVF{ivf_lists(config, count)},PQ{config.pq_m}x{config.pq_bits}{fast_scan}"
 
 
 def ivf_lists(config: IndexConfig, count: int) -> int:
-    if config.nlist:
-        return config.nlist
-    return max(1, min(int(4 * math.sqrt(count)), count // MIN_POINTS_PER_CENTROID))
+    return config.nlist or plan.ivf_lists(count)
 
 
 def search_parameters(config: IndexConfig) -> dict[str, int]:
@@ -51,40 +56,60 @@ def search_parameters(config: IndexConfig) -> dict[str, int]:
     return {}
 
 
+class IndexBuilder:
+    """An empty configured index, filled chunk by chunk: `add` each chunk of vectors (after
+    `train` on a sample, for IVF), so the build never needs all vectors in memory at once."""
+
+    def __init__(self, config: IndexConfig, count: int, dim: int) -> None:
+        self.config, self.count = config, count
+        self.factory = factory_string(config, count, dim)
+        self.index = faiss.index_factory(dim, self.factory, faiss.METRIC_INNER_PRODUCT)
+        if config.type == "hnsw":
+            self.index.hnsw.efConstruction = config.ef_construction
+        ivf = _ivf_or_none(self.index)
+        if ivf is not None:
+            ivf.cp.seed, ivf.cp.niter = config.seed, KMEANS_ITERATIONS
+
+    def training_rows(self) -> np.ndarray | None:
+        """Rows of the training sample of an untrained (IVF) index, in row order: 64 per list,
+        at least what its product quantizer needs; None when the index needs no training."""
+        if self.index.is_trained:
+            return None
+        lists = faiss.extract_index_ivf(self.index).nlist
+        wanted = max(
+            TRAIN_POINTS_PER_LIST * lists, MIN_POINTS_PER_CENTROID * 2**self.config.pq_bits
+        )
+        if wanted >= self.count:
+            return np.arange(self.count)
+        rng = np.random.default_rng(self.config.seed)
+        return np.sort(rng.choice(self.count, wanted, replace=False))
+
+    def train(self, sample: np.ndarray) -> None:
+        self.index.train(np.ascontiguousarray(sample, dtype=np.float32))
+
+    def add(self, vectors: np.ndarray) -> None:
+        self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def finish(self) -> faiss.Index:
+        apply_parameters(self.index, search_parameters(self.config))
+        return self.index
+
+
 def build_faiss(vectors: np.ndarray, config: IndexConfig) -> tuple[faiss.Index, str]:
-    """Train (when needed) and fill the configured inner-product index with `vectors`."""
-    count, dim = vectors.shape
-    description = factory_string(config, count, dim)
-    index = faiss.index_factory(dim, description, faiss.METRIC_INNER_PRODUCT)
-    if config.type == "hnsw":
-        index.hnsw.efConstruction = config.ef_construction
-    if not index.is_trained:
-        ivf = faiss.extract_index_ivf(index)
-        ivf.cp.seed = config.seed
-        index.train(vectors)
-    index.add(vectors)
-    apply_parameters(index, search_parameters(config))
-    return index, description
+    """The configured index over `vectors` held in memory, built as the streaming build does
+    (same training sample, same vectors), in one `add`."""
+    builder = IndexBuilder(config, *vectors.shape)
+    rows = builder.training_rows()
+    if rows is not None:
+        builder.train(vectors[rows])
+    builder.add(vectors)
+    return builder.finish(), builder.factory
 
 
 def apply_parameters(index: faiss.Index, params: dict[str, int]) -> None:
     space = faiss.ParameterSpace()
     for name, value in params.items():
         space.set_index_parameter(index, name, value)
-
-
-def recall_at_k(index: faiss.Index, vectors: np.ndarray, config: IndexConfig, k: int = 10) -> float:
-    """Mean fraction of the exact top-k that `index` returns, for sampled gallery vectors."""
-    rng = np.random.default_rng(config.seed)
-    sample = rng.choice(len(vectors), min(config.recall_queries, len(vectors)), replace=False)
-    queries = vectors[np.sort(sample)]
-    k = min(k, len(vectors))
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(vectors)
-    _, truth = exact.search(queries, k)
-    _, found = index.search(queries, k)
-    hits = [len(set(t) & set(f)) for t, f in zip(truth.tolist(), found.tolist(), strict=True)]
-    return float(np.mean(hits) / k)
 
 
 def one_faiss_thread() -> None:
@@ -104,8 +129,11 @@ def write_faiss(index: faiss.Index, path: Path) -> None:
     write_atomic(path, memoryview(faiss.serialize_index(index)))  # no second copy
 
 
-def read_faiss(path: Path, mmap: bool, params: dict[str, int], index_type: str) -> faiss.Index:
-    """Load an index; `mmap` maps the file instead of reading it (large indexes, many servers)."""
+def read_faiss(
+    path: Path, mmap: bool, params: dict[str, int], index_type: str, direct_map: bool = True
+) -> faiss.Index:
+    """Load an index; `mmap` maps the file instead of reading it (large indexes, many servers).
+    `direct_map`: let an IVF index fetch an item's vector by row (not needed with a store)."""
     flags = 0
     if mmap:
         for name in MMAP_FLAGS.get(index_type, MMAP_FLAT_CODES):
@@ -116,7 +144,7 @@ def read_faiss(path: Path, mmap: bool, params: dict[str, int], index_type: str) 
         raise ValueError(f"{path}: not a readable FAISS index ({_first_line(err)})") from None
     apply_parameters(index, params)
     ivf = _ivf_or_none(index)
-    if ivf is not None:
+    if ivf is not None and direct_map:
         ivf.make_direct_map()  # lets "more like this" fetch an item's stored vector by row
     return index
 

@@ -1,5 +1,11 @@
 """`ccrkit index build`: encode a gallery, write FAISS index + item metadata + manifest atomically.
 
+The build streams: each encoded chunk goes to the float16 vector store on disk (and, for an index
+that needs no training, straight into FAISS); an IVF index is then trained on a sample of the
+store and filled from it chunk by chunk. Memory holds the FAISS index being built, a chunk and
+the training sample, never all vectors at once. Index parameters come from the config, or from
+a memory budget and a recall target (`ccrkit.index.plan`).
+
 Everything is written into a fresh staging folder beside the destination and renamed into place
 at the end, so a crash or an error mid-build leaves the previous index (if any) untouched.
 """
@@ -7,6 +13,7 @@ at the end, so a crash or an error mid-build leaves the previous index (if any) 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -20,19 +27,30 @@ import numpy as np
 from tqdm import tqdm
 
 from ccrkit.config import to_dict
-from ccrkit.index.backend import build_faiss, recall_at_k, search_parameters, write_faiss
+from ccrkit.index.backend import IndexBuilder, search_parameters, write_faiss
 from ccrkit.index.calibrate import Calibration, calibrate
 from ccrkit.index.config import IndexConfig
 from ccrkit.index.gallery import Gallery, open_gallery
-from ccrkit.index.manifest import FAISS_FILE, ITEMS_FILE, MANIFEST, Manifest
+from ccrkit.index.manifest import FAISS_FILE, ITEMS_FILE, MANIFEST, STORE_FILE, Manifest
 from ccrkit.index.model import RetrievalModel, check_embeddings, load_retrieval_model
+from ccrkit.index.plan import (
+    RecallOutOfReach,
+    RecallProbe,
+    Tuned,
+    choose_config,
+    exact_bytes,
+    index_bytes,
+    tune,
+)
 from ccrkit.index.store import ItemRecord, write_items
+from ccrkit.index.vectors import VectorStore, VectorWriter, shortlist_search
 from ccrkit.runs import DiskFullError, RunRecord, is_disk_full, now_iso
 
 log = logging.getLogger(__name__)
 MIN_SEPARATION = 0.05  # Youden's J below this: the threshold would separate nothing
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
 MAX_ID_LENGTH = 1024
+ADD_CHUNK = 1 << 16  # store rows added to a trained index at a time (64 MiB at 256-d)
 
 
 def build_index(
@@ -58,28 +76,107 @@ def build_index(
     _check_destination(out, force)
     ids = _checked_ids(gallery.item_ids)
     root = Path(gallery.root).resolve()
+    count, dim = len(ids), model.dim
+    requested, config = config, choose_config(config, count, dim)  # too small a budget: fails now
     started = time.perf_counter()
+    caption_langs: set[str] = set()
     with _staging_folder(out) as staging, _disk_full_names(out):
-        records = [_item_record(gallery, root, row, item_id) for row, item_id in enumerate(ids)]
-        vectors = encode_gallery(model, gallery, config.batch_size, progress)
-        index, factory = build_faiss(vectors, config)
-        recall = None if config.type == "flat" else recall_at_k(index, vectors, config)
-        write_faiss(index, staging / FAISS_FILE)
+        records = _noting_langs(
+            (_item_record(gallery, root, row, item_id) for row, item_id in enumerate(ids)),
+            caption_langs,
+        )
         write_items(staging / ITEMS_FILE, records)
+        builder = IndexBuilder(config, count, dim)
+        store = _encode_into(builder, model, gallery, staging / STORE_FILE, config, progress)
+        index = builder.finish()
+        try:
+            tuned = _tune_or_measure(index, store, config)
+        except RecallOutOfReach:
+            if not _exact_fits(requested, count, dim):
+                raise
+            # auto: no IVF setting reaches the target (vectors with little structure), and
+            # exact search fits the budget: it is the one index that does
+            config = dataclasses.replace(config, type="flat")
+            builder = IndexBuilder(config, count, dim)
+            for _, chunk in store.chunks(ADD_CHUNK):
+                builder.add(chunk)
+            index, tuned = builder.finish(), None
+        write_faiss(index, staging / FAISS_FILE)
         manifest = Manifest(
-            model_id=model.model_id, dim=model.dim, count=len(ids), index_type=config.type,
-            factory=factory, media_root=str(root), languages=list(model.languages),
-            search_params=search_parameters(config),
+            model_id=model.model_id, dim=dim, count=count, index_type=config.type,
+            factory=builder.factory, media_root=str(root), languages=list(model.languages),
+            search_params=tuned.search_params if tuned else search_parameters(config),
             checkpoint=None if checkpoint is None else str(checkpoint), data=data, split=split,
-            recall_at_10=recall, built=now_iso(),
-            build_seconds=round(time.perf_counter() - started, 3),
+            recall_at_10=tuned.recall if tuned else None, built=now_iso(),
+            build_seconds=round(time.perf_counter() - started, 3), store=STORE_FILE,
+            rerank=tuned.rerank if tuned else 0, index_bytes=index_bytes(config, count, dim),
             score_threshold=calibration.threshold if calibration else None,
             calibration=calibration.to_dict() if calibration else {},
-            caption_langs=sorted({lang for r in records for lang in r.lang_captions}),
+            caption_langs=sorted(caption_langs),
         )  # fmt: skip
         manifest.save(staging)
         _replace_folder(staging, out)
     return manifest
+
+
+def _noting_langs(records: Iterator[ItemRecord], langs: set[str]) -> Iterator[ItemRecord]:
+    """`records` as they stream into the item store, adding each one's caption languages to
+    `langs` (the manifest lists them; a 10M-item gallery is never held as a list)."""
+    for record in records:
+        langs.update(record.lang_captions)
+        yield record
+
+
+def _encode_into(
+    builder: IndexBuilder,
+    model: RetrievalModel,
+    gallery: Gallery,
+    store_path: Path,
+    config: IndexConfig,
+    progress: bool,
+) -> VectorStore:
+    """Encode the gallery into the store (and into an index that needs no training), then train
+    an IVF index on a sample of the store and fill it from the store; returns the store."""
+    count, dim = builder.count, model.dim
+    training = builder.training_rows()
+    writer = VectorWriter(store_path, count, dim)
+    for chunk in encoded_chunks(model, gallery, config.batch_size, progress):
+        writer.append(chunk.astype(np.float16))
+        if training is None:
+            builder.add(chunk)
+    writer.close()
+    store = VectorStore(store_path, count, dim)
+    if training is not None:
+        builder.train(store.sample(training))
+        with tqdm(total=count, unit="item", desc="filling the index", disable=not progress) as bar:
+            for _, chunk in store.chunks(ADD_CHUNK):
+                builder.add(chunk)
+                bar.update(len(chunk))
+    return store
+
+
+def _exact_fits(requested: IndexConfig, count: int, dim: int) -> bool:
+    budget = requested.memory_budget
+    return requested.type == "auto" and (budget is None or exact_bytes(count, dim) <= budget)
+
+
+def _tune_or_measure(index: object, store: VectorStore, config: IndexConfig) -> Tuned | None:
+    """For an approximate index: its search knobs tuned to `target_recall` (when set) and its
+    recall@10 against exact search; None for the exact flat index."""
+    if config.type == "flat":
+        return None
+    probe = RecallProbe(store, config.recall_queries, config.seed)
+
+    def rerank_search(shortlist: int):  # rows of (queries, k) with that shortlist re-scored
+        search = shortlist_search(index, store, shortlist)
+        return lambda queries, k: search(queries, k)[1]
+
+    if config.target_recall and config.type in ("ivfpq", "hnsw"):  # flat16 has no knob
+        exact = exact_bytes(len(store), store.vectors.shape[1])
+        return tune(index, config, probe, rerank_search, exact)
+    rerank = config.rerank if config.type == "ivfpq" else 0
+    recall = probe.recall(rerank_search(rerank))
+    return Tuned(search_parameters(config), rerank, recall, 0.0)
 
 
 def build_from_checkpoint(
@@ -150,9 +247,17 @@ def _validation_calibration(
 def encode_gallery(
     model: RetrievalModel, gallery: Gallery, batch_size: int, progress: bool = True
 ) -> np.ndarray:
-    """(n, dim) float32 unit vectors of the gallery's items, in gallery order."""
+    """(n, dim) float32 unit vectors of the gallery's items, in gallery order, in memory."""
+    chunks = list(encoded_chunks(model, gallery, batch_size, progress))
+    return np.concatenate(chunks) if chunks else np.empty((0, model.dim), np.float32)
+
+
+def encoded_chunks(
+    model: RetrievalModel, gallery: Gallery, batch_size: int, progress: bool = True
+) -> Iterator[np.ndarray]:
+    """The gallery's items as float32 unit vectors, one batch at a time, in gallery order,
+    checked against the gallery's item count."""
     count, dim = len(gallery.item_ids), model.dim
-    vectors = np.empty((count, dim), dtype=np.float32)
     filled = 0
     with tqdm(total=count, unit="item", desc="encoding gallery", disable=not progress) as bar:
         for batch in gallery.visual_batches(batch_size):
@@ -160,15 +265,13 @@ def encode_gallery(
             if filled + size > count:
                 raise ValueError(f"the gallery yielded more than its {count} items")
             what = f"encode_visual of items {filled}..{filled + size - 1}"
-            vectors[filled : filled + size] = check_embeddings(
-                model.encode_visual(batch), size, dim, what
-            )
+            vectors = check_embeddings(model.encode_visual(batch), size, dim, what)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            yield vectors / np.maximum(norms, 1e-12)  # a no-op for a conforming model
             filled += size
             bar.update(size)
     if filled != count:
         raise ValueError(f"the gallery yielded {filled} items, its item_ids list {count}")
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)  # a no-op for a conforming model
 
 
 def _checked_ids(item_ids: list[str]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-INDEX_TYPES = ("flat", "flat16", "ivfpq", "hnsw")
+INDEX_TYPES = ("flat", "flat16", "ivfpq", "hnsw", "auto")
 
 
 @dataclass
@@ -12,17 +12,25 @@ class IndexConfig:
     """FAISS index type and its parameters; every index uses inner product on unit vectors.
 
     - flat: exact search (IndexFlatIP); best up to a few hundred thousand items.
-    - flat16: FAISS's scan over vectors stored as float16 (SQfp16): half the memory. On a CPU
-      without fast bfloat16, where `flat` uses FAISS's own per-query scan, about 1.5x its served
-      queries per second; elsewhere `flat`'s batched scan (`index.scan`) is faster. Scores
-      differ from float32 by ~1e-4, so only near-ties can swap (recall@10 against float32 is
-      reported at build time).
+    - flat16: FAISS's scan over vectors stored as float16 (SQfp16): half the memory, but one
+      pass per query, so slower to serve than `flat`'s batched scan (`index.scan`, bf16 or
+      float32 by CPU). Scores differ from float32 by ~1e-4, so only near-ties can swap
+      (recall@10 against exact search is reported at build time).
     - ivfpq: inverted lists + product quantisation, for millions of items. `nlist` lists
-      (0: 4·sqrt(n), at most n/39 so every list trains on 39 points), `pq_m` sub-vectors of
-      `pq_bits` bits (dim must be divisible by `pq_m`), `nprobe` lists searched per query.
+      (0: a power of two near 2·sqrt(n), at most 2048 and n/39), `pq_m` sub-vectors of
+      `pq_bits` bits (dim must be divisible by `pq_m`; 4 bits use FAISS's fast-scan kernels),
+      `nprobe` lists searched per query, and the `rerank` best of them re-scored exactly from
+      the on-disk float16 store (0: FAISS's approximate ranking as it is).
     - hnsw: a graph over the full vectors; `hnsw_m` links per node, `ef_construction` and
       `ef_search` beam widths.
-    Approximate indexes report recall@10 against exact search on `recall_queries` gallery vectors.
+    - auto: chosen from `max_memory` (the loaded index's size, e.g. "2GB"; "" no limit) and
+      `target_recall`: exact `flat` up to 250k items when it fits, else IVF fast-scan PQ with
+      re-ranking (`ccrkit.index.plan`).
+    With `target_recall` (0 < r <= 1), the search knobs (nprobe/efSearch, shortlist) are tuned
+    after the build to the cheapest that reach it with 95 % confidence over the sampled items;
+    a target out of reach is an error.
+    Approximate indexes report recall@10 against exact search on `recall_queries` gallery items
+    (their 10 nearest other items).
     """
 
     type: str = "flat"
@@ -34,6 +42,9 @@ class IndexConfig:
     hnsw_m: int = 32
     ef_construction: int = 80
     ef_search: int = 64
+    rerank: int = 100
+    max_memory: str = ""
+    target_recall: float = 0.0
     recall_queries: int = 1000
     seed: int = 0
     # `index build --checkpoint`: calibrate the no-good-match score threshold on the run's
@@ -52,3 +63,31 @@ class IndexConfig:
             raise ValueError(f"nlist must be >= 0 (0: automatic), got {self.nlist}")
         if self.pq_bits > 16:
             raise ValueError(f"pq_bits must be <= 16, got {self.pq_bits}")
+        if self.rerank < 0:
+            raise ValueError(f"rerank must be >= 0 (0: no re-ranking), got {self.rerank}")
+        if not 0.0 <= self.target_recall <= 1.0:
+            raise ValueError(
+                f"target_recall must be in (0, 1] (0: no tuning), got {self.target_recall}"
+            )
+        if self.max_memory:
+            parse_bytes(self.max_memory)  # a bad size fails here, naming the value
+
+    @property
+    def memory_budget(self) -> int | None:
+        """`max_memory` in bytes (None: no limit)."""
+        return parse_bytes(self.max_memory) if self.max_memory else None
+
+
+def parse_bytes(text: str) -> int:
+    """'2GB', '512MB', '1.5G', '800M', '1024' (bytes) -> bytes (powers of 1024)."""
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    scale = units.get(value[-1:], 1)
+    number = value[:-1] if value[-1:] in units else value
+    try:
+        amount = float(number)
+    except ValueError:
+        raise ValueError(f"not a memory size: {text!r} (e.g. 2GB, 512MB)") from None
+    if amount <= 0:
+        raise ValueError(f"memory size must be positive, got {text!r}")
+    return int(amount * scale)

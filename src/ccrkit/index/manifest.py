@@ -20,6 +20,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 FAISS_FILE = "index.faiss"
 ITEMS_FILE = "items.sqlite"
+STORE_FILE = "vectors.npy"  # float16 vectors, row = FAISS row (ccrkit.index.vectors)
 
 
 @dataclass
@@ -44,6 +45,10 @@ class Manifest:
     build_seconds: float = 0.0
     ccrkit_version: str = __version__
     format: int = FORMAT_VERSION
+    # Added with the on-disk store (issue 24); indexes built before have none of them.
+    store: str | None = None  # the vector store's file name in the folder
+    rerank: int = 0  # shortlist re-scored exactly from the store (0: FAISS's ranking)
+    index_bytes: int = 0  # memory the loaded FAISS index takes
 
     def save(self, index_dir: Path) -> None:
         write_json_atomic(index_dir / MANIFEST, dataclasses.asdict(self))

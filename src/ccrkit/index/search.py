@@ -22,8 +22,9 @@ from ccrkit.index.model import (
     check_embeddings,
     load_retrieval_model,
 )
-from ccrkit.index.scan import BatchedFlatScan
+from ccrkit.index.scan import BatchedFlatScan, describe_scan
 from ccrkit.index.store import ItemRecord, ItemStore
+from ccrkit.index.vectors import VectorStore, shortlist_search
 
 MMAP_THRESHOLD_BYTES = 256 * 2**20
 AUTO_LANG = ("", "auto")
@@ -45,8 +46,8 @@ class SearchIndex:
     """An index folder opened read-only; safe to search from several threads at once.
 
     `mmap`: map the FAISS file instead of reading it (None: only when it is over 256 MiB).
-    An exact flat index read into memory is searched batch-wise (`index.scan`): the hits of
-    FAISS's exact scan, with equal scores ordered by row.
+    An exact flat index is searched batch-wise (`index.scan`, bf16 or float32 by CPU, mapped or
+    not): the hits of FAISS's exact scan, with equal scores ordered by row; `scan_path` says which.
     """
 
     def __init__(self, index_dir: str | Path, mmap: bool | None = None) -> None:
@@ -57,15 +58,24 @@ class SearchIndex:
             raise ValueError(f"{faiss_path}: not found; rebuild the index")
         if mmap is None:
             mmap = faiss_path.stat().st_size >= MMAP_THRESHOLD_BYTES
-        self.faiss = read_faiss(
-            faiss_path, mmap, self.manifest.search_params, self.manifest.index_type
-        )
-        self._scan = (
-            BatchedFlatScan(self.faiss) if BatchedFlatScan.usable_for(self.faiss, mmap) else None
-        )
+        m = self.manifest
+        # An IVF index with a store reads "more like this" vectors from it (exact, no direct
+        # map of every row); other indexes hold their vectors and reconstruct them.
+        self._from_store = bool(m.store) and m.index_type == "ivfpq"
+        self.faiss = read_faiss(faiss_path, mmap, m.search_params, m.index_type,
+                                direct_map=not self._from_store)  # fmt: skip
         self.items = ItemStore(self.dir / ITEMS_FILE)
-        self.media_root = Path(self.manifest.media_root).resolve()
+        self.media_root = Path(m.media_root).resolve()
         self._check_consistent()
+        self.store = VectorStore(self.dir / m.store, m.count, m.dim) if m.store else None
+        usable = BatchedFlatScan.usable_for(self.faiss, mmap)
+        self._scan = BatchedFlatScan(self.faiss, mmap=mmap) if usable else None
+        self._search = (
+            self._scan.search if self._scan else shortlist_search(self.faiss, self.store, m.rerank)
+        )
+        self.scan_path = describe_scan(self.faiss, mmap)
+        if m.rerank and self.store is not None and self._scan is None:
+            self.scan_path += f", top {m.rerank} re-scored exactly from the mapped store"
 
     def __len__(self) -> int:
         return self.manifest.count
@@ -73,8 +83,7 @@ class SearchIndex:
     def search_vectors(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         """Top-`k` items of every query vector (rows of `queries`), best first."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.manifest.dim)
-        search = self._scan.search if self._scan is not None else self.faiss.search
-        scores, rows = search(queries, min(k, len(self)))
+        scores, rows = self._search(queries, min(k, len(self)))
         return [self._hits(s, r) for s, r in zip(scores, rows, strict=True)]
 
     def similar(self, item_id: str, k: int) -> list[Hit] | None:
@@ -82,7 +91,10 @@ class SearchIndex:
         item = self.items.get(item_id)
         if item is None:
             return None
-        vector = self.faiss.reconstruct(item.row).reshape(1, -1)
+        if self._from_store:  # the stored vector itself, not a PQ approximation
+            vector = self.store.rows(np.array([item.row]))
+        else:
+            vector = self.faiss.reconstruct(item.row).reshape(1, -1)
         hits = self.search_vectors(vector, k + 1)[0]
         return [hit for hit in hits if hit.item.row != item.row][:k]
 

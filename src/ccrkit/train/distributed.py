@@ -1,47 +1,27 @@
 """Processes and devices: the same trainer runs alone or under `torchrun` (DDP).
 
-`torchrun` sets RANK, WORLD_SIZE and LOCAL_RANK; `DistEnv.from_environ()` reads them. Rank 0 writes
+`torchrun` sets RANK, WORLD_SIZE and LOCAL_RANK; `DistEnv.from_environ()` (`ccrkit.ranks`, shared
+with the sharded translate and features stages) reads them. Rank 0 writes
 checkpoints, logs and results; every rank trains on its share of each global batch.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from typing import Any
-
 import torch
 import torch.distributed as dist
 
 from ccrkit import devices
+from ccrkit.ranks import DistEnv, barrier, broadcast_object, gather_objects
 
-
-@dataclass(frozen=True)
-class DistEnv:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @classmethod
-    def from_environ(cls) -> DistEnv:
-        def read(name: str, default: int) -> int:
-            value = os.environ.get(name, "")
-            try:
-                return int(value) if value else default
-            except ValueError:
-                raise ValueError(
-                    f"environment variable {name}={value!r} is not an integer"
-                ) from None
-
-        return cls(read("RANK", 0), read("WORLD_SIZE", 1), read("LOCAL_RANK", 0))
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
+__all__ = [
+    "DistEnv",
+    "average_gradients",
+    "barrier",
+    "broadcast_object",
+    "gather_objects",
+    "init_process_group",
+    "resolve_device",
+]
 
 
 def resolve_device(kind: str, env: DistEnv) -> torch.device:
@@ -63,24 +43,6 @@ def init_process_group(env: DistEnv, backend: str, device: torch.device) -> None
     dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size)
 
 
-def broadcast_object(obj: Any, env: DistEnv) -> Any:
-    """Rank 0's `obj` on every rank."""
-    if not env.distributed:
-        return obj
-    holder = [obj]
-    dist.broadcast_object_list(holder, src=0)
-    return holder[0]
-
-
-def gather_objects(obj: Any, env: DistEnv) -> list[Any]:
-    """Every rank's `obj`, in rank order, on every rank."""
-    if not env.distributed:
-        return [obj]
-    gathered: list[Any] = [None] * env.world_size
-    dist.all_gather_object(gathered, obj)
-    return gathered
-
-
 def average_gradients(grads: list[torch.Tensor], env: DistEnv) -> None:
     """In-place mean over ranks (auxiliary optimisers live outside DDP's reducer)."""
     if not env.distributed:
@@ -88,8 +50,3 @@ def average_gradients(grads: list[torch.Tensor], env: DistEnv) -> None:
     for grad in grads:
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
         grad.div_(env.world_size)
-
-
-def barrier(env: DistEnv) -> None:
-    if env.distributed:
-        dist.barrier()

@@ -105,6 +105,14 @@ class TranslationCache:
             outcome = "the cache keeps every batch stored before this one"
             raise DiskFullError(self.path, "while storing translations", outcome) from err
 
+    def rows(self, key: str) -> Iterator[tuple[str, Output]]:
+        """Every cached (source, output) of `key` (to merge one cache into another)."""
+        found = self._db.execute(
+            "SELECT source, target, truncated FROM translations WHERE key = ?", (key,)
+        )
+        for source, target, cut in found:
+            yield source, Output(target, bool(cut))
+
     def count(self, key: str | None = None) -> int:
         query, args = "SELECT COUNT(*) FROM translations", ()
         if key is not None:

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ccrkit.data import CaptionRecord, DataSpec, load_data_spec, read_captions
+from ccrkit.ranks import DistEnv, barrier, check_world_size, gather_objects
 from ccrkit.registry import import_plugins
+from ccrkit.translate import sharded
 from ccrkit.translate.backend import (
     Backend,
     BackendContext,
@@ -95,18 +97,36 @@ class TranslationRun:
             if self.actions[job.output_path] == "write":
                 self.backends.get(job)
 
-    def run(self, progress: bool = True) -> tuple[list[JobResult], dict[str, Any]]:
-        """Translate every job; returns the results and the identities of the backends used."""
+    def check_shards(self, env: DistEnv) -> None:
+        """Refuse shards an unfinished run with another number of ranks left (before joining
+        the process group: every rank fails alike, with one clear line)."""
+        if env.distributed:
+            for job in self.jobs:
+                check_world_size(sharded.shard_folder(job), env)
+
+    def run(
+        self, progress: bool = True, env: DistEnv | None = None
+    ) -> tuple[list[JobResult], dict[str, Any]]:
+        """Translate every job; returns the results and the identities of the backends used.
+
+        Under torchrun (`env` of several ranks, group joined) every rank translates its share
+        and rank 0 writes the files (`translate.sharded`); the other ranks return no results."""
+        env = env or DistEnv()
         results = []
         failed: dict[Path, set[tuple[str, str]]] = {}  # output -> (item, n) of empty outputs
         with _open_cache(self.config) as cache:
+            self.check_shards(env)
+            barrier(env)  # every rank has checked the outputs before rank 0 writes any
             for job in self.jobs:
                 if self.actions[job.output_path] == "keep":
                     results.append(JobResult(job, "kept"))
                     continue
                 backend = self.backends.get(job)
-                results.append(_run_job(job, backend, cache, progress, failed))
-        return results, self.backends.identities()
+                if not env.distributed:
+                    results.append(_run_job(job, backend, cache, progress, failed))
+                    continue
+                results.append(_run_sharded(job, backend, cache, progress, failed, env))
+        return (results if env.is_main else []), self.backends.identities()
 
 
 def run_translate(
@@ -196,6 +216,31 @@ def _run_job(
     result.quality = _quality(job, assembled.records, both)
     for warning in result.warnings:
         logger.warning("warning: %s", warning)
+    return result
+
+
+def _run_sharded(
+    job: Job,
+    backend: Backend,
+    cache: TranslationCache,
+    progress: bool,
+    failed: dict[Path, set[tuple[str, str]]],
+    env: DistEnv,
+) -> JobResult:
+    """One job over all ranks: shares translated, merged and written by rank 0; every rank
+    returns when the output exists (the next job may read it)."""
+    shares = None
+    if backend.cacheable:
+        shares = gather_objects(sharded.translate_share(job, backend, cache, env, progress), env)
+        if env.is_main:
+            sharded.merge_shards(job, backend, cache)
+    result = JobResult(job, "written")
+    if env.is_main:
+        result = _run_job(job, backend, cache, progress, failed)
+        if shares is not None and result.stats is not None:
+            result.stats = sharded.combined(shares, result.stats)
+        sharded.remove_shards(job)
+    barrier(env)
     return result
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +46,3 @@ class ChunkStore:
         for meta in self._metas:
             keys = json.loads(meta.read_text(encoding="utf-8"))["keys"]
             yield keys, np.load(meta.with_suffix(".npy"), mmap_mode="r")
-
-    def clear(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
