@@ -77,7 +77,7 @@ def test_writes_on_a_full_disk(tmp_path, record_property):
     assert index["raised"] == "DiskFullError" and "previous index is unchanged" in index["message"]
     assert index["kept_count"] == 100
     assert sorted(index["files"]) == ["index", *(f"index/{n}" for n in (
-        "index.faiss", "items.sqlite", "manifest.json"))]  # fmt: skip
+        "index.faiss", "items.sqlite", "manifest.json", "vectors.npy"))]  # fmt: skip
 
     world = results["world"]
     assert world["status"] == 1 and len(world["stderr"]) == 1, world
