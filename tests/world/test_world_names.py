@@ -1,5 +1,6 @@
 """World names (config hashes): defaults stay out of the hash, so a new defaulted setting renames
-no generated world, and the names of worlds generated before that rule are unchanged."""
+no generated world, and the names of worlds generated before that rule are unchanged. And the one
+file name that marks a finished world, as the data specs read it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import json
 import pytest
 
 from ccrkit.config import NOT_NAMING, load_config, to_dict
+from ccrkit.data import load_data_spec
 from ccrkit.world.config import GENERATOR_VERSION, MTWorld, WorldConfig, config_hash
+from ccrkit.world.layout import WORLD_JSON
 
 OVERRIDES = ([], ["workers=1", "preview_items=9"], ["backbone.threads=2"], ["mt.noise=0"],
              ["mt.weights.hallucination=0.5", "seed=3"], ["text_model.threads=2"])  # fmt: skip
@@ -56,3 +59,8 @@ def test_a_new_defaulted_field_renames_no_world() -> None:
     assert config_hash(dataclasses.replace(cfg, mt=extended(**values))) == name
     assert config_hash(dataclasses.replace(cfg, mt=extended(**values, new_bar=False))) == name
     assert config_hash(dataclasses.replace(cfg, mt=extended(**values, new_knob=4))) != name
+
+
+@pytest.mark.parametrize("spec", ["world-image", "world-video"])
+def test_world_data_specs_wait_for_the_file_the_world_writes_last(spec: str) -> None:
+    assert load_data_spec(spec).complete_marker == WORLD_JSON

@@ -18,6 +18,9 @@ IMAGE_COLLECTION, VIDEO_COLLECTION = "worldimage", "worldvideo"
 ITEM_PREFIX = {IMAGE_COLLECTION: "img", VIDEO_COLLECTION: "vid"}
 SPLITS = ("train", "val", "test")
 FEATURE = "worldcnn"
+# world.json is written last: its presence marks a finished world (the world, the report's world
+# planning and the synthetic MT backend read this name; the world data specs' `complete_marker`
+# says it in YAML, checked equal by tests/world/test_world_names.py)
 WORLD_JSON, PREVIEW_PNG = "world.json", "preview.png"
 FRAMES_INDEX = "frames.jsonl.gz"  # caption text -> meaning, for the synthetic MT's text API
 
