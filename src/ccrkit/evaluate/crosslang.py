@@ -34,7 +34,7 @@ from typing import Literal
 import numpy as np
 
 from ccrkit.evaluate.metrics import mrv
-from ccrkit.evaluate.ranking import Ranks, caption_table
+from ccrkit.retrieval.ranking import Ranks, caption_table
 from ccrkit.tables import pipe_table
 
 CROSS_LABEL = "cross-language"

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from ccrkit.evaluate.metrics import metrics_from_ranks
-from ccrkit.evaluate.ranking import Ties, compute_ranks
 from ccrkit.evaluate.scores import FusedScores, MatrixScores
+from ccrkit.retrieval.ranking import Ties, compute_ranks
 
 
 def load_array(path: str | Path, what: str) -> np.ndarray:

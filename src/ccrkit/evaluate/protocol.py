@@ -39,9 +39,9 @@ from ccrkit.evaluate.crosslang import (
     save_rank_files,
 )
 from ccrkit.evaluate.metrics import metrics_from_ranks
-from ccrkit.evaluate.ranking import TIE_POLICIES, compute_ranks
 from ccrkit.evaluate.scores import EmbeddingScores, FusedScores, ScoreSource
 from ccrkit.evaluate.table import results_tables
+from ccrkit.retrieval.ranking import TIE_POLICIES, compute_ranks
 from ccrkit.runs import write_atomic
 
 SELECTION_METRICS = ("t2v_sum", "v2t_sum", "sumr", "mr")

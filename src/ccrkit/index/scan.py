@@ -133,12 +133,16 @@ class BatchedFlatScan:
             for start in range(0, count, BLOCK_ROWS)
         ]
         rough = bf16_relative_error if self.precision == "bf16" else fp32_relative_error
+        # The certificate compares a rough score with a re-score that is itself a float32 sum,
+        # not the exact real number: the two errors add (each bounded relative to |q| |x|).
         self.relative_error = rough(dim) + fp32_relative_error(dim)
 
     def _product(self, block: np.ndarray, mmap: bool) -> Product:
         vectors = torch.from_numpy(block)
         if self.precision == "bf16":
             return packed_product(vectors.to(torch.bfloat16))
+        # float32: packing copies the block into oneDNN's layout (resident memory), so a mapped
+        # index multiplies its mapped pages as they are and stays paged out until searched
         return plain_product(vectors) if mmap else packed_product(vectors)
 
     @cached_property
@@ -168,7 +172,11 @@ class BatchedFlatScan:
         if kept < count:
             # Every vector left out has a rough score <= `left_out`, so an exact score
             # <= that + eps: below the k-th exact score, it cannot be in the top k.
+            # Cauchy-Schwarz: |rough - exact| <= relative_error * |q| * |x|, and |x| <= the
+            # largest norm, so one eps per query covers every row it did not re-score.
             eps = np.linalg.norm(queries, axis=1) * self.largest_norm * self.relative_error
+            # strictly below, and written as "not below" so that a NaN anywhere counts as unsure:
+            # a tie with the k-th score could swap rows, so it is scanned in full
             unsure = ~(left_out + eps < scores[:, -1])
             if unsure.any():
                 scores[unsure], rows[unsure] = self._full_scan(queries[unsure], k)
@@ -179,6 +187,8 @@ class BatchedFlatScan:
         rough score of every row not among them (-inf when none is left out)."""
         bound = np.full(len(queries), -np.inf, dtype=np.float32)
         if len(queries) < BATCHED_FROM:  # FAISS's own scan, one pass, is the cheapest here
+            # FAISS's float32 scores are rough scores too: its error is within fp32's bound, so
+            # within `relative_error` whatever the batched path's precision
             best, where = self.index.search(queries, kept)
             if kept < self.index.ntotal:
                 bound = best[:, -1].copy()
@@ -189,7 +199,9 @@ class BatchedFlatScan:
             for start, product in self.blocks:
                 rough = product(rough_queries)
                 best, where = torch.topk(rough, min(kept, rough.shape[1]), dim=1)
-                best = best.float().numpy()
+                best = best.float().numpy()  # bf16 -> float32 is exact: the bound stays valid
+                # what a block leaves out scores <= its last kept score: the bound is the
+                # largest of these over the blocks (and of what the merge below drops)
                 if best.shape[1] < rough.shape[1]:  # this block left rows out
                     bound = np.maximum(bound, best[:, -1])
                 values.append(best)

@@ -15,9 +15,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ccrkit.config import load_config
 from ccrkit.report.spec import GridSpec, WorldSpec
+from ccrkit.world.config import WorldConfig, config_hash
+from ccrkit.world.layout import WORLD_JSON
+from ccrkit.world.world import generate_world
 
-WORLD_JSON = "world.json"  # written last by `ccrkit world`: its presence marks a finished world
 READY, MISSING, UNFINISHED, DIFFERENT = "ready", "to generate", "unfinished", "different"
 
 
@@ -88,8 +91,6 @@ def locate_worlds(grid: GridSpec, levels: list[float]) -> dict[float, World]:
 
 
 def _planned(spec: WorldSpec, noise: float) -> World:
-    from ccrkit.world.config import config_hash
-
     root = noise_root(spec, noise)
     digest = config_hash(_world_config(spec, noise))
     found = _recorded_hash(root)
@@ -104,10 +105,7 @@ def _planned(spec: WorldSpec, noise: float) -> World:
     return World(noise, root, f"world:{digest}", state, generated=True)
 
 
-def _world_config(spec: WorldSpec, noise: float):  # -> WorldConfig
-    from ccrkit.config import load_config
-    from ccrkit.world.config import WorldConfig
-
+def _world_config(spec: WorldSpec, noise: float) -> WorldConfig:
     return load_config(WorldConfig, spec.config, [*spec.overrides, f"{spec.noise_key}={noise}"])
 
 
@@ -117,8 +115,6 @@ def generate_worlds(
 ) -> None:  # fmt: skip
     """Generate the grid's worlds that are not ready (`force`: also replace unfinished or
     different ones); an unfinished or different world without `force` is an error."""
-    from ccrkit.world.world import generate_world
-
     blockers = [why for world in worlds.values() if (why := world.blocker(force, command))]
     if blockers:
         raise FileExistsError(blockers[0])

@@ -6,7 +6,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from ccrkit.config import to_dict
+from omegaconf import OmegaConf
+
+from ccrkit.config import NOT_NAMING, hash_view, stable_hash, to_dict
 
 # Bump when the generator's output changes for the same config, so old worlds are not reused.
 GENERATOR_VERSION = 3
@@ -189,14 +191,14 @@ class WorldConfig:
     seed: int = 0
     languages: list[str] = field(default_factory=lambda: list(TARGET_LANGUAGES))
     family_size: int = 4  # items per family of near-duplicate scenes (hard negatives)
-    workers: int = 2  # processes drawing pictures
+    workers: int = field(default=2, metadata=NOT_NAMING)  # processes drawing pictures
     image: ImageWorld = field(default_factory=ImageWorld)
     video: VideoWorld = field(default_factory=VideoWorld)
     captions: CaptionWorld = field(default_factory=CaptionWorld)
     mt: MTWorld = field(default_factory=MTWorld)
     backbone: BackboneWorld = field(default_factory=BackboneWorld)
     text_model: TextModelWorld = field(default_factory=TextModelWorld)
-    preview_items: int = 4
+    preview_items: int = field(default=4, metadata=NOT_NAMING)  # what the preview shows
 
     def __post_init__(self) -> None:
         unknown = [lang for lang in self.languages if lang not in TARGET_LANGUAGES]
@@ -210,18 +212,42 @@ class WorldConfig:
         _check_sizes("world", family_size=self.family_size, workers=self.workers)
 
 
+# The world-config fields hashed before defaults were left out of the hash (issue 21): they enter
+# even at their default so that the worlds generated then keep their names. Frozen: a field added
+# later enters only when it differs from its default (`ccrkit.config.hash_view`), so adding one
+# renames no world and needs no entry here. `backbone.threads` joined after the rule it follows
+# (it names a world only when not the default), so it is not listed.
+HASHED_AT_DEFAULT = frozenset({
+    "seed", "languages", "family_size", "image", "image.train", "image.val", "image.test",
+    "image.captions", "image.size", "image.max_objects", "image.object_weights",
+    "image.supersample", "video", "video.train", "video.val", "video.test", "video.captions",
+    "video.size", "video.frames", "video.supersample", "captions", "captions.relation",
+    "captions.conjunction", "captions.colour", "captions.size", "captions.texture",
+    "captions.position", "captions.count", "mt", "mt.noise", "mt.back_noise", "mt.weights",
+    "mt.bleu_split", "backbone", "backbone.images", "backbone.captions", "backbone.dim",
+    "backbone.width", "backbone.epochs", "backbone.batch_size", "backbone.lr",
+    "backbone.temperature", "backbone.text_width", "backbone.probe_epochs", "backbone.device",
+    "text_model", "text_model.sentences", "text_model.vocab_size", "text_model.hidden",
+    "text_model.layers", "text_model.heads", "text_model.intermediate", "text_model.max_length",
+    "text_model.steps", "text_model.batch_size", "text_model.lr", "text_model.mask_probability",
+    "text_model.eval_sentences", "text_model.threads",
+})  # fmt: skip
+
+
 def config_hash(cfg: WorldConfig) -> str:
-    """sha256 over the generator version and every field except the ones that change only speed
-    (workers) or what the preview shows. The device and the backbone's thread count stay: both
-    change the float rounding of its training, so its features. The thread count counts only
-    when it is not the default, so that worlds hashed before it counted keep their names."""
-    data = to_dict(cfg)
-    for key in ("workers", "preview_items"):
-        data.pop(key)
-    if data["backbone"]["threads"] == BackboneWorld.threads:
-        data["backbone"].pop("threads")
-    text = json.dumps({"generator": GENERATOR_VERSION, "config": data}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """The world's name: the generator version and what of `cfg` names its output (`hash_view`).
+    The fields that change only speed (workers) or what the preview shows are `NOT_NAMING`. The
+    device and the thread counts stay: they change the float rounding of the pretrained models'
+    training, so the features.
+
+    Example::
+
+        config_hash(load_config(WorldConfig, "world-tiny"))  # 'cfbecbe830555086'
+    """
+    # typed as a YAML-loaded config holds them (`WorldConfig(mt=MTWorld(noise=0))` hashes as 0.0)
+    typed = OmegaConf.to_object(OmegaConf.structured(cfg))
+    view = hash_view(typed, HASHED_AT_DEFAULT)
+    return stable_hash({"generator": GENERATOR_VERSION, "config": view})[:16]
 
 
 # What shapes only the benchmark (its splits, captions, MT) or the measurements, never a

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ccrkit.evaluate.metrics import retrieval_metrics
+from ccrkit.retrieval.metrics import retrieval_metrics
 from ccrkit.world.clip import CaptionEncoder, train_contrastive
 from ccrkit.world.concepts import Frame
 from ccrkit.world.config import BackboneWorld

@@ -12,10 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ccrkit.data.captions import parse_caption_id
+
 IMAGE_COLLECTION, VIDEO_COLLECTION = "worldimage", "worldvideo"
 ITEM_PREFIX = {IMAGE_COLLECTION: "img", VIDEO_COLLECTION: "vid"}
 SPLITS = ("train", "val", "test")
 FEATURE = "worldcnn"
+# world.json is written last: its presence marks a finished world (the world, the report's world
+# planning and the synthetic MT backend read this name; the world data specs' `complete_marker`
+# says it in YAML, checked equal by tests/world/test_world_names.py)
 WORLD_JSON, PREVIEW_PNG = "world.json", "preview.png"
 FRAMES_INDEX = "frames.jsonl.gz"  # caption text -> meaning, for the synthetic MT's text API
 
@@ -30,6 +35,16 @@ def frame_id(video_id: str, k: int) -> str:
 
 def caption_id(item: str, tag: str, n: int) -> str:
     return f"{item}#{tag}#{n}"
+
+
+def caption_parts(cid: str) -> tuple[str, str, int]:
+    """(item, tag, n) of a caption id: `caption_id` undone by the layout's one parser
+    (`ccrkit.data.captions.parse_caption_id`, which the readers of these files use too)."""
+    parsed = parse_caption_id(cid)
+    if parsed is None:
+        raise ValueError(f"not a caption id '<item>#<tag>#<n>': {cid!r}")
+    item, tag, n = parsed
+    return item, tag, int(n)
 
 
 def mt_tags(lang: str) -> tuple[str, str, str]:

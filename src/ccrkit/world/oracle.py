@@ -32,6 +32,7 @@ from dataclasses import replace
 from typing import Any
 
 from ccrkit.world.concepts import Frame, Mention
+from ccrkit.world.layout import caption_parts
 from ccrkit.world.scene import Obj, Scene, grid_cell, relation
 
 KS = (1, 5, 10)
@@ -186,5 +187,5 @@ def split_oracle(
 ) -> dict[str, Any]:
     """`collection_oracle` of one split: its items and their captions (ids `<item>#<tag>#<n>`)."""
     index = {item: i for i, (item, _) in enumerate(items)}
-    owners = [index[cid.split("#")[0]] for cid in caption_ids]
+    owners = [index[caption_parts(cid)[0]] for cid in caption_ids]
     return collection_oracle([scene for _, scene in items], frames, owners)

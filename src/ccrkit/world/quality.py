@@ -14,7 +14,7 @@ import numpy as np
 
 from ccrkit.mtscores import Scorer, bleu_tokenizer, score
 from ccrkit.world.config import NOISE_TYPES
-from ccrkit.world.layout import mt_tags
+from ccrkit.world.layout import caption_parts, mt_tags
 from ccrkit.world.text import Captions, CollectionText
 
 
@@ -39,7 +39,7 @@ class EnglishSide:
 
 def items_of(caption_ids: Sequence[str]) -> list[str]:
     """The item of every caption id `<item>#<tag>#<n>`."""
-    return [cid.split("#")[0] for cid in caption_ids]
+    return [caption_parts(cid)[0] for cid in caption_ids]
 
 
 def item_references(hyp_ids: Sequence[str], human: Captions, per_item: int) -> list[list[str]]:

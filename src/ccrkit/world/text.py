@@ -11,7 +11,7 @@ from ccrkit.world.captions import DEFAULT_STYLE, caption_frame
 from ccrkit.world.concepts import Frame
 from ccrkit.world.config import CaptionWorld, WorldConfig
 from ccrkit.world.lang import SOURCE, render_text
-from ccrkit.world.layout import caption_id, mt_tags
+from ccrkit.world.layout import caption_id, caption_parts, mt_tags
 from ccrkit.world.mt import FrameIndex, MTResult, Reading, Slip, translate_readings
 from ccrkit.world.scene import Scene
 
@@ -84,8 +84,8 @@ def machine_captions(
     out = Captions(noise=[], slips=[], carried=[], fixed=[])
     for cid, reading in zip(source.ids, readings, strict=True):
         result: MTResult = noisy[reading]
-        item, _, n = cid.split("#")
-        out.ids.append(caption_id(item, tag, int(n)))
+        item, _, n = caption_parts(cid)
+        out.ids.append(caption_id(item, tag, n))
         out.texts.append(result.text)
         out.frames.append(result.frame)
         out.slips.append(result.slips)  # type: ignore[union-attr]
