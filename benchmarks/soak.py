@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from bench_serve import build_bench_index, random_queries, run_client, start_server, write_report
+from serving import build_bench_index, random_queries, run_client, start_server, write_report
 
 TOKEN = "soak-test-token"
 CLIENTS, SLOW_CONNECTIONS, ANSWER_TIMEOUT_S = 16, 8, 15.0
