@@ -46,18 +46,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serve import (
-    PACED_RATE,
-    BenchModel,
-    _wait_until_up,
-    http_load,
-    random_queries,
-    run_client,
-)
+from bench_serve import PACED_RATE, http_load
 from ccrkit.data.batch import VisualBatch
 from ccrkit.index import IndexConfig, SearchIndex, build_index
 from ccrkit.index.plan import RecallOutOfReach, choose_config, exact_top_k, show_bytes
 from ccrkit.runs import write_json_atomic
+from serving import BenchModel, _wait_until_up, random_queries, run_client
 
 OUT_DIR = Path("runs/bench-index")
 BLOCK = 1 << 16  # rows generated per seed: the vectors do not depend on the batch size
