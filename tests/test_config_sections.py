@@ -11,7 +11,7 @@ import yaml
 
 from ccrkit.cli.main import main
 from ccrkit.config import ConfigError, load_config, load_config_sources, read_yaml
-from ccrkit.methods.registry import resolve_sections
+from ccrkit.methods.registry import resolve_model
 from ccrkit.train.config import RunConfig
 
 
@@ -52,11 +52,11 @@ def test_overrides_replace_a_section_whatever_their_order(tmp_path):
 def test_a_bad_key_of_a_swapped_encoder_names_its_file(tmp_path):
     path = write(tmp_path, "hf.yaml", "base: baseline-world\ntext_encoder: {name: hf, path: D}\n")
     config, sources = load_config_sources(RunConfig, path)
-    assert resolve_sections(config, sources)["text_encoder"]["path"] == "D"
+    assert resolve_model(config, sources).text_encoder.config.path == "D"
     bad = write(tmp_path, "bad.yaml", "base: baseline-world\ntext_encoder: {name: hf, dim: 3}\n")
     config, sources = load_config_sources(RunConfig, bad)
     with pytest.raises(ConfigError, match=r"bad\.yaml: unknown key 'text_encoder\.dim'; valid"):
-        resolve_sections(config, sources)
+        resolve_model(config, sources)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_a_bad_key_of_a_swapped_encoder_names_its_file(tmp_path):
 def test_errors_name_the_override_and_the_key(overrides, message):
     with pytest.raises(ConfigError) as err:
         config, sources = load_config_sources(RunConfig, "demo-world", overrides)
-        resolve_sections(config, sources)
+        resolve_model(config, sources)
     assert str(err.value).startswith(message)
 
 

@@ -140,3 +140,21 @@ def test_resume_with_another_config_names_the_key(tmp_path: Path) -> None:
         ValueError, match=r"trained with train.lr = 0.003 but the resumed config has 0.01"
     ):
         run(tmp_path, config(epochs=2, lr=0.01), resume=True)
+
+
+def test_training_resolves_the_plugin_sections_once(tmp_path: Path, monkeypatch) -> None:
+    """`resolve_run` turns the raw sections into typed configs; training takes that object and
+    never resolves (or re-reads) the raw sections again."""
+    import ccrkit.methods.registry as registry
+    import ccrkit.train.config as train_config
+
+    resolved = train_config.resolve_run(config(epochs=1))
+    assert train_config.resolve_run(resolved) is resolved
+    assert resolved.model.method.config.temperature == resolved.model.sections()["method"][
+        "temperature"
+    ]
+    calls = []
+    monkeypatch.setattr(train_config, "resolve_model", lambda *a: calls.append(a))
+    monkeypatch.setattr(registry, "resolve_model", lambda *a: calls.append(a))
+    outcome = run(tmp_path, resolved)
+    assert outcome.progress.epoch == 1 and calls == []

@@ -62,11 +62,11 @@ def resolve(kind: str, name: str, overrides: list[str]) -> tuple[dict[str, Any],
     from ccrkit.config import load_config_sources, to_dict
 
     if kind == "train":
-        from ccrkit.methods.registry import resolve_sections
-        from ccrkit.train.config import RunConfig
+        from ccrkit.train.config import RunConfig, resolve_run
 
         config, sources = load_config_sources(RunConfig, name, overrides)
-        return {**to_dict(config), **resolve_sections(config, sources)}, sources.layers()
+        sections = resolve_run(config, sources).model.sections()
+        return {**to_dict(config), **sections}, sources.layers()
     if kind == "data":
         from ccrkit.data import load_data_spec
 

@@ -38,9 +38,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ccrkit.config import available_configs, load_config_sources
     from ccrkit.evaluate.table import results_tables
-    from ccrkit.methods.registry import resolve_sections
     from ccrkit.runs import default_run_dir
-    from ccrkit.train.config import RunConfig
+    from ccrkit.train.config import RunConfig, resolve_run
     from ccrkit.train.distributed import DistEnv
     from ccrkit.train.run import resume_config, train_from_config
 
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(
                 "--resume RUN_DIR uses that run's config and folder; drop --config/--out/--force"
             )
-        config, run_dir = resume_config(args.resume, args.overrides), args.resume
+        run, run_dir = resolve_run(resume_config(args.resume, args.overrides)), args.resume
     else:
         if args.config is None:
             known = ", ".join(available_configs()) or "(none)"
@@ -60,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
                 "under torchrun give --out DIR: every process must use the same run folder"
             )
         config, sources = load_config_sources(RunConfig, args.config, args.overrides)
-        resolve_sections(config, sources)  # a bad method/encoder key names its file or override
+        run = resolve_run(config, sources)  # a bad method/encoder key names its file or override
         run_dir = args.out or default_run_dir("train")
-    outcome = train_from_config(config, run_dir, resume=args.resume is not None, force=args.force)
+    outcome = train_from_config(run, run_dir, resume=args.resume is not None, force=args.force)
     if env.is_main:
         progress = outcome.progress
         print(f"\n{progress.finish_reason}; best epoch {progress.best_epoch}")

@@ -15,14 +15,7 @@ from ccrkit.config import ConfigError, Sources, build, to_dict
 from ccrkit.data.spec import DataSpec
 from ccrkit.methods.base import METHODS, Method
 from ccrkit.models.base import BuildContext, TextEncoder, VisualEncoder
-from ccrkit.models.registry import (
-    TEXT_ENCODERS,
-    VISUAL_ENCODERS,
-    build_text_encoder,
-    build_visual_encoder,
-    split_section,
-)
-from ccrkit.registry import import_plugins
+from ccrkit.models.registry import ResolvedEncoder, resolve_encoder, split_section
 
 
 @dataclass(frozen=True)
@@ -55,48 +48,82 @@ class ResolvedMethod:
 
 def resolve_method(section: Mapping[str, Any], source: str = "config") -> ResolvedMethod:
     """The method section checked against its class's dataclass (a typo names `source`)."""
-    name, params = split_section(section, "method", source)
-    entry = METHODS.get(name)
-    return ResolvedMethod(name, entry, build(entry.config_class, params, source, "method"))
+    return _resolve_method(section, source, source)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A run config's three plug-in sections (`method`, `text_encoder`, `visual_encoder`) resolved
+    once, right after the config is loaded: everything downstream takes this object and never
+    re-reads the raw sections.
+
+    Example::
+
+        model = resolve_model(load_config(RunConfig, "nrccr-world"))
+        model.method.required_roles()  # {'mt': ..., 'bt': ...}
+        method = model.build(BuildContext(visual_dim=256))
+    """
+
+    method: ResolvedMethod
+    text_encoder: ResolvedEncoder
+    visual_encoder: ResolvedEncoder
+
+    def build(self, context: BuildContext) -> Method:
+        """The method with its encoders (this is where encoder weights are loaded)."""
+        text = self.text_encoder.build(context)
+        return self.method.build(text, self.visual_encoder.build(context))
+
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """The three sections as a config holds them, every default filled in."""
+        return {
+            "method": {"name": self.method.name, **to_dict(self.method.config)},
+            "text_encoder": self.text_encoder.as_section(),
+            "visual_encoder": self.visual_encoder.as_section(),
+        }
+
+
+def resolve_model(config: Any, sources: str | Sources = "config") -> ResolvedModel:
+    """The plug-in sections of `config` (a run config, or a mapping such as a checkpoint's saved
+    config), each checked against its implementation's dataclass.
+
+    The method comes first, so a typo there is reported before any encoder is looked at; a wrong
+    key or name is reported with the file or override that set it (`sources`, from
+    `load_config_sources`), not later as a bare 'config' error. Plug-in modules named in the
+    config are imported by the caller (`import_plugins`), never from here.
+    """
+
+    def section(key: str) -> Mapping[str, Any]:
+        return config[key] if isinstance(config, Mapping) else getattr(config, key)
+
+    where = sources.of("method") if isinstance(sources, Sources) else sources
+    method = _resolve_method(section("method"), sources, where)
+    return ResolvedModel(
+        method,
+        resolve_encoder(section("text_encoder"), "text_encoder", sources),
+        resolve_encoder(section("visual_encoder"), "visual_encoder", sources),
+    )
+
+
+def _resolve_method(
+    section: Mapping[str, Any], sources: str | Sources, where: str
+) -> ResolvedMethod:
+    name, params = split_section(section, "method", where)
+    try:
+        entry = METHODS.get(name)
+    except ConfigError as err:
+        label = sources.of("method.name") if isinstance(sources, Sources) else sources
+        raise ConfigError(f"{label}: 'method.name': {err}") from None
+    return ResolvedMethod(name, entry, build(entry.config_class, params, sources, "method"))
 
 
 def build_method(
     config: Mapping[str, Any], context: BuildContext, source: str = "config"
 ) -> Method:
-    """A method from a run config's `text_encoder`, `visual_encoder` and `method` sections.
-
-    The method section is validated against the method's own dataclass first, so a typo there is
-    reported before any encoder (and its weights) is loaded.
-    """
-    method = resolve_method(config["method"], source)
-    text = build_text_encoder(config["text_encoder"], context, source)
-    visual = build_visual_encoder(config["visual_encoder"], context, source)
-    return method.build(text, visual)
+    """A method from a run config's saved sections (e.g. a checkpoint's `config`): resolved
+    (`resolve_model`), then built."""
+    return resolve_model(config, source).build(context)
 
 
 def required_roles(section: Mapping[str, Any], source: str = "config") -> dict[str, str]:
     """The caption roles the configured method needs (`Method.required_roles`), with hints."""
     return resolve_method(section, source).required_roles()
-
-
-def resolve_sections(config: Any, sources: str | Sources = "config") -> dict[str, dict[str, Any]]:
-    """A run config's plug-in sections (`method`, `text_encoder`, `visual_encoder`), each checked
-    against its implementation's dataclass and returned with every default filled in.
-
-    Run before anything is loaded: a wrong key or name is reported with the file or override that
-    set it (`sources`, from `load_config_sources`), not later as a bare 'config' error.
-    """
-    import_plugins(config.plugins)
-    tables = {"method": METHODS, "text_encoder": TEXT_ENCODERS, "visual_encoder": VISUAL_ENCODERS}
-    resolved = {}
-    for prefix, table in tables.items():
-        where = sources.of(prefix) if isinstance(sources, Sources) else sources
-        name, params = split_section(getattr(config, prefix), prefix, where)
-        try:
-            entry = table.get(name)
-        except ConfigError as err:
-            label = sources.of(f"{prefix}.name") if isinstance(sources, Sources) else sources
-            raise ConfigError(f"{label}: '{prefix}.name': {err}") from None
-        filled = build(entry.config_class, params, sources, prefix)
-        resolved[prefix] = {"name": name, **to_dict(filled)}
-    return resolved

@@ -10,9 +10,10 @@ is built.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from ccrkit.config import ConfigError, build
+from ccrkit.config import ConfigError, Sources, build, to_dict
 from ccrkit.models.base import (
     TEXT_ENCODERS,
     VISUAL_ENCODERS,
@@ -20,6 +21,12 @@ from ccrkit.models.base import (
     TextEncoder,
     VisualEncoder,
 )
+from ccrkit.registry import Registry
+
+ENCODER_SECTIONS: dict[str, Registry] = {
+    "text_encoder": TEXT_ENCODERS,
+    "visual_encoder": VISUAL_ENCODERS,
+}
 
 
 def split_section(section: Mapping[str, Any], prefix: str, source: str) -> tuple[str, dict]:
@@ -31,17 +38,53 @@ def split_section(section: Mapping[str, Any], prefix: str, source: str) -> tuple
     return str(name), params
 
 
+@dataclass(frozen=True)
+class ResolvedEncoder:
+    """An encoder section resolved once: the registered class and its typed config. Building it
+    (`build`) is what loads weights; resolving only checks the section.
+
+    Example::
+
+        text = resolve_encoder({"name": "hf", "path": "models/world-mbert"}, "text_encoder")
+        text.config.max_length  # 64, the default filled in
+        encoder = text.build(BuildContext(visual_dim=256))
+    """
+
+    section: str  # "text_encoder" or "visual_encoder"
+    name: str
+    entry: type
+    config: Any  # the entry's own `config_class` instance
+
+    def build(self, context: BuildContext) -> Any:
+        return self.entry.from_config(self.config, context)
+
+    def as_section(self) -> dict[str, Any]:
+        """The section as a config holds it, every default filled in."""
+        return {"name": self.name, **to_dict(self.config)}
+
+
+def resolve_encoder(
+    section: Mapping[str, Any], prefix: str, sources: str | Sources = "config"
+) -> ResolvedEncoder:
+    """Section `prefix` (`text_encoder` or `visual_encoder`) checked against its class's
+    dataclass; an unknown name or key names the file or override that set it (`sources`)."""
+    where = sources.of(prefix) if isinstance(sources, Sources) else sources
+    name, params = split_section(section, prefix, where)
+    try:
+        entry = ENCODER_SECTIONS[prefix].get(name)
+    except ConfigError as err:
+        label = sources.of(f"{prefix}.name") if isinstance(sources, Sources) else sources
+        raise ConfigError(f"{label}: '{prefix}.name': {err}") from None
+    return ResolvedEncoder(prefix, name, entry, build(entry.config_class, params, sources, prefix))
+
+
 def build_text_encoder(
     section: Mapping[str, Any], context: BuildContext, source: str = "config"
 ) -> TextEncoder:
-    name, params = split_section(section, "text_encoder", source)
-    entry = TEXT_ENCODERS.get(name)
-    return entry.from_config(build(entry.config_class, params, source, "text_encoder"), context)
+    return resolve_encoder(section, "text_encoder", source).build(context)
 
 
 def build_visual_encoder(
     section: Mapping[str, Any], context: BuildContext, source: str = "config"
 ) -> VisualEncoder:
-    name, params = split_section(section, "visual_encoder", source)
-    entry = VISUAL_ENCODERS.get(name)
-    return entry.from_config(build(entry.config_class, params, source, "visual_encoder"), context)
+    return resolve_encoder(section, "visual_encoder", source).build(context)

@@ -28,7 +28,7 @@ from ccrkit.config import (
 )
 from ccrkit.methods.registry import resolve_method
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
-from ccrkit.train.config import RunConfig
+from ccrkit.train.config import RunConfig, resolve_run
 
 # The run-config fields hashed before defaults were left out of the hash (issue 21): they enter
 # even at their default so that the runs cached then keep their names. Frozen: a field added
@@ -162,8 +162,11 @@ def _overridden(below: dict[str, Any] | DictConfig, overrides: list[str]) -> Dic
 
 
 def _build(merged: DictConfig, where: str) -> RunConfig:
+    """The typed run config, its plug-in sections checked too (`resolve_run`), so that a typo in
+    a variant fails when the grid is planned, not hours later when its run starts. The runs keep
+    the `RunConfig`: each is re-rooted on its world (`with_run`) and resolved again when trained."""
     config = build(RunConfig, merged, where)
-    resolve_method(config.method, where)  # the method section against its schema, before training
+    resolve_run(config, where)
     return config
 
 

@@ -3,6 +3,10 @@
 Sections: `data` (which data spec, root, languages), `text_encoder` / `visual_encoder` / `method`
 (`name:` plus that plug-in's own parameters, validated against its dataclass when it is built),
 `train` (optimiser, schedule, checkpoints, device) and `eval` (the evaluation protocol).
+
+`resolve_run` turns a loaded `RunConfig` into a `ResolvedRun` once, before any data or weights are
+read: the plug-in sections become their registered classes with typed configs, and training takes
+that object from there on.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccrkit.config import NOT_NAMING
+from ccrkit.config import NOT_NAMING, Sources
 from ccrkit.evaluate.crosslang import default_eval_langs
 from ccrkit.evaluate.protocol import EvalConfig
+from ccrkit.methods.registry import ResolvedModel, resolve_model
+from ccrkit.registry import import_plugins
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine", "linear", "plateau")
@@ -96,6 +102,32 @@ class RunConfig:
     method: dict[str, Any] = field(default_factory=lambda: {"name": "baseline"})
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A run config resolved once (`resolve_run`): the config itself for its typed sections
+    (`data`, `train`, `eval`) and the resolved plug-in sections (`model`) in place of the raw
+    `method` / `text_encoder` / `visual_encoder` mappings.
+
+    Example::
+
+        run = resolve_run(load_config(RunConfig, "nrccr-world", ["train.epochs=2"]))
+        run.model.method.config.back_translation  # True: NrccrConfig's typed field
+        train_from_config(run, "runs/nrccr")
+    """
+
+    config: RunConfig
+    model: ResolvedModel
+
+
+def resolve_run(config: RunConfig | ResolvedRun, sources: str | Sources = "config") -> ResolvedRun:
+    """`config`'s plug-ins imported (`plugins:`) and its plug-in sections resolved; a run already
+    resolved is returned as it is, so every entry point may call this."""
+    if isinstance(config, ResolvedRun):
+        return config
+    import_plugins(config.plugins)
+    return ResolvedRun(config, resolve_model(config, sources))
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:

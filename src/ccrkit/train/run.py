@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 
 # the data layer is read through its package at call time: tests put a fake world in its place
 import ccrkit.data as data_layer
-from ccrkit.config import ConfigError, build, parse_override, to_dict
+from ccrkit.config import ConfigError, build, parse_override
 from ccrkit.data.datasets import TrainingData
 from ccrkit.data.errors import DataError
 from ccrkit.evaluate.protocol import evaluate_languages, validate_languages, write_results
@@ -40,11 +40,10 @@ from ccrkit.methods.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from ccrkit.methods.registry import build_method, resolve_method
 from ccrkit.models.base import BuildContext
 from ccrkit.registry import import_plugins
 from ccrkit.runs import claim_run_dir, run_record
-from ccrkit.train.config import RunConfig
+from ccrkit.train.config import ResolvedRun, RunConfig, resolve_run
 from ccrkit.train.distributed import DistEnv, barrier, init_process_group, resolve_device
 from ccrkit.train.logger import TENSORBOARD_DIR
 from ccrkit.train.state import seed_everything
@@ -62,12 +61,13 @@ class RunOutcome:
 
 
 def train_from_config(
-    config: RunConfig, run_dir: str | Path, resume: bool = False, force: bool = False
+    config: RunConfig | ResolvedRun, run_dir: str | Path, resume: bool = False, force: bool = False
 ) -> RunOutcome:
     """`ccrkit train`: open the configured data, then `run_training`."""
-    data = config.data
+    run = resolve_run(config)
+    data = run.config.data
     spec = data_layer.load_data_spec(data.name)
-    check_method_inputs(config, spec)
+    check_method_inputs(run, spec)
     # `data check`'s own validation of every file this run reads, before any is loaded.
     roles = {data.train_split: ("source", *data.roles)}
     roles.update(
@@ -96,16 +96,15 @@ def train_from_config(
         else functools.partial(data_layer.TrainCollate, sort_by=data.sort_batch_by)
     )
     return run_training(
-        config, run_dir, train_set, collate, evaluation(data.val_split),
+        run, run_dir, train_set, collate, evaluation(data.val_split),
         evaluation(data.test_split), resume=resume, force=force,
     )  # fmt: skip
 
 
-def check_method_inputs(config: RunConfig, spec: Any) -> None:
+def check_method_inputs(run: ResolvedRun, spec: Any) -> None:
     """Every caption role the method needs is asked for and its training files exist — checked
     before any model is built, naming the missing file and how to do without it."""
-    import_plugins(config.plugins)
-    data, method = config.data, resolve_method(config.method)
+    data, method = run.config.data, run.model.method
     name = method.name
     for role, why in method.required_roles().items():
         if role not in data.roles:
@@ -129,7 +128,7 @@ def check_method_inputs(config: RunConfig, spec: Any) -> None:
 
 
 def run_training(
-    config: RunConfig,
+    config: RunConfig | ResolvedRun,
     run_dir: str | Path,
     train_set: Any,
     make_collate: Callable[[Callable[[list[str]], Any]], Callable],
@@ -150,17 +149,18 @@ def run_training(
     (`TrainCollate` of the data layer). `train_set` must offer `texts(role, lang)` when the
     built-in text encoder has to learn its tokenizer.
     """
+    run = resolve_run(config)
+    config = run.config
     env = env or DistEnv.from_environ()
     run_dir = Path(run_dir)
     device = resolve_device(config.train.device, env)
     init_process_group(env, config.train.dist_backend, device)
-    import_plugins(config.plugins)
     if env.is_main:
         prepare_run_dir(run_dir, resume, force)
     barrier(env)
     seed_everything(config.seed)
     build_info = {"visual_dim": visual_dim(train_set)}
-    method = build_run_method(config, run_dir, train_set, build_info, env)
+    method = build_run_method(run, run_dir, train_set, build_info, env)
     preparation = method.prepare_training(train_set)
     validator = None
     if val_set is not None:
@@ -221,19 +221,18 @@ def prepare_run_dir(run_dir: Path, resume: bool, force: bool) -> None:
 
 
 def build_run_method(
-    config: RunConfig, run_dir: Path, train_set: Any, build_info: dict[str, Any], env: DistEnv
+    run: ResolvedRun, run_dir: Path, train_set: Any, build_info: dict[str, Any], env: DistEnv
 ) -> Method:
     """The method, its assets (e.g. the learned tokenizer) saved once into `run_dir/assets`."""
     assets = run_dir / ASSETS_DIR
     method = None
     if env.is_main and not assets.exists():
-        context = BuildContext(build_info["visual_dim"], lambda: caption_corpus(train_set, config))
-        method = build_method(to_dict(config), context, "config")
+        corpus = functools.partial(caption_corpus, train_set, run.config)
+        method = run.model.build(BuildContext(build_info["visual_dim"], corpus))
         save_assets(method, assets)
     barrier(env)
     if method is None:  # other ranks, and resumed runs, rebuild from the saved assets
-        context = BuildContext(build_info["visual_dim"], None, assets)
-        method = build_method(to_dict(config), context, "config")
+        method = run.model.build(BuildContext(build_info["visual_dim"], None, assets))
     return method
 
 
