@@ -150,9 +150,10 @@ def test_training_resolves_the_plugin_sections_once(tmp_path: Path, monkeypatch)
 
     resolved = train_config.resolve_run(config(epochs=1))
     assert train_config.resolve_run(resolved) is resolved
-    assert resolved.model.method.config.temperature == resolved.model.sections()["method"][
-        "temperature"
-    ]
+    assert (
+        resolved.model.method.config.temperature
+        == resolved.model.sections()["method"]["temperature"]
+    )
     calls = []
     monkeypatch.setattr(train_config, "resolve_model", lambda *a: calls.append(a))
     monkeypatch.setattr(registry, "resolve_model", lambda *a: calls.append(a))
