@@ -24,7 +24,9 @@ from ccrkit.index.model import (
 )
 from ccrkit.index.scan import BatchedFlatScan, describe_scan
 from ccrkit.index.store import ItemRecord, ItemStore
+from ccrkit.index.types import INDEX_TYPES
 from ccrkit.index.vectors import VectorStore, shortlist_search
+from ccrkit.registry import import_plugins
 
 MMAP_THRESHOLD_BYTES = 256 * 2**20
 AUTO_LANG = ("", "auto")
@@ -59,10 +61,12 @@ class SearchIndex:
         if mmap is None:
             mmap = faiss_path.stat().st_size >= MMAP_THRESHOLD_BYTES
         m = self.manifest
-        # An IVF index with a store reads "more like this" vectors from it (exact, no direct
-        # map of every row); other indexes hold their vectors and reconstruct them.
-        self._from_store = bool(m.store) and m.index_type == "ivfpq"
-        self.faiss = read_faiss(faiss_path, mmap, m.search_params, m.index_type,
+        import_plugins(m.plugins)  # modules that register the index's type, when not built in
+        kind = INDEX_TYPES.get(m.index_type)
+        # An index of compressed codes (IVF-PQ) with a store reads "more like this" vectors from
+        # it (exact, no direct map of every row); other indexes reconstruct their vectors.
+        self._from_store = bool(m.store) and not kind.holds_vectors
+        self.faiss = read_faiss(faiss_path, mmap, m.search_params, kind,
                                 direct_map=not self._from_store)  # fmt: skip
         self.items = ItemStore(self.dir / ITEMS_FILE)
         self.media_root = Path(m.media_root).resolve()
