@@ -4,6 +4,7 @@ ordinary build and search code; every type's parameters are its own."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -59,6 +60,13 @@ def test_a_type_registered_here_is_built_saved_and_searched_like_the_built_in_on
         similar = [h.item.item_id for h in index.similar("red-star", 3)]
         assert len(similar) == 3 and "red-star" not in similar
         index.close()
+    # A manifest names the build's plug-ins but never imports them: opening says which to import
+    saved = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    saved.update(index_type="elsewhere", plugins=["their_types"])
+    (tmp_path / "index" / "manifest.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"index type 'elsewhere' is registered by plug-in "
+                       r"their_types; import it: ccrkit --plugin their_types"):  # fmt: skip
+        SearchIndex(tmp_path / "index")
     with pytest.raises(ValueError, match=r"params\.nprobe: a parameter of index type ivfpq, "
                        r"not of 'test-scalar' \(its parameters: bits\)"):  # fmt: skip
         IndexConfig(type="test-scalar", params={"nprobe": 4})

@@ -57,7 +57,7 @@ class IndexConfig:
     items; a target out of reach is an error. Approximate indexes report recall@10 against exact
     search on `recall_queries` gallery items (their 10 nearest other items).
     `plugins`: modules imported first, so that the index types they register can be named
-    (recorded in the manifest, so that search imports them too).
+    (recorded in the manifest; search and serve need them too: `ccrkit --plugin MODULE`).
     """
 
     type: str = "flat"

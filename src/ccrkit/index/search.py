@@ -15,7 +15,7 @@ import numpy as np
 
 from ccrkit.index.backend import read_faiss
 from ccrkit.index.build import PICTURE_SUFFIXES
-from ccrkit.index.manifest import FAISS_FILE, ITEMS_FILE, read_manifest
+from ccrkit.index.manifest import FAISS_FILE, ITEMS_FILE, Manifest, read_manifest
 from ccrkit.index.model import (
     RetrievalModel,
     check_compatible,
@@ -24,9 +24,8 @@ from ccrkit.index.model import (
 )
 from ccrkit.index.scan import BatchedFlatScan, describe_scan
 from ccrkit.index.store import ItemRecord, ItemStore
-from ccrkit.index.types import INDEX_TYPES
+from ccrkit.index.types import INDEX_TYPES, IndexType
 from ccrkit.index.vectors import VectorStore, shortlist_search
-from ccrkit.registry import import_plugins
 
 MMAP_THRESHOLD_BYTES = 256 * 2**20
 AUTO_LANG = ("", "auto")
@@ -61,8 +60,7 @@ class SearchIndex:
         if mmap is None:
             mmap = faiss_path.stat().st_size >= MMAP_THRESHOLD_BYTES
         m = self.manifest
-        import_plugins(m.plugins)  # modules that register the index's type, when not built in
-        kind = INDEX_TYPES.get(m.index_type)
+        kind = _index_type(m, self.dir)
         # An index of compressed codes (IVF-PQ) with a store reads "more like this" vectors from
         # it (exact, no direct map of every row); other indexes reconstruct their vectors.
         self._from_store = bool(m.store) and not kind.holds_vectors
@@ -135,6 +133,18 @@ class SearchIndex:
                 f"{self.dir}: inconsistent index (manifest: {m.count} x {m.dim}, FAISS: "
                 f"{self.faiss.ntotal} x {self.faiss.d}, metadata: {len(self.items)} rows); rebuild it"
             )
+
+
+def _index_type(manifest: Manifest, index_dir: Path) -> type[IndexType]:
+    """The registered type of the index. A plug-in type is registered by its module, which the
+    manifest names but never imports (a record does not run code): the user names it."""
+    if manifest.index_type in INDEX_TYPES or not manifest.plugins:
+        return INDEX_TYPES.get(manifest.index_type)  # an unknown name lists the known ones
+    modules = " ".join(f"--plugin {module}" for module in manifest.plugins)
+    raise ValueError(
+        f"{index_dir}: index type '{manifest.index_type}' is registered by plug-in "
+        f"{', '.join(manifest.plugins)}; import it: ccrkit {modules} ..."
+    )
 
 
 class TextSearcher:
