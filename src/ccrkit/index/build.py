@@ -94,9 +94,10 @@ def build_index(
         except RecallOutOfReach:
             # auto: no IVF setting reaches the target (vectors with little structure); exact
             # search, when it fits the budget, is the one index that does
-            config = exact_fallback(requested, count, dim)  # type: ignore[assignment]
-            if config is None:
+            fallback = exact_fallback(requested, count, dim)
+            if fallback is None:
                 raise
+            config = fallback
             builder = IndexBuilder(config, count, dim)
             for _, chunk in store.chunks(ADD_CHUNK):
                 builder.add(chunk)
