@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import sys
+import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +27,7 @@ from ccrkit.index.config import load_index_config
 from ccrkit.index.toy import ToyModel, make_toy_gallery
 
 BUILT_IN = ("flat", "flat16", "hnsw", "ivfpq")
+DOC = Path(__file__).parents[2] / "docs" / "architecture.md"
 
 
 @dataclass
@@ -107,3 +112,21 @@ def test_type_parameters_from_files_overrides_and_the_short_form():
         load_index_config("flat", ["batchsize=16"])
     with pytest.raises(ValueError, match=r"unknown index type 'annoy'; choices: flat, .*auto"):
         IndexConfig(type="annoy")
+
+
+def test_the_documented_index_type_builds_and_searches(tmp_path):
+    """The worked example of docs/architecture.md ("Adding to ccrkit"), run as written."""
+    section = DOC.read_text(encoding="utf-8").split("## Adding to ccrkit", 1)[1]
+    [code] = [c for c in re.findall(r"```python\n(.*?)```", section, re.S) if "INDEX_TYPES" in c]
+    module = sys.modules["my_index_types"] = types.ModuleType("my_index_types")
+    try:
+        exec(compile(code, f"{DOC}:index-type", "exec", dont_inherit=True), module.__dict__)
+        model, gallery = ToyModel(), make_toy_gallery(tmp_path / "collection", videos=1)
+        config, _ = load_index_config("flat", ["type=sq", "bits=4", "recall_queries=24"])
+        manifest = build_index(model, gallery, tmp_path / "index", config, progress=False)
+        assert (manifest.factory, manifest.index_bytes) == ("SQ4", 24 * 64 * 4 // 8)
+        hits = SearchIndex(tmp_path / "index").similar("red-star", 2)
+        assert len(hits) == 2 and "red-star" not in [h.item.item_id for h in hits]
+    finally:
+        sys.modules.pop("my_index_types")
+        INDEX_TYPES._entries.pop("sq", None)
