@@ -125,9 +125,10 @@ def build_child(args: argparse.Namespace) -> None:
         manifest = build_index(BenchModel(args.dim), gallery, args.build_child, config)
     except RecallOutOfReach as err:  # random vectors: report it, serve the closest setting
         out_of_reach, best = str(err), err.best
-        config = dataclasses.replace(choose_config(config, args.items, args.dim), target_recall=0.0,
-                                     nprobe=best.search_params.get("nprobe", config.nprobe),
-                                     rerank=best.rerank)  # fmt: skip
+        chosen = choose_config(config, args.items, args.dim)
+        if "nprobe" in best.search_params:  # IVF: the closest knob and shortlist found
+            chosen = chosen.with_params(nprobe=best.search_params["nprobe"], rerank=best.rerank)
+        config = dataclasses.replace(chosen, target_recall=0.0)
         manifest = build_index(BenchModel(args.dim), gallery, args.build_child, config)
     print(json.dumps({"manifest": manifest.__dict__, "wall_s": time.perf_counter() - wall,
                       "cpu_s": time.process_time() - cpu, "memory_kb": memory_kb(),

@@ -50,7 +50,7 @@ def test_build_then_search(seams, tmp_path, capsys):
     assert "indexed 24 items (64-d, HNSW32,Flat, recall@10" in printed
     assert f"ccrkit serve --index {out}" in printed
     record = json.loads((out / "run.json").read_text())
-    assert record["status"] == "ok" and record["config"]["ef_search"] == 32
+    assert record["status"] == "ok" and record["config"]["params"]["ef_search"] == 32
     assert record["metrics"]["items"] == 24
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["checkpoint"] == str((tmp_path / "run").resolve())

@@ -116,8 +116,12 @@ def test_approximate_indexes_report_recall_against_exact(tmp_path):
     model = ToyModel(dim=32)
     for name, config in {
         "flat16": IndexConfig(type="flat16", recall_queries=300),
-        "hnsw": IndexConfig(type="hnsw", hnsw_m=16, ef_search=64, recall_queries=300),
-        "ivfpq": IndexConfig(type="ivfpq", pq_m=8, pq_bits=4, nprobe=8, recall_queries=300),
+        "hnsw": IndexConfig(
+            type="hnsw", params={"hnsw_m": 16, "ef_search": 64}, recall_queries=300
+        ),
+        "ivfpq": IndexConfig(
+            type="ivfpq", params={"pq_m": 8, "pq_bits": 4, "nprobe": 8}, recall_queries=300
+        ),
     }.items():
         manifest = build_index(model, gallery, tmp_path / name, config, progress=False)
         assert 0.0 < manifest.recall_at_10 <= 1.0
@@ -143,7 +147,9 @@ def test_approximate_indexes_report_recall_against_exact(tmp_path):
     assert read_manifest(tmp_path / "hnsw").recall_at_10 > 0.9
     ivfpq = read_manifest(tmp_path / "ivfpq")
     assert ivfpq.search_params == {"nprobe": 8} and ivfpq.rerank == 100
-    plain = IndexConfig(type="ivfpq", pq_m=8, pq_bits=4, nprobe=8, recall_queries=300, rerank=0)
+    plain = IndexConfig(
+        type="ivfpq", params={"pq_m": 8, "pq_bits": 4, "nprobe": 8, "rerank": 0}, recall_queries=300
+    )
     unranked = build_index(model, gallery, tmp_path / "plain", plain, progress=False)
     assert unranked.rerank == 0
     assert ivfpq.recall_at_10 > unranked.recall_at_10 + 0.1  # 4-bit codes alone rank poorly
@@ -152,7 +158,9 @@ def test_approximate_indexes_report_recall_against_exact(tmp_path):
 def test_ivfpq_on_a_tiny_gallery_is_refused_clearly(tmp_path):
     gallery = _vector_gallery(tmp_path, np.eye(24, 32, dtype=np.float32))
     with pytest.raises(ValueError, match=r"needs at least 9984 items to train.*use type=flat"):
-        build_index(ToyModel(dim=32), gallery, tmp_path / "i", IndexConfig(type="ivfpq", pq_m=8))
+        build_index(
+            ToyModel(dim=32), gallery, tmp_path / "i", IndexConfig(type="ivfpq", params={"pq_m": 8})
+        )
 
 
 def test_existing_index_is_kept_unless_forced(built, tmp_path):

@@ -52,8 +52,12 @@ def vectors():
     [
         IndexConfig(type="flat"),
         IndexConfig(type="flat16"),
-        IndexConfig(type="ivfpq", pq_m=8, pq_bits=4, nlist=16, nprobe=4, rerank=0),
-        IndexConfig(type="ivfpq", pq_m=4, pq_bits=5, nlist=8, nprobe=2, rerank=0),
+        IndexConfig(
+            type="ivfpq", params={"pq_m": 8, "pq_bits": 4, "nlist": 16, "nprobe": 4, "rerank": 0}
+        ),
+        IndexConfig(
+            type="ivfpq", params={"pq_m": 4, "pq_bits": 5, "nlist": 8, "nprobe": 2, "rerank": 0}
+        ),
     ],
     ids=["flat", "flat16", "ivfpq-fastscan", "ivfpq-5bit"],
 )
@@ -76,8 +80,9 @@ def test_a_streaming_build_equals_the_in_memory_build(tmp_path, vectors, config)
 
 @pytest.mark.parametrize("kind", ["flat", "ivfpq", "hnsw"])
 def test_mapped_search_equals_in_memory_search(tmp_path, vectors, kind):
-    config = {"flat": IndexConfig(), "hnsw": IndexConfig(type="hnsw", hnsw_m=8),
-              "ivfpq": IndexConfig(type="ivfpq", pq_m=8, pq_bits=4, nprobe=4, rerank=50)}[kind]  # fmt: skip
+    config = {"flat": IndexConfig(), "hnsw": IndexConfig(type="hnsw", params={"hnsw_m": 8}),
+              "ivfpq": IndexConfig(type="ivfpq", params={"pq_m": 8, "pq_bits": 4, "nprobe": 4,
+                                                         "rerank": 50})}[kind]  # fmt: skip
     config.recall_queries = 50
     build_index(ToyModel(dim=32), vector_gallery(tmp_path, vectors), tmp_path / "i", config,
                 progress=False)  # fmt: skip
@@ -93,7 +98,11 @@ def test_mapped_search_equals_in_memory_search(tmp_path, vectors, kind):
 
 
 def test_the_shortlist_is_re_scored_exactly_from_the_store(tmp_path, vectors):
-    config = IndexConfig(type="ivfpq", pq_m=8, pq_bits=4, nprobe=16, rerank=200, recall_queries=50)
+    config = IndexConfig(
+        type="ivfpq",
+        params={"pq_m": 8, "pq_bits": 4, "nprobe": 16, "rerank": 200},
+        recall_queries=50,
+    )
     build_index(ToyModel(dim=32), vector_gallery(tmp_path, vectors), tmp_path / "i", config,
                 progress=False)  # fmt: skip
     index = SearchIndex(tmp_path / "i")
@@ -135,7 +144,7 @@ def test_a_missing_or_truncated_store_is_refused_at_open_naming_it(tmp_path, vec
 
 def test_indexes_built_before_the_store_still_open(tmp_path, vectors):
     build_index(ToyModel(dim=32), vector_gallery(tmp_path, vectors), tmp_path / "i",
-                IndexConfig(type="hnsw", hnsw_m=8, recall_queries=20), progress=False)  # fmt: skip
+                IndexConfig(type="hnsw", params={"hnsw_m": 8}, recall_queries=20), progress=False)  # fmt: skip
     manifest = json.loads((tmp_path / "i" / "manifest.json").read_text())
     for key in ("store", "rerank", "index_bytes"):
         del manifest[key]
@@ -152,10 +161,12 @@ def test_auto_picks_by_size_and_budget_and_says_what_a_small_budget_needs():
     assert choose_config(IndexConfig(type="auto", max_memory="190MB"), 100_000, 256).type == "ivfpq"
     assert choose_config(IndexConfig(type="auto"), 300_000, 256).type == "ivfpq"
     big = choose_config(IndexConfig(type="auto", max_memory="2GB"), 10_000_000, 256)
-    assert (big.type, big.pq_m, big.pq_bits, big.nlist, big.rerank) == ("ivfpq", 64, 4, 2048, 100)
+    ivf = big.params
+    chosen = (big.type, ivf["pq_m"], ivf["pq_bits"], ivf["nlist"], ivf["rerank"])
+    assert chosen == ("ivfpq", 64, 4, 2048, 100)
     assert index_bytes(big, 10_000_000, 256) == 10_000_000 * (32 + 8) + 2048 * 256 * 4 + 64 * 16 * 4
     tight = choose_config(IndexConfig(type="auto", max_memory="200MB"), 10_000_000, 256)
-    assert tight.pq_m == 16  # 8 + 8 bytes per item: the most that fits 200 MB
+    assert tight.params["pq_m"] == 16  # 8 + 8 bytes per item: the most that fits 200 MB
     with pytest.raises(ValueError, match=r"100.0 MB is too small for any index of 10,000,000 x 256: "
                        r"the smallest \(IVF2048,PQ8x4fs.*\) needs 116.4 MB"):  # fmt: skip
         choose_config(IndexConfig(type="auto", max_memory="100MB"), 10_000_000, 256)
@@ -180,7 +191,7 @@ def test_the_recall_target_is_tuned_to_and_an_unreachable_one_is_named(tmp_path,
         return np.array([[h.item.row for h in hits] for hits in index.search_vectors(queries, k)])
 
     assert RecallProbe(index.store, 200, 0).recall(served) == pytest.approx(manifest.recall_at_10)
-    hopeless = IndexConfig(type="ivfpq", pq_m=2, pq_bits=4, nlist=64, rerank=1,
+    hopeless = IndexConfig(type="ivfpq", params={"pq_m": 2, "pq_bits": 4, "nlist": 64, "rerank": 1},
                            target_recall=1.0, recall_queries=200)  # fmt: skip
     with pytest.raises(ValueError, match=r"recall@10 1.0 is out of reach of IVF64,PQ2x4: at best "
                        r"0\.\d+ \(nprobe=64, shortlist \d+, 95 % lower bound 0\.\d+\); .* exact search reaches 1.0 and needs"):  # fmt: skip
@@ -190,7 +201,7 @@ def test_the_recall_target_is_tuned_to_and_an_unreachable_one_is_named(tmp_path,
 
 def test_hnsw_is_tuned_too_and_flat16_only_measured(tmp_path, vectors):
     gallery = vector_gallery(tmp_path, vectors)
-    hnsw = IndexConfig(type="hnsw", hnsw_m=8, target_recall=0.95, recall_queries=100)
+    hnsw = IndexConfig(type="hnsw", params={"hnsw_m": 8}, target_recall=0.95, recall_queries=100)
     manifest = build_index(ToyModel(dim=32), gallery, tmp_path / "h", hnsw, progress=False)
     assert manifest.recall_at_10 >= 0.95 and set(manifest.search_params) == {"efSearch"}
     flat16 = IndexConfig(type="flat16", target_recall=0.95, recall_queries=100)
@@ -242,7 +253,7 @@ def test_the_target_is_met_with_95_percent_confidence_not_only_on_average(tmp_pa
     assert mean == pytest.approx(0.95) and bound == pytest.approx(0.892591, abs=1e-6)
     index = faiss.index_factory(16, "IVF4,Flat", faiss.METRIC_INNER_PRODUCT)
     index.train(vectors)
-    config = IndexConfig(type="ivfpq", nlist=4, rerank=100, target_recall=0.95)
+    config = IndexConfig(type="ivfpq", params={"nlist": 4, "rerank": 100}, target_recall=0.95)
     with pytest.raises(RecallOutOfReach, match=r"at best 0\.950 .* 95 % lower bound 0\.893"):
         tune(index, config, probe, lambda shortlist: two_misses, exact_need=0)
     config = dataclasses.replace(config, target_recall=0.89)
@@ -274,7 +285,7 @@ def test_searching_a_mapped_store_reads_no_copy_of_it(tmp_path):
     page cache, shared and reclaimable, and is not what this checks.)"""
     vectors = clustered(30_000, 256)
     build_index(ToyModel(dim=256), vector_gallery(tmp_path, vectors), tmp_path / "i",
-                IndexConfig(type="ivfpq", pq_m=32, pq_bits=4, nprobe=4, rerank=100,
+                IndexConfig(type="ivfpq", params={"pq_m": 32, "pq_bits": 4, "nprobe": 4, "rerank": 100},
                             recall_queries=50, batch_size=8192), progress=False)  # fmt: skip
     store_mb = (tmp_path / "i" / "vectors.npy").stat().st_size / 2**20  # ~15 MiB
     probe = (
@@ -296,13 +307,13 @@ def test_auto_falls_back_to_exact_search_when_no_ivf_setting_reaches_the_target(
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((3000, 32)).astype(np.float32)  # no structure to exploit
     gallery = vector_gallery(tmp_path, vectors)
-    config = IndexConfig(type="auto", target_recall=0.999, rerank=1, recall_queries=100)
+    config = IndexConfig(type="auto", params={"rerank": 1}, target_recall=0.999, recall_queries=100)
     manifest = build_index(ToyModel(dim=32), gallery, tmp_path / "i", config, progress=False)
     assert (manifest.index_type, manifest.factory, manifest.recall_at_10) == ("flat", "Flat", None)
     index = SearchIndex(tmp_path / "i")
     query = vectors[:1] / np.linalg.norm(vectors[:1])
     assert index.search_vectors(query, 1)[0][0].item.row == 0
-    tight = IndexConfig(type="auto", target_recall=0.999, rerank=1, recall_queries=100,
+    tight = IndexConfig(type="auto", params={"rerank": 1}, target_recall=0.999, recall_queries=100,
                         max_memory="200KB")  # fmt: skip
     with pytest.raises(
         ValueError, match=r"out of reach.*exact search reaches 1\.0 and needs 750\.0 KB"

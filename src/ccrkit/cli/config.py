@@ -79,6 +79,10 @@ def resolve(kind: str, name: str, overrides: list[str]) -> tuple[dict[str, Any],
         from ccrkit.report import load_grid
 
         return to_dict(load_grid(name, overrides)), []
+    if kind == "index":  # short type parameters (ef_search=128) read as params.ef_search
+        from ccrkit.index.config import index_overrides
+
+        overrides = index_overrides(overrides)
     schema = _schema(kind)
     config, sources = load_config_sources(schema, name, overrides, KINDS[kind][0])
     return to_dict(config), sources.layers()

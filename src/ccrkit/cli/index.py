@@ -64,7 +64,7 @@ def _add_build(actions: argparse._SubParsersAction) -> None:
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
-        help="config overrides, e.g. type=hnsw ef_search=128",
+        help="config overrides, e.g. type=hnsw ef_search=128 (short for params.ef_search=128)",
     )
     build.set_defaults(run=run_build)  # fmt: skip
 
@@ -91,11 +91,10 @@ def _add_search(actions: argparse._SubParsersAction) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from ccrkit.config import load_config
     from ccrkit.index.build import build_from_checkpoint
-    from ccrkit.index.config import IndexConfig
+    from ccrkit.index.config import load_index_config
 
-    config = load_config(IndexConfig, _config_name(args), _overrides(args), subdir="index")
+    config, _ = load_index_config(_config_name(args), _overrides(args))
     m = build_from_checkpoint(
         args.checkpoint, args.data, args.root, args.split, args.out, config, args.force,
         progress=not args.no_progress,

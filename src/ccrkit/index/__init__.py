@@ -22,12 +22,15 @@ from ccrkit.index.search import (
     language_hint,
     open_searcher,
 )
+from ccrkit.index.types import INDEX_TYPES, IndexType
 
 __all__ = [
+    "INDEX_TYPES",
     "Gallery",
     "Hit",
     "IndexConfig",
     "IndexMismatchError",
+    "IndexType",
     "Manifest",
     "Query",
     "RetrievalModel",

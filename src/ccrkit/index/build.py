@@ -13,7 +13,6 @@ at the end, so a crash or an error mid-build leaves the previous index (if any) 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import shutil
@@ -27,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ccrkit.config import to_dict
-from ccrkit.index.backend import IndexBuilder, search_parameters, write_faiss
+from ccrkit.index.backend import IndexBuilder, write_faiss
 from ccrkit.index.calibrate import Calibration, calibrate
 from ccrkit.index.config import IndexConfig
 from ccrkit.index.gallery import Gallery, open_gallery
@@ -39,6 +38,7 @@ from ccrkit.index.plan import (
     Tuned,
     choose_config,
     exact_bytes,
+    exact_fallback,
     index_bytes,
     tune,
 )
@@ -92,11 +92,12 @@ def build_index(
         try:
             tuned = _tune_or_measure(index, store, config)
         except RecallOutOfReach:
-            if not _exact_fits(requested, count, dim):
+            # auto: no IVF setting reaches the target (vectors with little structure); exact
+            # search, when it fits the budget, is the one index that does
+            fallback = exact_fallback(requested, count, dim)
+            if fallback is None:
                 raise
-            # auto: no IVF setting reaches the target (vectors with little structure), and
-            # exact search fits the budget: it is the one index that does
-            config = dataclasses.replace(config, type="flat")
+            config = fallback
             builder = IndexBuilder(config, count, dim)
             for _, chunk in store.chunks(ADD_CHUNK):
                 builder.add(chunk)
@@ -105,14 +106,14 @@ def build_index(
         manifest = Manifest(
             model_id=model.model_id, dim=dim, count=count, index_type=config.type,
             factory=builder.factory, media_root=str(root), languages=list(model.languages),
-            search_params=tuned.search_params if tuned else search_parameters(config),
+            search_params=tuned.search_params if tuned else config.kind.search_params(),
             checkpoint=None if checkpoint is None else str(checkpoint), data=data, split=split,
             recall_at_10=tuned.recall if tuned else None, built=now_iso(),
             build_seconds=round(time.perf_counter() - started, 3), store=STORE_FILE,
             rerank=tuned.rerank if tuned else 0, index_bytes=index_bytes(config, count, dim),
             score_threshold=calibration.threshold if calibration else None,
             calibration=calibration.to_dict() if calibration else {},
-            caption_langs=sorted(caption_langs),
+            caption_langs=sorted(caption_langs), plugins=list(config.plugins),
         )  # fmt: skip
         manifest.save(staging)
         _replace_folder(staging, out)
@@ -155,15 +156,11 @@ def _encode_into(
     return store
 
 
-def _exact_fits(requested: IndexConfig, count: int, dim: int) -> bool:
-    budget = requested.memory_budget
-    return requested.type == "auto" and (budget is None or exact_bytes(count, dim) <= budget)
-
-
 def _tune_or_measure(index: object, store: VectorStore, config: IndexConfig) -> Tuned | None:
-    """For an approximate index: its search knobs tuned to `target_recall` (when set) and its
-    recall@10 against exact search; None for the exact flat index."""
-    if config.type == "flat":
+    """For an approximate index: its search knob tuned to `target_recall` (when set and the type
+    has one) and its recall@10 against exact search; None for an exact index."""
+    kind = config.kind
+    if kind.exact:
         return None
     probe = RecallProbe(store, config.recall_queries, config.seed)
 
@@ -171,12 +168,11 @@ def _tune_or_measure(index: object, store: VectorStore, config: IndexConfig) -> 
         search = shortlist_search(index, store, shortlist)
         return lambda queries, k: search(queries, k)[1]
 
-    if config.target_recall and config.type in ("ivfpq", "hnsw"):  # flat16 has no knob
+    if config.target_recall and kind.knob:  # flat16 has no knob: only measured
         exact = exact_bytes(len(store), store.vectors.shape[1])
         return tune(index, config, probe, rerank_search, exact)
-    rerank = config.rerank if config.type == "ivfpq" else 0
-    recall = probe.recall(rerank_search(rerank))
-    return Tuned(search_parameters(config), rerank, recall, 0.0)
+    recall = probe.recall(rerank_search(kind.rerank))
+    return Tuned(kind.search_params(), kind.rerank, recall, 0.0)
 
 
 def build_from_checkpoint(

@@ -49,6 +49,9 @@ class Manifest:
     store: str | None = None  # the vector store's file name in the folder
     rerank: int = 0  # shortlist re-scored exactly from the store (0: FAISS's ranking)
     index_bytes: int = 0  # memory the loaded FAISS index takes
+    # the build's plug-in modules (`IndexConfig.plugins`): named when the index's type is not
+    # registered, never imported (`ccrkit --plugin MODULE` imports them)
+    plugins: list[str] = field(default_factory=list)
 
     def save(self, index_dir: Path) -> None:
         write_json_atomic(index_dir / MANIFEST, dataclasses.asdict(self))

@@ -5,13 +5,15 @@ numpy < 2 and calls `faiss.OPQMatrix` with keywords FAISS 1.15 no longer takes),
 chooses with FAISS's own `index_factory` strings and tunes the search parameters itself:
 
 - `choose_config`: `type: auto` becomes `flat` (exact) for galleries the exact scan serves fast
-  enough (up to `EXACT_MAX_ITEMS`) when its vectors fit the budget, else IVF with 4-bit fast-scan
-  PQ codes and an exact re-score of a shortlist from the on-disk float16 store, with the most
-  bytes per item that fit (at most `dim / 4` sub-quantizers). A budget below the smallest such
-  index is refused before anything is encoded, with the size it would need.
-- `tune`: after the build, the cheapest `nprobe` (IVF) or `efSearch` (HNSW), and for IVF the
-  shortlist, whose recall@10 on sampled gallery items reaches the target. When none does, the
-  error says how far it got and what would reach it.
+  enough (up to `EXACT_MAX_ITEMS`) when its vectors fit the budget, else `ivfpq` with 4-bit
+  fast-scan PQ codes and an exact re-score of a shortlist from the on-disk float16 store, with the
+  most bytes per item that fit (at most `dim / 4` sub-quantizers). A budget below the smallest
+  such index is refused before anything is encoded, with the size it would need. Any other type
+  is checked against the budget, its sizes from the type itself (`IndexType.memory_bytes`).
+- `tune`: after the build, the cheapest value of the type's search knob (`IndexType.knob`:
+  `nprobe` for IVF, `efSearch` for HNSW), and the shortlist of a type that re-ranks, whose
+  recall@10 on sampled gallery items reaches the target. When none does, the error says how far
+  it got and what would reach it.
 
 Recall@10 is measured against exact search over the store: for `recall_queries` gallery items
 drawn at random, the share of their 10 nearest other items that the index returns (the item
@@ -29,15 +31,13 @@ import faiss
 import numpy as np
 import torch
 
-from ccrkit.index.config import IndexConfig
+from ccrkit.index.config import AUTO, IndexConfig
+from ccrkit.index.types.ivfpq import default_lists
 from ccrkit.index.vectors import VectorStore
 
 EXACT_MAX_ITEMS = 250_000  # the exact scan's cost grows with n: 100k meets the latency target
-ID_BYTES = 8  # FAISS stores an int64 id per IVF entry
-MIN_POINTS_PER_LIST = 39  # FAISS warns below this many training points per cluster
-# k-means training and the assignment of every vector grow with the lists: 2048 lists train in
-# 1.5 min and take 1M items in 70 s on 2 busy cores; 10M items are then 4,900 per list.
-MAX_LISTS = 2048
+EXACT, COMPRESSED = "flat", "ivfpq"  # the two index types `auto` chooses between
+DEFAULT_RERANK = 100  # `auto`'s shortlist when its params say 0
 SHORTLISTS = (1, 2, 4, 8, 16, 32)  # shortlists tried, in multiples of the configured `rerank`
 GROUND_TRUTH_ROWS = 1 << 16  # store rows scored per exact block while measuring recall
 ONE_SIDED_95 = 1.645  # z of a one-sided 95 % bound: the target is met with that confidence
@@ -51,49 +51,33 @@ def show_bytes(size: float) -> str:
     return f"{int(size)} B"
 
 
-def ivf_lists(count: int) -> int:
-    """A power of two near 2 sqrt(n), at most `MAX_LISTS`, with 39 training points per list."""
-    lists = 2 ** round(math.log2(max(1.0, 2 * math.sqrt(count))))
-    return max(1, min(lists, MAX_LISTS, count // MIN_POINTS_PER_LIST))
-
-
 def index_bytes(config: IndexConfig, count: int, dim: int) -> int:
     """Memory the FAISS index takes once loaded (the on-disk store is not counted: it is mapped
     and only the shortlist rows a query re-scores are read)."""
-    if config.type == "flat":
-        return 4 * dim * count
-    if config.type == "flat16":
-        return 2 * dim * count
-    if config.type == "hnsw":
-        return count * (4 * dim + 2 * config.hnsw_m * 4 + 16)
-    lists = config.nlist or ivf_lists(count)
-    code = math.ceil(config.pq_m * config.pq_bits / 8)
-    return count * (code + ID_BYTES) + lists * dim * 4 + config.pq_m * 2**config.pq_bits * 4
+    return config.kind.memory_bytes(count, dim)
 
 
 def exact_bytes(count: int, dim: int) -> int:
     """What the exact scan holds in memory: the vectors plus the packed copy it scans."""
-    return 2 * index_bytes(IndexConfig(type="flat"), count, dim)
+    return 2 * index_bytes(IndexConfig(type=EXACT), count, dim)
 
 
 def ivf_candidates(config: IndexConfig, count: int, dim: int) -> list[IndexConfig]:
-    """IVF fast-scan configs from the most to the fewest bytes per item (dim/4 ... dim/32
-    sub-quantizers of 4 bits), re-ranked from the store."""
+    """`auto`'s IVF fast-scan configs from the most to the fewest bytes per item (dim/4 ...
+    dim/32 sub-quantizers of 4 bits), re-ranked from the store."""
+    auto = config.settings
     subs = [m for m in (dim // 4, dim // 8, dim // 16, dim // 32) if m >= 2 and dim % m == 0]
-    lists, rerank = config.nlist or ivf_lists(count), config.rerank or 100
-    return [
-        dataclasses.replace(config, type="ivfpq", pq_m=m, pq_bits=4, nlist=lists, rerank=rerank)
-        for m in dict.fromkeys(subs or [1])
-    ]
+    lists, rerank = auto.nlist or default_lists(count), auto.rerank or DEFAULT_RERANK
+    shared = {"pq_bits": 4, "nlist": lists, "nprobe": auto.nprobe, "rerank": rerank}
+    return [config.with_type(COMPRESSED, pq_m=m, **shared) for m in dict.fromkeys(subs or [1])]
 
 
 def choose_config(config: IndexConfig, count: int, dim: int) -> IndexConfig:
-    """The concrete config for `type: auto` (others are returned as they are, after checking
-    they fit `max_memory`)."""
+    """The concrete config for `type: auto`; another type is returned with its automatic
+    parameters filled in (`IndexType.filled`), after checking it fits `max_memory`."""
     budget = config.memory_budget or math.inf
-    if config.type == "ivfpq" and not config.nlist:
-        config = dataclasses.replace(config, nlist=ivf_lists(count))
-    if config.type != "auto":
+    if config.type != AUTO:
+        config = config.with_params(**config.kind.filled(count, dim))
         need = index_bytes(config, count, dim)
         if need > budget:
             raise ValueError(
@@ -102,17 +86,26 @@ def choose_config(config: IndexConfig, count: int, dim: int) -> IndexConfig:
             )
         return config
     if count <= EXACT_MAX_ITEMS and exact_bytes(count, dim) <= budget:
-        return dataclasses.replace(config, type="flat")
+        return config.with_type(EXACT)
     candidates = ivf_candidates(config, count, dim)
     for candidate in candidates:
         if index_bytes(candidate, count, dim) <= budget:
             return candidate
     smallest = candidates[-1]
+    ivf = smallest.settings
     raise ValueError(
         f"--max-memory {show_bytes(budget)} is too small for any index of {count:,} x {dim}: "
-        f"the smallest (IVF{smallest.nlist},PQ{smallest.pq_m}x4fs, re-ranked from the on-disk "
+        f"the smallest (IVF{ivf.nlist},PQ{ivf.pq_m}x{ivf.pq_bits}fs, re-ranked from the on-disk "
         f"store) needs {show_bytes(index_bytes(smallest, count, dim))}"
     )
+
+
+def exact_fallback(requested: IndexConfig, count: int, dim: int) -> IndexConfig | None:
+    """For `auto` whose IVF index misses the recall target: exact search, when it fits the
+    budget (the one index that reaches any target); else None."""
+    budget = requested.memory_budget
+    fits = budget is None or exact_bytes(count, dim) <= budget
+    return requested.with_type(EXACT) if requested.type == AUTO and fits else None
 
 
 class RecallProbe:
@@ -208,9 +201,12 @@ def tune(
     then the smallest power of two that reaches the target is found by bisection. Cost is CPU
     time per query on this thread over the probe's queries. Raises `RecallOutOfReach`.
     """
-    knob = "nprobe" if config.type == "ivfpq" else "efSearch"
-    widest = int(math.log2(config.nlist if config.type == "ivfpq" else 4096))
-    shortlists = [config.rerank * m for m in SHORTLISTS] if config.rerank else [0]
+    kind = config.kind
+    knob = kind.knob
+    if knob is None:
+        raise ValueError(f"index type '{config.type}' has no search knob to tune")
+    widest = int(math.log2(kind.knob_limit()))
+    shortlists = [kind.rerank * m for m in SHORTLISTS] if kind.rerank else [0]
     tried: dict[tuple[int, int], Tuned] = {}
 
     def measure(power: int, shortlist: int) -> Tuned:
@@ -240,7 +236,7 @@ def tune(
     if not found:
         best = max(tried.values(), key=lambda t: t.recall)
         raise RecallOutOfReach(
-            f"recall@10 {config.target_recall} is out of reach of {_describe(config)}: at best "
+            f"recall@10 {config.target_recall} is out of reach of {kind.describe()}: at best "
             f"{best.recall:.3f} ({knob}={best.search_params[knob]}, shortlist {best.rerank}, "
             f"95 % lower bound {best.recall_bound:.3f}); "
             "lower --target-recall, or give the index more bytes per item: exact search "
@@ -254,9 +250,3 @@ def tune(
 
 def _set(index: faiss.Index, knob: str, value: int) -> None:
     faiss.ParameterSpace().set_index_parameter(index, knob, value)
-
-
-def _describe(config: IndexConfig) -> str:
-    if config.type == "ivfpq":
-        return f"IVF{config.nlist},PQ{config.pq_m}x{config.pq_bits}"
-    return f"HNSW{config.hnsw_m}"

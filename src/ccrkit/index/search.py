@@ -15,7 +15,7 @@ import numpy as np
 
 from ccrkit.index.backend import read_faiss
 from ccrkit.index.build import PICTURE_SUFFIXES
-from ccrkit.index.manifest import FAISS_FILE, ITEMS_FILE, read_manifest
+from ccrkit.index.manifest import FAISS_FILE, ITEMS_FILE, Manifest, read_manifest
 from ccrkit.index.model import (
     RetrievalModel,
     check_compatible,
@@ -24,6 +24,7 @@ from ccrkit.index.model import (
 )
 from ccrkit.index.scan import BatchedFlatScan, describe_scan
 from ccrkit.index.store import ItemRecord, ItemStore
+from ccrkit.index.types import INDEX_TYPES, IndexType
 from ccrkit.index.vectors import VectorStore, shortlist_search
 
 MMAP_THRESHOLD_BYTES = 256 * 2**20
@@ -59,10 +60,11 @@ class SearchIndex:
         if mmap is None:
             mmap = faiss_path.stat().st_size >= MMAP_THRESHOLD_BYTES
         m = self.manifest
-        # An IVF index with a store reads "more like this" vectors from it (exact, no direct
-        # map of every row); other indexes hold their vectors and reconstruct them.
-        self._from_store = bool(m.store) and m.index_type == "ivfpq"
-        self.faiss = read_faiss(faiss_path, mmap, m.search_params, m.index_type,
+        kind = _index_type(m, self.dir)
+        # An index of compressed codes (IVF-PQ) with a store reads "more like this" vectors from
+        # it (exact, no direct map of every row); other indexes reconstruct their vectors.
+        self._from_store = bool(m.store) and not kind.holds_vectors
+        self.faiss = read_faiss(faiss_path, mmap, m.search_params, kind,
                                 direct_map=not self._from_store)  # fmt: skip
         self.items = ItemStore(self.dir / ITEMS_FILE)
         self.media_root = Path(m.media_root).resolve()
@@ -131,6 +133,18 @@ class SearchIndex:
                 f"{self.dir}: inconsistent index (manifest: {m.count} x {m.dim}, FAISS: "
                 f"{self.faiss.ntotal} x {self.faiss.d}, metadata: {len(self.items)} rows); rebuild it"
             )
+
+
+def _index_type(manifest: Manifest, index_dir: Path) -> type[IndexType]:
+    """The registered type of the index. A plug-in type is registered by its module, which the
+    manifest names but never imports (a record does not run code): the user names it."""
+    if manifest.index_type in INDEX_TYPES or not manifest.plugins:
+        return INDEX_TYPES.get(manifest.index_type)  # an unknown name lists the known ones
+    modules = " ".join(f"--plugin {module}" for module in manifest.plugins)
+    raise ValueError(
+        f"{index_dir}: index type '{manifest.index_type}' is registered by plug-in "
+        f"{', '.join(manifest.plugins)}; import it: ccrkit {modules} ..."
+    )
 
 
 class TextSearcher:
