@@ -130,3 +130,17 @@ def test_the_documented_index_type_builds_and_searches(tmp_path):
     finally:
         sys.modules.pop("my_index_types")
         INDEX_TYPES._entries.pop("sq", None)
+
+
+def test_a_type_parameter_at_the_top_of_a_file_says_to_move_it_under_params(tmp_path):
+    old = tmp_path / "old.yaml"
+    old.write_text("type: ivfpq\nnprobe: 8\n", encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=r"'nprobe' is a parameter of index type ivfpq: put it under `params:`"
+    ):
+        load_index_config(old)
+    unrelated = tmp_path / "typo.yaml"
+    unrelated.write_text("type: flat\nbach_size: 8\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown key 'bach_size'") as err:
+        load_index_config(unrelated)
+    assert "params:" not in str(err.value).split(";")[-1]

@@ -13,12 +13,13 @@ On the command line `params.ef_search=128` and the short `ef_search=128` both se
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ccrkit.config import build, load_config_sources, to_dict
+from ccrkit.config import ConfigError, build, load_config_sources, to_dict
 from ccrkit.index.types import INDEX_TYPES, IndexType
 from ccrkit.index.types.ivfpq import IvfPqParams
 from ccrkit.registry import import_plugins
@@ -126,16 +127,21 @@ def type_params(name: str, params: dict[str, Any]) -> Any:
 
 def _foreign(name: str, key: str, own: list[str]) -> str:
     takes = f"its parameters: {', '.join(own)}" if own else "it takes none"
-    owners = [
-        other for other in INDEX_TYPES.names()
-        if key in {spec.name for spec in dataclasses.fields(INDEX_TYPES.get(other).params_class)}
-    ]  # fmt: skip
+    owners = _owners(key)
     if owners:
         return f"params.{key}: a parameter of index type {', '.join(owners)}, not of '{name}' ({takes})"
     return (
         f"params.{key}: not a parameter of index type '{name}' ({takes}), nor an index setting "
         f"({', '.join(SETTINGS)})"
     )
+
+
+def _owners(key: str) -> list[str]:
+    """The index types that have a parameter `key`."""
+    return [
+        name for name in INDEX_TYPES.names()
+        if key in {spec.name for spec in dataclasses.fields(INDEX_TYPES.get(name).params_class)}
+    ]  # fmt: skip
 
 
 SETTINGS = tuple(spec.name for spec in dataclasses.fields(IndexConfig))
@@ -156,8 +162,20 @@ def load_index_config(
     name_or_path: str | Path | None, overrides: Iterable[str] = ()
 ) -> tuple[IndexConfig, Any]:
     """The index config `name_or_path` (configs/index/ or a YAML path) with `overrides`, and where
-    each key came from (`ccrkit.config.Sources`)."""
-    return load_config_sources(IndexConfig, name_or_path, index_overrides(overrides), "index")
+    each key came from (`ccrkit.config.Sources`). A type parameter at the top of a YAML file
+    (the layout before index types owned their parameters) is refused with where it goes now."""
+    try:
+        return load_config_sources(IndexConfig, name_or_path, index_overrides(overrides), "index")
+    except ConfigError as err:
+        found = re.search(r"unknown key '(\w+)'", str(err))
+        owners = _owners(found.group(1)) if found else []
+        if not owners:
+            raise
+        key = found.group(1)  # type: ignore[union-attr]
+        raise ConfigError(
+            f"{err}; '{key}' is a parameter of index type {', '.join(owners)}: put it under "
+            f"`params:` (e.g. `params: {{{key}: ...}}`)"
+        ) from None
 
 
 def parse_bytes(text: str) -> int:
