@@ -42,24 +42,51 @@ def config_dir() -> Path:
     raise ConfigError(f"no configs folder found beside {PACKAGE_DIR}; reinstall ccrkit")
 
 
+# Sub-folders of configs/ that are groups of their own, read by name with `subdir` (`--data
+# NAME` looks in configs/data/, `--grid NAME` in configs/report/). Every other YAML file under
+# configs/ (world/, runs/<dataset>/) belongs to the main group that `--config NAME` reads: its
+# sub-folders only sort the files for a reader, a name never says which one it lives in.
+GROUPS = ("data", "index", "report", "translate")
+
+
+def config_files(subdir: str = "") -> dict[str, list[Path]]:
+    """The files of group `subdir` (the main group for "") by name (file stem), at any depth.
+
+    A name with two files is kept with both, so that looking it up can say which ones clash."""
+    folder = config_dir() / subdir
+    files: dict[str, list[Path]] = {}
+    for path in sorted(folder.rglob("*.yaml")) if folder.is_dir() else []:
+        if not subdir and path.relative_to(folder).parts[0] in GROUPS:
+            continue
+        files.setdefault(path.stem, []).append(path)
+    return files
+
+
 def available_configs(subdir: str = "") -> list[str]:
     """Names accepted by `--config` (or `--data`, for subdir 'data'), without the .yaml suffix."""
-    folder = config_dir() / subdir
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    return sorted(config_files(subdir))
 
 
 def resolve_config_path(name_or_path: str | Path, subdir: str = "") -> Path:
-    """A path to an existing YAML file, or the name of one in `configs/<subdir>`."""
+    """A path to an existing YAML file, or the name of one in `configs/<subdir>` (at any depth;
+    without subdir, anywhere in configs/ outside the `GROUPS` folders)."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.parent != Path("."):
         if path.is_file():
             return path
         raise ConfigError(f"config file not found: {path}")
-    named = config_dir() / subdir / f"{name_or_path}.yaml"
-    if named.is_file():
-        return named
-    known = ", ".join(available_configs(subdir)) or "(none)"
     where = f"configs/{subdir}" if subdir else "configs"
+    files = config_files(subdir)
+    named = files.get(str(name_or_path), [])
+    if len(named) == 1:
+        return named[0]
+    if named:
+        clash = ", ".join(p.relative_to(config_dir()).as_posix() for p in named)
+        raise ConfigError(
+            f"ambiguous config '{name_or_path}' in {where}: {len(named)} files have this name "
+            f"({clash}); rename one, or give a path"
+        )
+    known = ", ".join(sorted(files)) or "(none)"
     raise ConfigError(f"unknown config '{name_or_path}' in {where}; known: {known}")
 
 
