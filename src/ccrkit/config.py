@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import (
     ConfigKeyError,
     ConfigTypeError,
@@ -126,8 +126,8 @@ def read_yaml(path: Path, subdir: str = "", schema: type | None = None) -> dict[
     """
     sections = plugin_sections(schema) if schema is not None else set()
     merged: dict[str, Any] = {}
-    for _, data in yaml_chain(path, subdir):
-        merged = merge_layer(merged, data, sections)
+    for file, data in yaml_chain(path, subdir):
+        merged = merge_layer(merged, data, sections, str(file))
     return merged
 
 
@@ -146,13 +146,108 @@ def plugin_sections(schema: type) -> set[str]:
 
 
 def merge_layer(
-    below: Mapping[str, Any], layer: Mapping[str, Any], sections: Iterable[str] = ()
+    below: Mapping[str, Any],
+    layer: Mapping[str, Any],
+    sections: Iterable[str] = (),
+    source: str = "",
 ) -> dict[str, Any]:
-    """`layer` merged over `below` (plain dicts); see `plugin_sections` for `sections`."""
+    """`layer` merged over `below` (plain dicts); see `plugin_sections` for `sections`, and
+    `_merge_by_position` for `source` (what an error names) and a list set item by item."""
     below = dict(below)
     for section in replaced_sections(below, layer, sections):
         below.pop(section, None)
-    return OmegaConf.to_container(OmegaConf.merge(below, layer))  # type: ignore[return-value]
+    return OmegaConf.to_container(_merge_by_position(below, layer, source))  # type: ignore[return-value]
+
+
+def _merge_by_position(below: Any, layer: Any, source: str, prefix: str = "") -> DictConfig:
+    """`OmegaConf.merge(below, layer)`, where `layer` may also set an item of a list of `below`
+    by its position: `experiments.0.noise=[0.0]` parses to {'experiments': {'0': {'noise':
+    [0.0]}}}, a mapping that OmegaConf cannot merge over a list (a TypeError from deep inside),
+    so the mapping becomes the whole list with that item merged. A position past the end, a key
+    that is not a position or a list over a mapping is a `ConfigError` naming `source` and the
+    key (`prefix`: the key path of `below`)."""
+    try:
+        return OmegaConf.merge(below, layer)  # type: ignore[return-value]
+    except TypeError:  # "Cannot merge incompatible container types"
+        plain = OmegaConf.to_container(layer) if OmegaConf.is_config(layer) else layer
+        indexed = _by_position(below, plain, source, prefix)  # interpolations left unresolved
+        return OmegaConf.merge(_without_replaced(below, indexed), indexed)  # type: ignore[return-value]
+
+
+def _by_position(below: Any, layer: Any, source: str, key: str) -> Any:
+    """`layer` with each mapping over a list of `below` replaced by the list, items merged.
+
+    An item is merged into `below`'s own node, so that a typed item (a grid's experiment) is
+    checked against its schema with its place in the error (`experiments[0].noise`)."""
+    if isinstance(layer, Mapping) and isinstance(below, list | ListConfig):
+        items = list(below)
+        for index, value in layer.items():
+            position = _position(index, items, source, key)
+            item = items[position]
+            value = _by_position(item, value, source, f"{key}.{index}")
+            both = isinstance(item, Mapping) and isinstance(value, Mapping)
+            items[position] = OmegaConf.merge(item, value) if both else value
+        return items
+    if isinstance(layer, Mapping) and isinstance(below, Mapping):
+        return {
+            name: _by_position(
+                _child(below, name), value, source, f"{key}.{name}" if key else str(name)
+            )
+            for name, value in layer.items()
+        }
+    if (
+        isinstance(layer, list | ListConfig)
+        and isinstance(below, Mapping)
+        and not _positions(below)
+    ):
+        raise ConfigError(
+            f"{_label(source)}'{key}' is a section of named keys, not a list: set its keys "
+            f"({key}.KEY=VALUE) or give it whole as a mapping ({key}={{KEY: VALUE}})"
+        )
+    return layer  # a list over positions set before it (by an earlier override) replaces them
+
+
+def _without_replaced(below: Any, layer: Any) -> Any:
+    """`below` less the items set by position that a whole list of `layer` replaces (in plain
+    data: overrides `a.0.b=1` then `a=[...]` merged together)."""
+    if not (isinstance(below, dict) and isinstance(layer, Mapping)):
+        return below
+    return {
+        name: _without_replaced(value, layer.get(name))
+        for name, value in below.items()
+        if not (isinstance(layer.get(name), list | ListConfig) and isinstance(value, Mapping))
+    }
+
+
+def _child(below: Mapping[Any, Any], name: Any) -> Any:
+    """`below[name]`, or None where there is none (an unknown key, a value still missing)."""
+    try:
+        return below.get(name)
+    except OmegaConfBaseException:
+        return None
+
+
+def _position(index: Any, items: list[Any], source: str, key: str) -> int:
+    if not str(index).isdigit():
+        raise ConfigError(
+            f"{_label(source)}'{key}' is a list: set an item by its position ({key}.0.KEY=VALUE, "
+            f"not '{key}.{index}') or give the whole list ({key}=[...])"
+        )
+    if int(index) >= len(items):
+        raise ConfigError(
+            f"{_label(source)}'{key}.{index}': no such item; '{key}' has {len(items)} item(s), "
+            "numbered from 0"
+        )
+    return int(index)
+
+
+def _positions(data: Mapping[Any, Any]) -> bool:
+    """Whether `data` sets list items by position (what an earlier `a.0.b=...` parsed to)."""
+    return bool(data) and all(str(key).isdigit() for key in data)
+
+
+def _label(source: str) -> str:
+    return f"{source}: " if source else ""
 
 
 def replaced_sections(
@@ -273,8 +368,10 @@ def load_config_sources(
         sources.record(data, label)
         states.append((cfg, label))
     if parsed:
-        together = OmegaConf.to_container(OmegaConf.merge(*(data for _, data in parsed)))
-        cfg = _replace_sections(cfg, together, sections, sources)  # type: ignore[arg-type]
+        together: dict[str, Any] = {}
+        for label, data in parsed:
+            together = merge_layer(together, data, source=label)
+        cfg = _replace_sections(cfg, together, sections, sources)
     for label, data in parsed:
         cfg = _merge(cfg, data, label)
         sources.record(data, label)  # type: ignore[arg-type]
@@ -387,8 +484,9 @@ def _is_default(spec: dataclasses.Field, value: Any) -> bool:
 
 
 def _merge(cfg: DictConfig, data: Any, source: str | Sources, prefix: str = "") -> DictConfig:
+    label = source.of(prefix) if isinstance(source, Sources) else source
     try:
-        return OmegaConf.merge(cfg, data)  # type: ignore[return-value]
+        return _merge_by_position(cfg, data, label, prefix)
     except OmegaConfBaseException as err:
         raise _config_error(err, cfg, source, prefix) from None
 
