@@ -140,6 +140,10 @@ CASES = {  # id: (argv from (tmp, model folders, Multi30K root), what the one li
     "report: unknown grid": (
         lambda t, m, d: ["report", "--grid", "nope"], "unknown config 'nope' in configs/report",
     ),
+    "report: list item past the end": (
+        lambda t, m, d: ["report", "--grid", "world-power", "--dry-run", "experiments.1.noise=[0]"],
+        "override 'experiments.1.noise=[0]': 'experiments.1': no such item; 'experiments' has 1",
+    ),
     "import: no such checkpoint": (
         lambda t, m, d: ["import", "nrccr", str(t / "nope.pth.tar"), "--text-model", str(t),
                          "--out", str(t / "run")],

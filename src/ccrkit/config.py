@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import (
     ConfigKeyError,
     ConfigTypeError,
@@ -42,24 +42,51 @@ def config_dir() -> Path:
     raise ConfigError(f"no configs folder found beside {PACKAGE_DIR}; reinstall ccrkit")
 
 
+# Sub-folders of configs/ that are groups of their own, read by name with `subdir` (`--data
+# NAME` looks in configs/data/, `--grid NAME` in configs/report/). Every other YAML file under
+# configs/ (world/, runs/<dataset>/) belongs to the main group that `--config NAME` reads: its
+# sub-folders only sort the files for a reader, a name never says which one it lives in.
+GROUPS = ("data", "index", "report", "translate")
+
+
+def config_files(subdir: str = "") -> dict[str, list[Path]]:
+    """The files of group `subdir` (the main group for "") by name (file stem), at any depth.
+
+    A name with two files is kept with both, so that looking it up can say which ones clash."""
+    folder = config_dir() / subdir
+    files: dict[str, list[Path]] = {}
+    for path in sorted(folder.rglob("*.yaml")) if folder.is_dir() else []:
+        if not subdir and path.relative_to(folder).parts[0] in GROUPS:
+            continue
+        files.setdefault(path.stem, []).append(path)
+    return files
+
+
 def available_configs(subdir: str = "") -> list[str]:
     """Names accepted by `--config` (or `--data`, for subdir 'data'), without the .yaml suffix."""
-    folder = config_dir() / subdir
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    return sorted(config_files(subdir))
 
 
 def resolve_config_path(name_or_path: str | Path, subdir: str = "") -> Path:
-    """A path to an existing YAML file, or the name of one in `configs/<subdir>`."""
+    """A path to an existing YAML file, or the name of one in `configs/<subdir>` (at any depth;
+    without subdir, anywhere in configs/ outside the `GROUPS` folders)."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.parent != Path("."):
         if path.is_file():
             return path
         raise ConfigError(f"config file not found: {path}")
-    named = config_dir() / subdir / f"{name_or_path}.yaml"
-    if named.is_file():
-        return named
-    known = ", ".join(available_configs(subdir)) or "(none)"
     where = f"configs/{subdir}" if subdir else "configs"
+    files = config_files(subdir)
+    named = files.get(str(name_or_path), [])
+    if len(named) == 1:
+        return named[0]
+    if named:
+        clash = ", ".join(p.relative_to(config_dir()).as_posix() for p in named)
+        raise ConfigError(
+            f"ambiguous config '{name_or_path}' in {where}: {len(named)} files have this name "
+            f"({clash}); rename one, or give a path"
+        )
+    known = ", ".join(sorted(files)) or "(none)"
     raise ConfigError(f"unknown config '{name_or_path}' in {where}; known: {known}")
 
 
@@ -99,8 +126,8 @@ def read_yaml(path: Path, subdir: str = "", schema: type | None = None) -> dict[
     """
     sections = plugin_sections(schema) if schema is not None else set()
     merged: dict[str, Any] = {}
-    for _, data in yaml_chain(path, subdir):
-        merged = merge_layer(merged, data, sections)
+    for file, data in yaml_chain(path, subdir):
+        merged = merge_layer(merged, data, sections, str(file))
     return merged
 
 
@@ -119,13 +146,108 @@ def plugin_sections(schema: type) -> set[str]:
 
 
 def merge_layer(
-    below: Mapping[str, Any], layer: Mapping[str, Any], sections: Iterable[str] = ()
+    below: Mapping[str, Any],
+    layer: Mapping[str, Any],
+    sections: Iterable[str] = (),
+    source: str = "",
 ) -> dict[str, Any]:
-    """`layer` merged over `below` (plain dicts); see `plugin_sections` for `sections`."""
+    """`layer` merged over `below` (plain dicts); see `plugin_sections` for `sections`, and
+    `_merge_by_position` for `source` (what an error names) and a list set item by item."""
     below = dict(below)
     for section in replaced_sections(below, layer, sections):
         below.pop(section, None)
-    return OmegaConf.to_container(OmegaConf.merge(below, layer))  # type: ignore[return-value]
+    return OmegaConf.to_container(_merge_by_position(below, layer, source))  # type: ignore[return-value]
+
+
+def _merge_by_position(below: Any, layer: Any, source: str, prefix: str = "") -> DictConfig:
+    """`OmegaConf.merge(below, layer)`, where `layer` may also set an item of a list of `below`
+    by its position: `experiments.0.noise=[0.0]` parses to {'experiments': {'0': {'noise':
+    [0.0]}}}, a mapping that OmegaConf cannot merge over a list (a TypeError from deep inside),
+    so the mapping becomes the whole list with that item merged. A position past the end, a key
+    that is not a position or a list over a mapping is a `ConfigError` naming `source` and the
+    key (`prefix`: the key path of `below`)."""
+    try:
+        return OmegaConf.merge(below, layer)  # type: ignore[return-value]
+    except TypeError:  # "Cannot merge incompatible container types"
+        plain = OmegaConf.to_container(layer) if OmegaConf.is_config(layer) else layer
+        indexed = _by_position(below, plain, source, prefix)  # interpolations left unresolved
+        return OmegaConf.merge(_without_replaced(below, indexed), indexed)  # type: ignore[return-value]
+
+
+def _by_position(below: Any, layer: Any, source: str, key: str) -> Any:
+    """`layer` with each mapping over a list of `below` replaced by the list, items merged.
+
+    An item is merged into `below`'s own node, so that a typed item (a grid's experiment) is
+    checked against its schema with its place in the error (`experiments[0].noise`)."""
+    if isinstance(layer, Mapping) and isinstance(below, list | ListConfig):
+        items = list(below)
+        for index, value in layer.items():
+            position = _position(index, items, source, key)
+            item = items[position]
+            value = _by_position(item, value, source, f"{key}.{index}")
+            both = isinstance(item, Mapping) and isinstance(value, Mapping)
+            items[position] = OmegaConf.merge(item, value) if both else value
+        return items
+    if isinstance(layer, Mapping) and isinstance(below, Mapping):
+        return {
+            name: _by_position(
+                _child(below, name), value, source, f"{key}.{name}" if key else str(name)
+            )
+            for name, value in layer.items()
+        }
+    if (
+        isinstance(layer, list | ListConfig)
+        and isinstance(below, Mapping)
+        and not _positions(below)
+    ):
+        raise ConfigError(
+            f"{_label(source)}'{key}' is a section of named keys, not a list: set its keys "
+            f"({key}.KEY=VALUE) or give it whole as a mapping ({key}={{KEY: VALUE}})"
+        )
+    return layer  # a list over positions set before it (by an earlier override) replaces them
+
+
+def _without_replaced(below: Any, layer: Any) -> Any:
+    """`below` less the items set by position that a whole list of `layer` replaces (in plain
+    data: overrides `a.0.b=1` then `a=[...]` merged together)."""
+    if not (isinstance(below, dict) and isinstance(layer, Mapping)):
+        return below
+    return {
+        name: _without_replaced(value, layer.get(name))
+        for name, value in below.items()
+        if not (isinstance(layer.get(name), list | ListConfig) and isinstance(value, Mapping))
+    }
+
+
+def _child(below: Mapping[Any, Any], name: Any) -> Any:
+    """`below[name]`, or None where there is none (an unknown key, a value still missing)."""
+    try:
+        return below.get(name)
+    except OmegaConfBaseException:
+        return None
+
+
+def _position(index: Any, items: list[Any], source: str, key: str) -> int:
+    if not str(index).isdigit():
+        raise ConfigError(
+            f"{_label(source)}'{key}' is a list: set an item by its position ({key}.0.KEY=VALUE, "
+            f"not '{key}.{index}') or give the whole list ({key}=[...])"
+        )
+    if int(index) >= len(items):
+        raise ConfigError(
+            f"{_label(source)}'{key}.{index}': no such item; '{key}' has {len(items)} item(s), "
+            "numbered from 0"
+        )
+    return int(index)
+
+
+def _positions(data: Mapping[Any, Any]) -> bool:
+    """Whether `data` sets list items by position (what an earlier `a.0.b=...` parsed to)."""
+    return bool(data) and all(str(key).isdigit() for key in data)
+
+
+def _label(source: str) -> str:
+    return f"{source}: " if source else ""
 
 
 def replaced_sections(
@@ -246,8 +368,10 @@ def load_config_sources(
         sources.record(data, label)
         states.append((cfg, label))
     if parsed:
-        together = OmegaConf.to_container(OmegaConf.merge(*(data for _, data in parsed)))
-        cfg = _replace_sections(cfg, together, sections, sources)  # type: ignore[arg-type]
+        together: dict[str, Any] = {}
+        for label, data in parsed:
+            together = merge_layer(together, data, source=label)
+        cfg = _replace_sections(cfg, together, sections, sources)
     for label, data in parsed:
         cfg = _merge(cfg, data, label)
         sources.record(data, label)  # type: ignore[arg-type]
@@ -360,8 +484,9 @@ def _is_default(spec: dataclasses.Field, value: Any) -> bool:
 
 
 def _merge(cfg: DictConfig, data: Any, source: str | Sources, prefix: str = "") -> DictConfig:
+    label = source.of(prefix) if isinstance(source, Sources) else source
     try:
-        return OmegaConf.merge(cfg, data)  # type: ignore[return-value]
+        return _merge_by_position(cfg, data, label, prefix)
     except OmegaConfBaseException as err:
         raise _config_error(err, cfg, source, prefix) from None
 

@@ -13,8 +13,8 @@ Stages (each through the `ccrkit` command a user types, in this process, except 
  2. `translate`   — English -> German training MT, back-translation and the val/test translate-test
     views with tiny random MarianMT models built here (`hf` backend); a first run is cut after
     three batches (a simulated power cut), the second resumes from the SQLite cache;
- 3. `train`       — NRCCR (configs/nrccr-multi30k.yaml) for 1 epoch with a tiny random BERT through
-    the `hf` encoder, on the stand-in features;
+ 3. `train`       — NRCCR (configs/runs/multi30k/nrccr-multi30k.yaml) for 1 epoch with a tiny
+    random BERT through the `hf` encoder, on the stand-in features;
  4. `evaluate`    — the trained run, German queries native and fused;
  5. `import nrccr`— a checkpoint in the official format, made by the reference of the official
     forward (tests/official/nrccr_reference.py), evaluated too;
@@ -293,7 +293,8 @@ def rehearse(multi30k: Path, work: Path) -> dict:
 
 
 def _train_overrides(root: Path, bert: Path) -> list[str]:
-    """configs/nrccr-multi30k.yaml made tiny: the stand-in features, a 2-layer BERT, 1 epoch."""
+    """configs/runs/multi30k/nrccr-multi30k.yaml made tiny: the stand-in features, a 2-layer
+    BERT, 1 epoch."""
     return [
         f"data.root={root}", f"data.feature={STANDIN}", "data.num_workers=0",
         f"text_encoder.path={bert}", "text_encoder.finetune=null", "text_encoder.max_length=64",

@@ -92,11 +92,11 @@ def guess_kind(name: str) -> str:
     """The kind of config `name` is: a file in configs/ (or a path) by its keys, else by the
     configs/ subfolder that holds it (`nrccr-world` is a training config; `--kind report` shows
     the grid of the same name)."""
-    from ccrkit.config import ConfigError, config_dir, read_yaml, resolve_config_path
+    from ccrkit.config import ConfigError, config_files, read_yaml, resolve_config_path
 
     path = Path(name)
     named = path.suffix not in (".yaml", ".yml") and path.parent == Path(".")
-    if not named or (config_dir() / f"{name}.yaml").is_file():
+    if not named or name in config_files():
         keys = set(read_yaml(resolve_config_path(name)))
         for kind in ("train", "world", "data", "index"):
             if keys <= set(_schema(kind).__dataclass_fields__):
@@ -106,7 +106,7 @@ def guess_kind(name: str) -> str:
             f"give --kind ({', '.join(sorted(KINDS))})"
         )
     for kind, (subdir, _) in KINDS.items():
-        if subdir and (config_dir() / subdir / f"{name}.yaml").is_file():
+        if subdir and name in config_files(subdir):
             return kind
     resolve_config_path(name)  # raises: unknown config, with the known names
     raise AssertionError("unreachable")

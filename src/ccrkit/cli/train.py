@@ -15,7 +15,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "Writes run.json, results.md, checkpoints/, tensorboard/ and ranks/ into the run folder. "
         "Under `torchrun --nproc_per_node N` the same command trains with DDP.",
     )
-    parser.add_argument("--config", metavar="NAME", help="a config in configs/ or a YAML path")
+    parser.add_argument(
+        "--config", metavar="NAME", help="a run config in configs/runs/ or a YAML path"
+    )
     parser.add_argument(
         "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.lr=3e-4"
     )

@@ -19,7 +19,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "the same world is left as it is.",
     )
     parser.add_argument("--config", default="world-default", metavar="NAME|PATH",
-                        help="world config in configs/ or a YAML path (default: %(default)s)")  # fmt: skip
+                        help="world config in configs/world/ or a YAML path (default: %(default)s)")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, metavar="DATA_ROOT",
                         help="folder to write the world into")  # fmt: skip
     parser.add_argument("--preview", action="store_true",

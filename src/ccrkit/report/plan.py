@@ -143,21 +143,26 @@ def resolve_config(name: str, overrides: list[str], source: str) -> RunConfig:
     """What `load_config(RunConfig, name, overrides)` gives, with the file read once per grid and
     the overrides merged together before one typed merge (a grid resolves hundreds of configs),
     and the method section validated too, so a typo in a variant fails before any training."""
-    return _build(_merged(name, overrides), f"{source} ({name} + overrides)")
+    where = f"{source} ({name} + overrides)"
+    return _build(_merged(name, overrides, where), where)
 
 
-def _merged(name: str, overrides: list[str]) -> DictConfig:
-    return _overridden(_config_file(name), overrides)
+def _merged(name: str, overrides: list[str], where: str) -> DictConfig:
+    return _overridden(_config_file(name), overrides, where)
 
 
-def _overridden(below: dict[str, Any] | DictConfig, overrides: list[str]) -> DictConfig:
+def _overridden(below: dict[str, Any] | DictConfig, overrides: list[str], where: str) -> DictConfig:
     """`overrides` merged together over `below`; as in `load_config`, an override that names
-    another plug-in (`text_encoder={name: builtin, ...}` over world-mbert) replaces the section."""
+    another plug-in (`text_encoder={name: builtin, ...}` over world-mbert) replaces the section.
+    `where` (the grid and the config) starts the message of an override that cannot apply."""
     if isinstance(below, DictConfig):
         below = OmegaConf.to_container(below)  # type: ignore[assignment]
-    parsed = [parse_override(o) for o in overrides]
-    together = OmegaConf.to_container(OmegaConf.merge(*parsed)) if parsed else {}
-    layer = merge_layer(below, together, plugin_sections(RunConfig))  # type: ignore[arg-type]
+    together: dict[str, Any] = {}
+    for override in overrides:
+        together = merge_layer(
+            together, parse_override(override), (), f"{where}: override '{override}'"
+        )
+    layer = merge_layer(below, together, plugin_sections(RunConfig), where)  # type: ignore[arg-type]
     return OmegaConf.create(layer)
 
 
@@ -181,15 +186,14 @@ def method_config(grid: GridSpec, key: str, extra: list[str], source: str) -> Ru
     common = [*grid.overrides, *grid.convergence_overrides()]
     if spec.matched is not None and not spec.config:
         parent = grid.methods[spec.matched]
-        merged = _merged(parent.config, [*common, *parent.overrides])
         where = f"{source} (the matched baseline of {spec.matched}: {parent.config} + overrides)"
+        merged = _merged(parent.config, [*common, *parent.overrides], where)
         section, _ = derive_section(OmegaConf.to_container(merged.method), where)
         merged.method = OmegaConf.create(section)
-        return _build(_overridden(merged, [*spec.overrides, *extra]), where)
+        return _build(_overridden(merged, [*spec.overrides, *extra], where), where)
     name = spec.config
-    return _build(
-        _merged(name, [*common, *spec.overrides, *extra]), f"{source} ({name} + overrides)"
-    )
+    where = f"{source} ({name} + overrides)"
+    return _build(_merged(name, [*common, *spec.overrides, *extra], where), where)
 
 
 def derive_section(section: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict]:

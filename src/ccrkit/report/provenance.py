@@ -13,7 +13,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from ccrkit.config import PACKAGE_DIR, config_dir
+from ccrkit.config import GROUPS, PACKAGE_DIR, config_files
 from ccrkit.runs import git_commit
 
 CONFIGS = "configs"
@@ -27,11 +27,20 @@ def _parts() -> dict[str, list[tuple[str, Path]]]:
             continue
         name = relative.parts[0] if len(relative.parts) > 1 else "ccrkit"
         parts.setdefault(name, []).append((relative.as_posix(), path))
-    configs = config_dir()
-    parts[CONFIGS] = [
-        (p.relative_to(configs).as_posix(), p) for p in sorted(configs.rglob("*.yaml"))
-    ]
+    parts[CONFIGS] = sorted(_config_entries(), key=lambda entry: entry[0].split("/"))
     return parts
+
+
+def _config_entries() -> list[tuple[str, Path]]:
+    """(the name a config is read by, as `[group/]name.yaml`; its file) for every config: keyed
+    by name, not by the sub-folder it is sorted into, so moving a file within its group changes
+    no hash (a results page stays current: its numbers depend on contents, not on folders)."""
+    return [
+        (f"{group}/{name}.yaml" if group else f"{name}.yaml", path)
+        for group in ("", *GROUPS)
+        for name, paths in config_files(group).items()
+        for path in paths
+    ]
 
 
 def code_state() -> dict[str, Any]:

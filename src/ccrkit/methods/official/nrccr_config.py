@@ -1,6 +1,6 @@
 """The ccrkit run config of an official NRCCR checkpoint: the shipped training config of its
-benchmark (`configs/nrccr-*.yaml`) with the architecture, weights and switches of its `opt` and
-tensor shapes, and the compatibility switches that reproduce the official forward (see
+benchmark (`configs/runs/<dataset>/nrccr-*.yaml`) with the architecture, weights and switches of
+its `opt` and tensor shapes, and the compatibility switches that reproduce the official forward (see
 `ccrkit.methods.official.nrccr`)."""
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def run_config(
     found: OfficialNrccr, text_model: Path, data: str | None, root: str | None
 ) -> dict[str, Any]:
     """A ccrkit run config equal to the official model: the shipped training config of the
-    benchmark (`configs/nrccr-*.yaml`) with the architecture, weights and switches of `opt`."""
+    benchmark (`configs/runs/<dataset>/nrccr-*.yaml`) with the architecture, weights and switches
+    of `opt`."""
     opt, variant = found.opt, found.variant
     collection = str(opt.get("collection", ""))
     base = BASE_CONFIGS.get(collection, "nrccr-vatex" if variant == "video" else "nrccr-multi30k")
