@@ -44,6 +44,7 @@ from torch import nn
 
 from ccrkit.data.batch import TokenBatch, TrainBatch, VisualBatch
 from ccrkit.data.datasets import TrainingData
+from ccrkit.data.spec import DataSpec
 from ccrkit.losses.negatives import MASK_IDENTICAL_TEXT, identical_pairs, text_keys
 from ccrkit.models.base import TextEncoder, VisualEncoder
 from ccrkit.registry import Registry
@@ -86,7 +87,7 @@ class Method(nn.Module):
 
     @classmethod
     def check_training_data(
-        cls, config: Any, spec: Any, root: Path, split: str, langs: list[str]
+        cls, config: Any, spec: DataSpec, root: Path, split: str, langs: list[str]
     ) -> None:
         """Raise a `DataError` naming a file the configuration needs and the data lacks."""
 

@@ -8,6 +8,7 @@ or a CLIP tower are interchangeable by config (methods.md §6).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,7 +41,7 @@ class BuildContext:
     """
 
     visual_dim: int | None = None
-    corpus: Any = None  # Callable[[], Iterable[str]] | None
+    corpus: Callable[[], Iterable[str]] | None = None
     assets_dir: Path | None = None
 
     def assets(self, name: str) -> Path | None:

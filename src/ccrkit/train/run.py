@@ -20,15 +20,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 # the data layer is read through its package at call time: tests put a fake world in its place
 import ccrkit.data as data_layer
 from ccrkit.config import ConfigError, build, parse_override
+from ccrkit.data.batch import TrainBatch
 from ccrkit.data.datasets import TrainingData
 from ccrkit.data.errors import DataError
-from ccrkit.evaluate.protocol import evaluate_languages, validate_languages, write_results
+from ccrkit.data.spec import DataSpec
+from ccrkit.evaluate.protocol import (
+    EvalSet,
+    evaluate_languages,
+    validate_languages,
+    write_results,
+)
 from ccrkit.methods.base import Method
 from ccrkit.methods.checkpoint import (
     ASSETS_DIR,
@@ -42,13 +50,15 @@ from ccrkit.methods.checkpoint import (
 )
 from ccrkit.models.base import BuildContext
 from ccrkit.registry import import_plugins
-from ccrkit.runs import claim_run_dir, run_record
+from ccrkit.runs import RunRecord, claim_run_dir, run_record
 from ccrkit.train.config import ResolvedRun, RunConfig, resolve_run
 from ccrkit.train.distributed import DistEnv, barrier, init_process_group, resolve_device
 from ccrkit.train.logger import TENSORBOARD_DIR
 from ccrkit.train.state import seed_everything
 from ccrkit.train.trainer import EpochCallback, Progress, Trainer, check_resumable
 
+# evaluation sets: one, of the run's language, or {lang: set} over one gallery
+EvalSets = EvalSet | Mapping[str, EvalSet]
 RESULTS_FILE = "results.md"
 RANKS_DIR = "ranks"
 OUTPUTS = (CHECKPOINTS_DIR, ASSETS_DIR, TENSORBOARD_DIR, RANKS_DIR, RESULTS_FILE)
@@ -80,7 +90,7 @@ def train_from_config(
         roles=tuple(data.roles), feature=data.feature,
     )  # fmt: skip
 
-    def evaluation(split: str | None) -> Any:
+    def evaluation(split: str | None) -> dict[str, EvalSet] | None:
         if split is None:
             return None
         return {
@@ -101,7 +111,7 @@ def train_from_config(
     )  # fmt: skip
 
 
-def check_method_inputs(run: ResolvedRun, spec: Any) -> None:
+def check_method_inputs(run: ResolvedRun, spec: DataSpec) -> None:
     """Every caption role the method needs is asked for and its training files exist — checked
     before any model is built, naming the missing file and how to do without it."""
     data, method = run.config.data, run.model.method
@@ -130,10 +140,10 @@ def check_method_inputs(run: ResolvedRun, spec: Any) -> None:
 def run_training(
     config: RunConfig | ResolvedRun,
     run_dir: str | Path,
-    train_set: Any,
+    train_set: TrainingData,
     make_collate: Callable[[Callable[[list[str]], Any]], Callable],
-    val_set: Any = None,
-    test_set: Any = None,
+    val_set: EvalSets | None = None,
+    test_set: EvalSets | None = None,
     resume: bool = False,
     force: bool = False,
     env: DistEnv | None = None,
@@ -221,7 +231,11 @@ def prepare_run_dir(run_dir: Path, resume: bool, force: bool) -> None:
 
 
 def build_run_method(
-    run: ResolvedRun, run_dir: Path, train_set: Any, build_info: dict[str, Any], env: DistEnv
+    run: ResolvedRun,
+    run_dir: Path,
+    train_set: TrainingData,
+    build_info: dict[str, Any],
+    env: DistEnv,
 ) -> Method:
     """The method, its assets (e.g. the learned tokenizer) saved once into `run_dir/assets`."""
     assets = run_dir / ASSETS_DIR
@@ -256,18 +270,20 @@ def caption_corpus(train_set: TrainingData, config: RunConfig) -> Iterator[str]:
             yield from train_set.texts(role, lang)
 
 
-def visual_dim(train_set: Any) -> int | None:
+def visual_dim(train_set: TrainingData) -> int | None:
     """The last dimension of the first example's visual input (feature width for features/frames)."""
     visual = np.asarray(train_set[0].visual)
     return int(visual.shape[-1]) if visual.ndim else None
 
 
-def by_language(sets: Any, lang: str) -> dict[str, Any]:
+def by_language(sets: EvalSets, lang: str) -> dict[str, EvalSet]:
     """{lang: evaluation set}: a mapping as given, a single set as the set of `lang`."""
     return dict(sets) if isinstance(sets, Mapping) else {lang: sets}
 
 
-def training_batches(train_set: TrainingData, loader: Any, device: Any) -> Iterator[Any]:
+def training_batches(
+    train_set: TrainingData, loader: DataLoader, device: torch.device
+) -> Iterator[TrainBatch]:
     """The training set once, in order, batched and collated as in training, on `device`."""
     ordered = DataLoader(
         train_set, batch_size=loader.batch_size, shuffle=False, collate_fn=loader.collate_fn
@@ -277,8 +293,8 @@ def training_batches(train_set: TrainingData, loader: Any, device: Any) -> Itera
 
 
 def test_best(
-    method: Method, test_set: Any, config: RunConfig, run_dir: Path, device: Any,
-    batches: Callable[[], Iterator[Any]] | None = None, record: Any = None,
+    method: Method, test_set: EvalSets, config: RunConfig, run_dir: Path, device: torch.device,
+    batches: Callable[[], Iterator[TrainBatch]] | None = None, record: RunRecord | None = None,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
     """Load the best checkpoint, let the method adjust it from the training batches
     (`Method.before_test`; the adjusted model replaces the best checkpoint, so what is served is

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from ccrkit.config import to_dict
+from ccrkit.data.batch import TrainBatch
 from ccrkit.methods.base import Method
 from ccrkit.methods.checkpoint import (
     checkpoint_path,
@@ -35,13 +36,14 @@ from ccrkit.methods.checkpoint import (
     write_checkpoint,
 )
 from ccrkit.train.auxiliary import AuxiliaryStepper
-from ccrkit.train.config import RunConfig
+from ccrkit.train.config import RunConfig, TrainConfig
 from ccrkit.train.distributed import DistEnv, broadcast_object, gather_objects, resolve_device
 from ccrkit.train.logger import ScalarLogger
 from ccrkit.train.optim import LRSchedule, build_optimizer, parameter_groups
 from ccrkit.train.state import decode, encode, rng_state, seed_everything, set_rng_state
 
-Validator = Callable[[Method], tuple[dict[str, dict[str, float]], float]]
+Metrics = dict[str, dict[str, float]]  # {evaluation row: {metric: value}}
+Validator = Callable[[Method], tuple[Metrics, float]]
 EpochCallback = Callable[["Trainer", dict[str, Any]], None]
 # Keys a resumed run may change. A longer train.epochs extends the run, also a finished one; a
 # per-step schedule (cosine, linear) is then stretched to the new length from the step reached,
@@ -203,7 +205,7 @@ class Trainer:
             "examples": total, "seconds": seconds, "samples_per_s": total / max(seconds, 1e-9),
         }  # fmt: skip
 
-    def _forward_backward(self, batch: Any, boundary: bool, epoch: int) -> dict[str, float]:
+    def _forward_backward(self, batch: TrainBatch, boundary: bool, epoch: int) -> dict[str, float]:
         sync = boundary or not self.env.distributed
         with contextlib.nullcontext() if sync else self.model.no_sync():  # type: ignore[operator]
             with self._autocast():
@@ -258,13 +260,13 @@ class Trainer:
         reason = finish_reason(epoch, self.progress.bad_epochs, self.cfg)
         self.progress.finished, self.progress.finish_reason = reason is not None, reason
 
-    def _record(self, metrics: Any, score: float | None) -> dict[str, Any]:
+    def _record(self, metrics: Metrics | None, score: float | None) -> dict[str, Any]:
         return {
             **asdict(self.progress), "config": to_dict(self.config), "build": self.build_info,
             "metrics": metrics, "score": score, "world_size": self.env.world_size,
         }  # fmt: skip
 
-    def _save(self, metrics: Any, score: float | None, improved: bool) -> None:
+    def _save(self, metrics: Metrics | None, score: float | None, improved: bool) -> None:
         rng = gather_objects(rng_state(), self.env)  # every rank takes part
         if not self.env.is_main:
             return
@@ -313,7 +315,7 @@ class Trainer:
         self.restored = True
 
 
-def finish_reason(epoch: int, bad_epochs: int, cfg: Any) -> str | None:
+def finish_reason(epoch: int, bad_epochs: int, cfg: TrainConfig) -> str | None:
     """Why training stops after `epoch` completed epochs under `cfg` (a TrainConfig), or None."""
     if cfg.early_stop and bad_epochs >= cfg.early_stop:
         return f"early stop: {cfg.early_stop} epochs without improvement"

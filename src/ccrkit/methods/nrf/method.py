@@ -26,6 +26,7 @@ from torch import nn
 
 from ccrkit.data.batch import SOURCE_VIEW, TokenBatch, TrainBatch, VisualBatch
 from ccrkit.data.datasets import TrainingData
+from ccrkit.data.spec import DataSpec
 from ccrkit.losses import feature_distance, info_nce
 from ccrkit.methods.base import (
     METHODS,
@@ -35,10 +36,11 @@ from ccrkit.methods.base import (
     target_views,
     view_language,
 )
+from ccrkit.methods.nrccr.towers import Prepared
 from ccrkit.methods.nrf.config import NrfConfig
 from ccrkit.methods.nrf.selection import SelectionInput, build_selector
 from ccrkit.methods.towers import TextTower, VisualTower
-from ccrkit.models.base import TextEncoder, VisualEncoder
+from ccrkit.models.base import EncoderOutput, TextEncoder, VisualEncoder
 from ccrkit.models.distributed import gatherers
 
 ENGLISH = "en"
@@ -94,7 +96,7 @@ class Nrf(Method):
 
     @classmethod
     def check_training_data(
-        cls, config: NrfConfig, spec: Any, root: Path, split: str, langs: list[str]
+        cls, config: NrfConfig, spec: DataSpec, root: Path, split: str, langs: list[str]
     ) -> None:
         """The round-trip selector's scores (or the back-translations to compute them from)
         exist for every target language — before any model is built."""
@@ -112,10 +114,10 @@ class Nrf(Method):
     def encode_visual(self, visual: VisualBatch) -> torch.Tensor:
         return self.visual_tower(self.visual(visual).pooled)
 
-    def _embed(self, prepared: Any) -> torch.Tensor:
+    def _embed(self, prepared: Prepared) -> torch.Tensor:
         return self.text_tower.embed(prepared)
 
-    def _filtered(self, prepared: Any) -> torch.Tensor:
+    def _filtered(self, prepared: Prepared) -> torch.Tensor:
         if self.noise_filter is None:
             return self._embed(prepared)
         mask = prepared[1]
@@ -151,7 +153,8 @@ class Nrf(Method):
         return terms
 
     def _target_terms(
-        self, batch: TrainBatch, view: str, source_out: Any, source: Any, e_s: torch.Tensor,
+        self, batch: TrainBatch, view: str, source_out: EncoderOutput, source: Prepared,
+        e_s: torch.Tensor,
         visual: torch.Tensor, labels: torch.Tensor,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         c, lang = self.config, view_language(view)
@@ -180,7 +183,12 @@ class Nrf(Method):
         return terms
 
     def _selected(
-        self, batch: TrainBatch, lang: str, source_out: Any, target_out: Any, e_s: torch.Tensor
+        self,
+        batch: TrainBatch,
+        lang: str,
+        source_out: EncoderOutput,
+        target_out: EncoderOutput,
+        e_s: torch.Tensor,
     ) -> torch.Tensor:
         """(B,) bool: which of this batch's (s, t) pairs the selector keeps."""
         needs, selection = (
