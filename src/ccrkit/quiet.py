@@ -15,7 +15,7 @@ from collections.abc import Iterator
 @contextlib.contextmanager
 def quiet_transformers(warnings: bool = False) -> Iterator[None]:
     """No transformers progress bars inside the block; with `warnings`, errors only."""
-    # optional dependency: transformers (callers only use this around transformers code)
+    # transformers on first use: importing it costs seconds that other commands need not pay
     from transformers.utils import logging
 
     bars, level = logging.is_progress_bar_enabled(), logging.get_verbosity()

@@ -9,6 +9,7 @@ import numpy as np
 
 from ccrkit.index.config import IndexConfig
 from ccrkit.index.types import IndexType
+from ccrkit.runs import write_atomic
 
 KMEANS_ITERATIONS = 10  # FAISS's default is 25; the centroids barely move after 10
 
@@ -78,8 +79,6 @@ def write_faiss(index: faiss.Index, path: Path) -> None:
     """Serialised in memory, then written by `write_atomic`: FAISS's own writer reports an error of
     its last buffered block (a disk that fills at the very end) on stderr only, leaving a
     truncated file that looks written."""
-    from ccrkit.runs import write_atomic
-
     write_atomic(path, memoryview(faiss.serialize_index(index)))  # no second copy
 
 

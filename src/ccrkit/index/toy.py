@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 
 from ccrkit.data.batch import VisualBatch
 
@@ -186,8 +187,6 @@ class VectorGallery:
 
 def make_toy_gallery(root: str | Path, dim: int = 64, videos: int = 0) -> ToyGallery:
     """Draw one PNG per colour x shape under `root` (24 items); the first `videos` become clips."""
-    from PIL import Image, ImageDraw
-
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     ids, media, texts = [], {}, {}

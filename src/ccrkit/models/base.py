@@ -103,7 +103,7 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def import_transformers(what: str) -> object:
     """The `transformers` module, or a config error saying how to install it."""
     try:
-        # optional dependency: transformers (the `hf` extra)
+        # transformers on first use: importing it costs seconds that other commands need not pay
         import transformers
     except ImportError:
         raise ValueError(

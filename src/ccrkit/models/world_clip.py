@@ -20,10 +20,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
+from safetensors.torch import load_file, save
 from torch import nn
 
 from ccrkit.data.features.encoders import FEATURE_ENCODERS, ImageEncoder, TorchImageEncoder
 from ccrkit.data.media import to_pixels
+from ccrkit.runs import write_atomic
 
 WEIGHTS, CONFIG = "backbone.safetensors", "backbone.json"
 ARCHITECTURE = "world-clip"
@@ -83,8 +86,6 @@ def pixels_from_uint8(images: np.ndarray) -> torch.Tensor:
 
 def load_pixels(paths: Sequence[str | Path]) -> torch.Tensor:
     """PNG files -> (N, 3, H, W) float tensor in [0, 1], ready for the model."""
-    from PIL import Image
-
     arrays = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
     return pixels_from_uint8(np.stack(arrays))
 
@@ -108,10 +109,6 @@ def encode(
 
 def save_world_clip(model: WorldClip, directory: str | Path, extra: dict[str, Any]) -> None:
     """Weights, then the JSON that names them (written atomically, last)."""
-    from safetensors.torch import save
-
-    from ccrkit.runs import write_atomic
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
@@ -122,8 +119,6 @@ def save_world_clip(model: WorldClip, directory: str | Path, extra: dict[str, An
 
 def load_world_clip(directory: str | Path, device: str = "cpu") -> WorldClip:
     """The frozen model saved in `directory` (eval mode, no gradients)."""
-    from safetensors.torch import load_file
-
     directory = Path(directory)
     for name in (WEIGHTS, CONFIG):
         if not (directory / name).is_file():

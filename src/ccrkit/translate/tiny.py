@@ -45,7 +45,7 @@ def build_tiny_marian(
 ) -> Path:
     """A MarianMT model as `opus-mt` checkpoints ship it: source/target.spm, vocab.json, and the
     language pair in tokenizer_config.json."""
-    # optional dependency: transformers (the `translate` extra)
+    # transformers on first use: importing it costs seconds that other commands need not pay
     from transformers import MarianConfig, MarianMTModel
 
     folder = _fresh(folder)
@@ -65,7 +65,7 @@ def build_tiny_marian(
 
 def build_tiny_m2m100(folder: str | Path, sentences: Sequence[str], seed: int = 0) -> Path:
     """An M2M100 model (100 languages, `__de__`-style codes) with its sentencepiece tokenizer."""
-    # optional dependency: transformers
+    # transformers on first use: importing it costs seconds that other commands need not pay
     from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
 
     folder = _fresh(folder)
@@ -85,7 +85,7 @@ def build_tiny_m2m100(folder: str | Path, sentences: Sequence[str], seed: int = 
 def build_tiny_nllb(folder: str | Path, sentences: Sequence[str], seed: int = 0) -> Path:
     """An NLLB-200 model: M2M100 weights and an NLLB tokenizer (a tokenizers BPE over the pieces
     of a character-level sentencepiece vocabulary; the 202 FLORES codes are special tokens)."""
-    # optional dependency: transformers
+    # transformers on first use: importing it costs seconds that other commands need not pay
     from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
 
     folder = _fresh(folder)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ccrkit.models.world_clip import (
     CONFIG,
@@ -59,7 +60,6 @@ def world_clip_stage(
     it), installed as DATA_ROOT/models/world-clip. Returns (model, its pretraining caption
     encoder, the marker's record). Both are read back from the cache folder, so a world made
     from the cache computes exactly what the world that trained them did."""
-    from tqdm import tqdm
 
     def build(staging: Path) -> dict[str, Any]:
         data = corpus()

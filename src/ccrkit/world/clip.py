@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save
 from torch import nn
 
 from ccrkit.losses import info_nce
@@ -246,8 +247,6 @@ CAPTION_WEIGHTS, CAPTION_CONFIG = "caption_encoder.safetensors", "caption_encode
 def save_caption_encoder(text: CaptionEncoder, directory: Path) -> None:
     """Kept beside the model, so that a world made from the cache measures zero-shot retrieval
     exactly as the world that trained it."""
-    from safetensors.torch import save
-
     vocabulary = sorted(text.ids, key=text.ids.__getitem__)
     meta = {
         "vocabulary": vocabulary,
@@ -260,8 +259,6 @@ def save_caption_encoder(text: CaptionEncoder, directory: Path) -> None:
 
 
 def load_caption_encoder(directory: Path) -> CaptionEncoder:
-    from safetensors.torch import load_file
-
     meta = json.loads((directory / CAPTION_CONFIG).read_text(encoding="utf-8"))
     text = CaptionEncoder(meta["vocabulary"], meta["dim"], meta["width"])
     text.load_state_dict(load_file(str(directory / CAPTION_WEIGHTS)))

@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from tokenizers.trainers import WordPieceTrainer
+from tqdm import tqdm
 
 from ccrkit.world.captions import caption_frame
 from ccrkit.world.concepts import Frame
@@ -87,12 +90,12 @@ def parallel_captions(cfg: WorldConfig, n: int) -> dict[str, list[str]]:
     }
 
 
+# transformers is imported inside the functions that train or evaluate world-mbert: with its BERT
+# classes it takes 2-5 s to import, which a world made from the pretrained cache never pays.
 def train_tokenizer(sentences: Sequence[str], vocab_size: int, max_length: int) -> Any:
     """A WordPiece tokenizer (tokenizers library) with BERT's normalisation and [CLS] ... [SEP],
     wrapped as transformers' BertTokenizerFast."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers.trainers import WordPieceTrainer
-    from transformers import BertTokenizerFast
+    from transformers import BertTokenizerFast  # lazy: see the note above
 
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(
@@ -292,7 +295,6 @@ def build_world_mbert(cfg: WorldConfig, cache: Path, show_progress: bool = False
     """world-mbert pretrained into the cache unless it is there; True when it was trained here.
     World generation runs this in a worker process beside world-clip's pretraining (one thread
     each: two small models side by side use both cores without any synchronisation)."""
-    from tqdm import tqdm
 
     def build(staging: Path) -> dict[str, Any]:
         with tqdm(total=cfg.text_model.steps, desc="world-mbert", unit="step",

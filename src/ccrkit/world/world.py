@@ -22,15 +22,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from ccrkit.config import to_dict
+from ccrkit.mtscores import bleu_tokenizer
 from ccrkit.runs import DiskFullError, is_disk_full, run_record, write_json_atomic
 from ccrkit.world import layout
+from ccrkit.world import quality as mt
+from ccrkit.world.backbone import WORLD_CLIP, backbone_stage, world_clip_cached, world_clip_stage
+from ccrkit.world.clip import (
+    Corpus,
+    draw_scenes,
+    pretraining_captions,
+    pretraining_corpus,
+    pretraining_scenes,
+)
 from ccrkit.world.config import GENERATOR_VERSION, WorldConfig, config_hash, pretrained_hash
 from ccrkit.world.files import Items, write_text
 from ccrkit.world.layout import IMAGE_COLLECTION, SPLITS, VIDEO_COLLECTION
+from ccrkit.world.mbert import WORLD_MBERT, build_world_mbert, text_model_stage, world_mbert_cached
+from ccrkit.world.oracle import split_oracle
 from ccrkit.world.pictures import CHUNK, gather, make_executor, submit_collection
 from ccrkit.world.pretrained import MODELS_DIR, default_cache, is_complete, model_dir
+from ccrkit.world.quality import duplicates_in_batch, items_of
 from ccrkit.world.scene import Scene, sample_family
 from ccrkit.world.text import CollectionText, collection_text
 
@@ -142,9 +156,6 @@ def generate_world(
 def ensure_models(cfg: WorldConfig, root: Path, cache: Path, show_progress: bool) -> None:
     """A finished world's DATA_ROOT/models/: a model folder that is missing or half-written is
     copied again from the cache, or pretrained again when the cache lost it too."""
-    from ccrkit.world.backbone import WORLD_CLIP, world_clip_stage
-    from ccrkit.world.clip import pretraining_corpus
-    from ccrkit.world.mbert import WORLD_MBERT, text_model_stage
 
     if not is_complete(model_dir(root, WORLD_CLIP), pretrained_hash(cfg, WORLD_CLIP)):
         world_clip_stage(cfg, root, cache, lambda: pretraining_corpus(cfg), show_progress)
@@ -173,11 +184,6 @@ def paused_gc() -> Iterator[None]:
 def _generate(
     cfg: WorldConfig, root: Path, digest: str, cache: Path, show_progress: bool
 ) -> dict[str, Any]:
-    from tqdm import tqdm
-
-    from ccrkit.world.backbone import backbone_stage, world_clip_cached
-    from ccrkit.world.clip import Corpus, draw_scenes, pretraining_captions, pretraining_scenes
-    from ccrkit.world.mbert import build_world_mbert, text_model_stage, world_mbert_cached
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -243,8 +249,6 @@ def _generate(
         built = mbert.result() if mbert is not None else None
         text_model_info = text_model_stage(cfg, root, cache, show_progress, built)
         lap("world_mbert")  # what is left of its training once world-clip's stages are done
-    from ccrkit.mtscores import bleu_tokenizer
-    from ccrkit.world import quality as mt
 
     per_item = {IMAGE_COLLECTION: cfg.image.captions, VIDEO_COLLECTION: cfg.video.captions}
     quality = mt.parallel_mt_quality(texts, cfg.languages, cfg.mt.bleu_split, per_item, cfg.workers)
@@ -284,16 +288,12 @@ def _generate(
 
 def _oracle(items: Items, text: CollectionText) -> dict[str, Any]:
     """The test split's ceiling, on its English human captions (see `oracle`)."""
-    from ccrkit.world.oracle import split_oracle
-
     english = text.captions[("test", "enc")]
     return split_oracle(items["test"], english.ids, english.frames)
 
 
 def _duplicates(text: CollectionText, languages: list[str]) -> dict[str, Any]:
     """Repeated caption texts per training batch of 128: English source and every MT."""
-    from ccrkit.world.quality import duplicates_in_batch, items_of
-
     out = {}
     for tag in ["enc", *(layout.mt_tags(lang)[0] for lang in languages)]:
         captions = text.captions[("train", tag)]

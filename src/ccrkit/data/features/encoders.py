@@ -159,7 +159,7 @@ def _check_model_type(name: str, model: str, model_type: str) -> None:
 
 def _transformers(name: str) -> Any:
     try:
-        # optional dependency: transformers (the `features` extra)
+        # transformers on first use: importing it costs seconds that other commands need not pay
         import transformers
     except ImportError:
         raise ValueError(

@@ -117,7 +117,7 @@ class HFBackend:
     def model(self) -> Any:
         """The seq2seq model, loaded on first use (in eval mode, on the chosen device)."""
         if self._model is None:
-            # optional dependency: transformers (the `translate` extra)
+            # transformers on first use: importing it costs seconds that other commands need not pay
             from transformers import AutoModelForSeq2SeqLM
 
             with quiet_transformers():
@@ -151,7 +151,7 @@ class HFBackend:
 
 def _transformers() -> Any:
     try:
-        # optional dependency: transformers (the `translate` extra), as below
+        # transformers on first use: importing it costs seconds that other commands need not pay
         import transformers
     except ImportError:
         raise TranslationError(
@@ -193,7 +193,7 @@ def _load(loader: Any, ref: str, what: str) -> Any:
 
 
 def _load_model_config(ref: str) -> Any:
-    # optional dependency: transformers (the `translate` extra)
+    # transformers on first use: importing it costs seconds that other commands need not pay
     from transformers import AutoConfig
 
     config = _load(AutoConfig.from_pretrained, ref, "config")
@@ -206,7 +206,7 @@ def _load_model_config(ref: str) -> Any:
 
 
 def _default_beams(ref: str, model_config: Any) -> int:
-    # optional dependency: transformers (the `translate` extra)
+    # transformers on first use: importing it costs seconds that other commands need not pay
     from transformers import GenerationConfig
 
     try:
