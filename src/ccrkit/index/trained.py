@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ccrkit.data import DataSpec, VisualLoader, load_data_spec
+from ccrkit.data import DataSpec, VisualLoader, load_data_spec, read_video2frames
 from ccrkit.data.batch import VisualBatch
 from ccrkit.data.datasets import read_view
 from ccrkit.data.features.extract import split_item_ids
@@ -72,8 +72,6 @@ class DataGallery:
         self.root = raw.path if raw is not None else Path(root).resolve()
         self._frames = None
         if raw is not None and raw.format == "frames" and raw.video2frames is not None:
-            from ccrkit.data import read_video2frames
-
             self._frames = read_video2frames(raw.video2frames)
         self._raw = raw
 

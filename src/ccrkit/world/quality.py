@@ -15,6 +15,7 @@ import numpy as np
 from ccrkit.mtscores import Scorer, bleu_tokenizer, score
 from ccrkit.world.config import NOISE_TYPES
 from ccrkit.world.layout import caption_parts, mt_tags
+from ccrkit.world.pictures import make_executor
 from ccrkit.world.text import Captions, CollectionText
 
 
@@ -112,8 +113,6 @@ def parallel_mt_quality(
     processes: sacrebleu is pure Python, so on 2 cores this halves the slowest step that follows
     the backbone (22.6 -> 12 s for the default world). Forked workers inherit the captions
     instead of receiving them pickled."""
-    from ccrkit.world.pictures import make_executor
-
     for lang in ["en", *languages]:  # resolved (and warned about) once: the workers inherit it
         bleu_tokenizer(lang)
     tasks = [(c, lang) for c in texts for lang in languages]
