@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ccrkit.config import ConfigError, Sources, build, to_dict
+from ccrkit.config import Sources, to_dict
 from ccrkit.data.spec import DataSpec
 from ccrkit.methods.base import METHODS, Method
 from ccrkit.models.base import BuildContext, TextEncoder, VisualEncoder
-from ccrkit.models.registry import ResolvedEncoder, resolve_encoder, split_section
+from ccrkit.models.registry import ResolvedEncoder, resolve_encoder, resolve_plugin
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,9 @@ class ResolvedMethod:
         return self.entry(self.config, text, visual)
 
 
-def resolve_method(section: Mapping[str, Any], source: str = "config") -> ResolvedMethod:
+def resolve_method(section: Mapping[str, Any], source: str | Sources = "config") -> ResolvedMethod:
     """The method section checked against its class's dataclass (a typo names `source`)."""
-    return _resolve_method(section, source, source)
+    return ResolvedMethod(*resolve_plugin(section, "method", METHODS, source))
 
 
 @dataclass(frozen=True)
@@ -95,25 +95,11 @@ def resolve_model(config: Any, sources: str | Sources = "config") -> ResolvedMod
     def section(key: str) -> Mapping[str, Any]:
         return config[key] if isinstance(config, Mapping) else getattr(config, key)
 
-    where = sources.of("method") if isinstance(sources, Sources) else sources
-    method = _resolve_method(section("method"), sources, where)
     return ResolvedModel(
-        method,
+        resolve_method(section("method"), sources),
         resolve_encoder(section("text_encoder"), "text_encoder", sources),
         resolve_encoder(section("visual_encoder"), "visual_encoder", sources),
     )
-
-
-def _resolve_method(
-    section: Mapping[str, Any], sources: str | Sources, where: str
-) -> ResolvedMethod:
-    name, params = split_section(section, "method", where)
-    try:
-        entry = METHODS.get(name)
-    except ConfigError as err:
-        label = sources.of("method.name") if isinstance(sources, Sources) else sources
-        raise ConfigError(f"{label}: 'method.name': {err}") from None
-    return ResolvedMethod(name, entry, build(entry.config_class, params, sources, "method"))
 
 
 def build_method(

@@ -63,19 +63,29 @@ class ResolvedEncoder:
         return {"name": self.name, **to_dict(self.config)}
 
 
-def resolve_encoder(
-    section: Mapping[str, Any], prefix: str, sources: str | Sources = "config"
-) -> ResolvedEncoder:
-    """Section `prefix` (`text_encoder` or `visual_encoder`) checked against its class's
-    dataclass; an unknown name or key names the file or override that set it (`sources`)."""
+def resolve_plugin(
+    section: Mapping[str, Any], prefix: str, registry: Registry, sources: str | Sources = "config"
+) -> tuple[str, Any, Any]:
+    """(name, registered entry, its typed config) of plug-in section `prefix` (`{name: ...,
+    <parameters>}`), checked against the entry's `config_class`; an unknown name or key names
+    the file or override that set it (`sources`). Methods and encoders resolve through this."""
     where = sources.of(prefix) if isinstance(sources, Sources) else sources
     name, params = split_section(section, prefix, where)
     try:
-        entry = ENCODER_SECTIONS[prefix].get(name)
+        entry = registry.get(name)
     except ConfigError as err:
         label = sources.of(f"{prefix}.name") if isinstance(sources, Sources) else sources
         raise ConfigError(f"{label}: '{prefix}.name': {err}") from None
-    return ResolvedEncoder(prefix, name, entry, build(entry.config_class, params, sources, prefix))
+    return name, entry, build(entry.config_class, params, sources, prefix)
+
+
+def resolve_encoder(
+    section: Mapping[str, Any], prefix: str, sources: str | Sources = "config"
+) -> ResolvedEncoder:
+    """Section `prefix` (`text_encoder` or `visual_encoder`) resolved (`resolve_plugin`)."""
+    return ResolvedEncoder(
+        prefix, *resolve_plugin(section, prefix, ENCODER_SECTIONS[prefix], sources)
+    )
 
 
 def build_text_encoder(
