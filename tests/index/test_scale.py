@@ -255,9 +255,9 @@ def test_the_target_is_met_with_95_percent_confidence_not_only_on_average(tmp_pa
     index.train(vectors)
     config = IndexConfig(type="ivfpq", params={"nlist": 4, "rerank": 100}, target_recall=0.95)
     with pytest.raises(RecallOutOfReach, match=r"at best 0\.950 .* 95 % lower bound 0\.893"):
-        tune(index, config, probe, lambda shortlist: two_misses, exact_need=0)
+        tune(index, config, probe, lambda shortlist: two_misses, way_out="")
     config = dataclasses.replace(config, target_recall=0.89)
-    tuned = tune(index, config, probe, lambda shortlist: two_misses, exact_need=0)
+    tuned = tune(index, config, probe, lambda shortlist: two_misses, way_out="")
     assert tuned.search_params == {"nprobe": 1} and tuned.recall == pytest.approx(0.95)
 
 
@@ -300,9 +300,7 @@ def test_searching_a_mapped_store_reads_no_copy_of_it(tmp_path):
     assert int(out.stdout) / 1024 < 0.25 * store_mb  # 20 queries x 100 rows, not a copy
 
 
-def test_auto_falls_back_to_exact_search_when_no_ivf_setting_reaches_the_target(
-    tmp_path, monkeypatch
-):
+def test_auto_falls_back_to_a_scan_when_no_ivf_setting_reaches_the_target(tmp_path, monkeypatch):
     monkeypatch.setattr("ccrkit.index.plan.EXACT_MAX_ITEMS", 100)  # 3000 items: IVF first
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((3000, 32)).astype(np.float32)  # no structure to exploit
@@ -313,9 +311,14 @@ def test_auto_falls_back_to_exact_search_when_no_ivf_setting_reaches_the_target(
     index = SearchIndex(tmp_path / "i")
     query = vectors[:1] / np.linalg.norm(vectors[:1])
     assert index.search_vectors(query, 1)[0][0].item.row == 0
-    tight = IndexConfig(type="auto", params={"rerank": 1}, target_recall=0.999, recall_queries=100,
-                        max_memory="200KB")  # fmt: skip
-    with pytest.raises(
-        ValueError, match=r"out of reach.*exact search reaches 1\.0 and needs 750\.0 KB"
-    ):
+    # exact needs 750 KB (the vectors and their packed copy); the float16 scan 3000 x 32 x 2 B
+    half = dataclasses.replace(config, max_memory="200KB")
+    manifest = build_index(ToyModel(dim=32), gallery, tmp_path / "h", half, progress=False)
+    assert (manifest.index_type, manifest.factory) == ("flat16", "SQfp16")
+    assert manifest.recall_at_10 >= 0.999 and manifest.index_bytes == 3000 * 32 * 2
+    assert SearchIndex(tmp_path / "h").search_vectors(query, 1)[0][0].item.row == 0
+    tight = dataclasses.replace(config, max_memory="150KB")
+    with pytest.raises(ValueError, match=r"out of reach.*exact search reaches 1\.0 and needs "
+                       r"750\.0 KB, the float16 scan \(flat16\) about 0\.99 or more and needs "
+                       r"187\.5 KB"):  # fmt: skip
         build_index(ToyModel(dim=32), gallery, tmp_path / "j", tight, progress=False)

@@ -37,9 +37,9 @@ from ccrkit.index.plan import (
     RecallProbe,
     Tuned,
     choose_config,
-    exact_bytes,
-    exact_fallback,
     index_bytes,
+    scan_fallback,
+    scan_needs,
     tune,
 )
 from ccrkit.index.store import ItemRecord, write_items
@@ -92,16 +92,17 @@ def build_index(
         try:
             tuned = _tune_or_measure(index, store, config)
         except RecallOutOfReach:
-            # auto: no IVF setting reaches the target (vectors with little structure); exact
-            # search, when it fits the budget, is the one index that does
-            fallback = exact_fallback(requested, count, dim)
+            # auto: no IVF setting reaches the target (vectors with little structure); a scan
+            # (exact, or float16 where exact does not fit the budget) does
+            fallback = scan_fallback(requested, count, dim)
             if fallback is None:
                 raise
             config = fallback
             builder = IndexBuilder(config, count, dim)
             for _, chunk in store.chunks(ADD_CHUNK):
                 builder.add(chunk)
-            index, tuned = builder.finish(), None
+            index = builder.finish()
+            tuned = _tune_or_measure(index, store, config)
         write_faiss(index, staging / FAISS_FILE)
         manifest = Manifest(
             model_id=model.model_id, dim=dim, count=count, index_type=config.type,
@@ -169,8 +170,8 @@ def _tune_or_measure(index: object, store: VectorStore, config: IndexConfig) -> 
         return lambda queries, k: search(queries, k)[1]
 
     if config.target_recall and kind.knob:  # flat16 has no knob: only measured
-        exact = exact_bytes(len(store), store.vectors.shape[1])
-        return tune(index, config, probe, rerank_search, exact)
+        way_out = scan_needs(len(store), store.vectors.shape[1])
+        return tune(index, config, probe, rerank_search, way_out)
     recall = probe.recall(rerank_search(kind.rerank))
     return Tuned(kind.search_params(), kind.rerank, recall, 0.0)
 

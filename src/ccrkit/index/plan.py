@@ -10,6 +10,10 @@ chooses with FAISS's own `index_factory` strings and tunes the search parameters
   most bytes per item that fit (at most `dim / 4` sub-quantizers). A budget below the smallest
   such index is refused before anything is encoded, with the size it would need. Any other type
   is checked against the budget, its sizes from the type itself (`IndexType.memory_bytes`).
+- `scan_fallback`: when no IVF setting reaches the target (vectors with little structure, such
+  as random ones), `auto` rebuilds as a scan: exact (`flat`) when it fits the budget, else the
+  float16 scan (`flat16`, a quarter of exact's memory: no packed float32 copy), whose recall is
+  measured like any approximate index's.
 - `tune`: after the build, the cheapest value of the type's search knob (`IndexType.knob`:
   `nprobe` for IVF, `efSearch` for HNSW), and the shortlist of a type that re-ranks, whose
   recall@10 on sampled gallery items reaches the target. When none does, the error says how far
@@ -37,6 +41,7 @@ from ccrkit.index.vectors import VectorStore
 
 EXACT_MAX_ITEMS = 250_000  # the exact scan's cost grows with n: 100k meets the latency target
 EXACT, COMPRESSED = "flat", "ivfpq"  # the two index types `auto` chooses between
+HALF = "flat16"  # `auto`'s scan when exact search does not fit the budget
 DEFAULT_RERANK = 100  # `auto`'s shortlist when its params say 0
 SHORTLISTS = (1, 2, 4, 8, 16, 32)  # shortlists tried, in multiples of the configured `rerank`
 GROUND_TRUTH_ROWS = 1 << 16  # store rows scored per exact block while measuring recall
@@ -100,12 +105,25 @@ def choose_config(config: IndexConfig, count: int, dim: int) -> IndexConfig:
     )
 
 
-def exact_fallback(requested: IndexConfig, count: int, dim: int) -> IndexConfig | None:
-    """For `auto` whose IVF index misses the recall target: exact search, when it fits the
-    budget (the one index that reaches any target); else None."""
-    budget = requested.memory_budget
-    fits = budget is None or exact_bytes(count, dim) <= budget
-    return requested.with_type(EXACT) if requested.type == AUTO and fits else None
+def scan_fallback(requested: IndexConfig, count: int, dim: int) -> IndexConfig | None:
+    """For `auto` whose IVF index misses the recall target: exact search when it fits the
+    budget, else the float16 scan when that fits; else None (the caller reports the miss)."""
+    if requested.type != AUTO:
+        return None
+    budget = requested.memory_budget or math.inf
+    if exact_bytes(count, dim) <= budget:
+        return requested.with_type(EXACT)
+    half = requested.with_type(HALF)
+    return half if index_bytes(half, count, dim) <= budget else None
+
+
+def scan_needs(count: int, dim: int) -> str:
+    """What the two scans need in memory: the way out when no IVF setting reaches a target."""
+    half = index_bytes(IndexConfig(type=HALF), count, dim)
+    return (
+        f"exact search reaches 1.0 and needs {show_bytes(exact_bytes(count, dim))}, the float16 "
+        f"scan ({HALF}) about 0.99 or more and needs {show_bytes(half)}"
+    )
 
 
 class RecallProbe:
@@ -190,7 +208,7 @@ def tune(
     config: IndexConfig,
     probe: RecallProbe,
     rerank_search: Callable[[int], SearchFn],
-    exact_need: int,
+    way_out: str,
 ) -> Tuned:
     """The cheapest search parameters reaching `config.target_recall` on `probe` (its one-sided
     95 % lower confidence bound, so that queries outside the sample reach it too).
@@ -199,7 +217,8 @@ def tune(
     (shortlist 0: FAISS's own ranking). Recall grows with both knobs, so each shortlist is
     first tried at the widest search (a miss there rules the shortlist out in one measurement),
     then the smallest power of two that reaches the target is found by bisection. Cost is CPU
-    time per query on this thread over the probe's queries. Raises `RecallOutOfReach`.
+    time per query on this thread over the probe's queries. Raises `RecallOutOfReach`, whose
+    message ends with `way_out` (`scan_needs`: what more bytes per item would buy).
     """
     kind = config.kind
     knob = kind.knob
@@ -239,8 +258,7 @@ def tune(
             f"recall@10 {config.target_recall} is out of reach of {kind.describe()}: at best "
             f"{best.recall:.3f} ({knob}={best.search_params[knob]}, shortlist {best.rerank}, "
             f"95 % lower bound {best.recall_bound:.3f}); "
-            "lower --target-recall, or give the index more bytes per item: exact search "
-            f"reaches 1.0 and needs {show_bytes(exact_need)}",
+            f"lower --target-recall, or give the index more bytes per item: {way_out}",
             best,
         )
     chosen = min(found, key=lambda t: t.cpu_ms_per_query)
