@@ -52,7 +52,9 @@ def staleness(out: Path, current: dict[str, Any] | None = None) -> list[tuple[st
     found = []
     for data in grid_pages(out):
         recorded = data.get("code")
-        parts = stale_parts(recorded, current)
+        configs = (recorded or {}).get("configs")
+        now = current if configs is None else code_state(configs)  # the files the page read
+        parts = stale_parts(recorded, now)
         name = f"{out}/{data['grid']}.md"
         if parts is None:
             found.append(
@@ -66,7 +68,7 @@ def staleness(out: Path, current: dict[str, Any] | None = None) -> list[tuple[st
                 True,
             ))  # fmt: skip
         else:
-            found.append((f"{name}: up to date with this code ({current['digest']})", False))
+            found.append((f"{name}: up to date with this code ({now['digest']})", False))
     return found
 
 

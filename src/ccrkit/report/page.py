@@ -22,7 +22,8 @@ from ccrkit.report.compare import LEGEND, Comparison, comparison_table
 from ccrkit.report.index import INDEX, write_index
 from ccrkit.report.languages import LanguageRow, mrv_table, recall_table
 from ccrkit.report.matched import Matched
-from ccrkit.report.provenance import code_state
+from ccrkit.report.plan import grid_config_files
+from ccrkit.report.provenance import code_state, config_names
 from ccrkit.report.spec import ExperimentSpec, GridSpec
 from ccrkit.runs import write_atomic, write_json_atomic
 
@@ -94,7 +95,7 @@ def write_page(
     worlds: dict[float, tuple[Path, str]], budget: Budget,
 ) -> Path:  # fmt: skip
     out = Path(grid.out)
-    code = code_state()
+    code = code_state(config_names(grid_config_files(grid, source)))
     lines = [
         f"# {grid.title or grid.name}",
         "",

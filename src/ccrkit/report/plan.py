@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from ccrkit.config import (
     ConfigError,
     build,
+    config_files,
     hash_view,
     merge_layer,
     parse_override,
@@ -25,6 +26,7 @@ from ccrkit.config import (
     read_yaml,
     resolve_config_path,
     stable_hash,
+    yaml_chain,
 )
 from ccrkit.methods.registry import resolve_method
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
@@ -194,6 +196,23 @@ def method_config(grid: GridSpec, key: str, extra: list[str], source: str) -> Ru
     name = spec.config
     where = f"{source} ({name} + overrides)"
     return _build(_merged(name, [*common, *spec.overrides, *extra], where), where)
+
+
+def grid_config_files(grid: GridSpec, source: str) -> list[Path]:
+    """The config files a grid's numbers depend on: the grid's own file, each method's run
+    config, the world config and the data configs its runs name, each with its `base:` chain.
+    A results page hashes these alone (`provenance.code_state`)."""
+    heads = [(resolve_config_path(source, "report"), "report")]
+    heads.append((resolve_config_path(grid.world.config, "world"), "world"))
+    data_specs = config_files("data")
+    for key, spec in grid.methods.items():
+        if spec.config:
+            heads.append((resolve_config_path(spec.config), ""))
+        data = method_config(grid, key, [], source).data.name
+        if data in data_specs:
+            heads.append((resolve_config_path(data, "data"), "data"))
+    files = {path for head, subdir in heads for path, _ in yaml_chain(head, subdir)}
+    return sorted(files)
 
 
 def derive_section(section: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict]:

@@ -5,11 +5,17 @@ sha256 per part (each top-level package of `ccrkit`, and `configs`), over the fi
 the hash is the same in any checkout or install of the same code. `stale_parts` names the parts
 whose hash differs now: their numbers may no longer be what the code gives (`ccrkit report
 --check`, the warnings of `results/README.md`).
+
+The `configs` part of a page covers the config files its grid reads (`configs` in the record:
+the grid, its run, world and data configs with their `base:` chains), so that editing NRCCR's
+config leaves a page that never read it current. A page without that list (made before stop 29)
+is checked against every config.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,7 @@ from ccrkit.runs import git_commit
 CONFIGS = "configs"
 
 
-def _parts() -> dict[str, list[tuple[str, Path]]]:
+def _parts(configs: Collection[str] | None = None) -> dict[str, list[tuple[str, Path]]]:
     parts: dict[str, list[tuple[str, Path]]] = {}
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         relative = path.relative_to(PACKAGE_DIR)
@@ -27,7 +33,8 @@ def _parts() -> dict[str, list[tuple[str, Path]]]:
             continue
         name = relative.parts[0] if len(relative.parts) > 1 else "ccrkit"
         parts.setdefault(name, []).append((relative.as_posix(), path))
-    parts[CONFIGS] = sorted(_config_entries(), key=lambda entry: entry[0].split("/"))
+    entries = [e for e in _config_entries() if configs is None or e[0] in configs]
+    parts[CONFIGS] = sorted(entries, key=lambda entry: entry[0].split("/"))
     return parts
 
 
@@ -43,16 +50,28 @@ def _config_entries() -> list[tuple[str, Path]]:
     ]
 
 
-def code_state() -> dict[str, Any]:
-    """{"commit": ..., "digest": ..., "parts": {part: digest}} of the running code."""
+def config_names(paths: Iterable[Path]) -> list[str]:
+    """The names (`[group/]name.yaml`) of those of `paths` that are ccrkit configs; a file
+    elsewhere (a grid given by path) has no name and no part in the hash."""
+    by_path = {path.resolve(): name for name, path in _config_entries()}
+    return sorted({by_path[p.resolve()] for p in paths if p.resolve() in by_path})
+
+
+def code_state(configs: Collection[str] | None = None) -> dict[str, Any]:
+    """{"commit": ..., "digest": ..., "parts": {part: digest}} of the running code; with
+    `configs` (names, see `config_names`) its `configs` part covers those files alone, and the
+    record keeps their list so that a later check hashes the same ones."""
     digests = {}
-    for name, files in _parts().items():
+    for name, files in _parts(configs).items():
         digest = hashlib.sha256()
         for relative, path in files:
             digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
         digests[name] = digest.hexdigest()[:16]
     whole = hashlib.sha256(repr(sorted(digests.items())).encode()).hexdigest()[:16]
-    return {"commit": git_commit(), "digest": whole, "parts": digests}
+    state: dict[str, Any] = {"commit": git_commit(), "digest": whole, "parts": digests}
+    if configs is not None:
+        state["configs"] = sorted(configs)
+    return state
 
 
 def stale_parts(recorded: dict[str, Any] | None, current: dict[str, Any]) -> list[str] | None:
