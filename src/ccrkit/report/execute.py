@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
@@ -81,12 +83,28 @@ def execute(
         failures = _collect(results, bar)
     else:
         context = multiprocessing.get_context("spawn")
-        # spawned workers start a fresh allocator: give them the CLI's setting (ccrkit.allocator)
-        with ProcessPoolExecutor(jobs, context, keep_freed_memory) as pool:
+        with ProcessPoolExecutor(jobs, context, start_worker) as pool:
             futures = [pool.submit(train_one, run, threads, force) for run in todo]
             failures = _collect((f.result() for f in as_completed(futures)), bar)
     bar.close()
     return failures
+
+
+def start_worker() -> None:
+    """Set up a spawned worker: the CLI's allocator setting (a spawned process starts a fresh one,
+    ccrkit.allocator), and an exit when the report process is gone. A report stopped by SIGTERM
+    or SIGKILL (a scheduler's time limit, `kill PID`) would otherwise leave its workers training
+    for as long as their runs take; they resume from their last epoch when the report runs again.
+    """
+    keep_freed_memory()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()  # returns when the parent process has ended, however it ended
+    os._exit(1)
 
 
 def _collect(results: Any, bar: tqdm) -> dict[str, str]:
