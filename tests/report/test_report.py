@@ -12,7 +12,8 @@ import yaml
 from ccrkit.cli.main import main
 from ccrkit.config import ConfigError
 from ccrkit.report import load_grid, run_report
-from ccrkit.report.aggregate import Row, markdown_table
+from ccrkit.report.aggregate import Row, epochs_cell, is_still_improving, markdown_table
+from ccrkit.report.index import summary
 from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec
 
 TESTS = Path(__file__).parent.parent
@@ -99,6 +100,18 @@ def test_markdown_table_mean_std_and_delta() -> None:
     )  # a single seed has no spread: no "± 0.0"
 
 
+def test_epochs_cell_names_capped_runs_still_improving() -> None:
+    capped = {"finish_reason": "reached train.epochs = 20", "epochs": 20}
+    assert is_still_improving({**capped, "best_epoch": 20})
+    assert not is_still_improving({**capped, "best_epoch": 18})  # capped, but past its best
+    stopped = {"finish_reason": "early stop: 3 epochs without improvement", "epochs": 12}
+    assert not is_still_improving({**stopped, "best_epoch": 12})
+    row = Row("m", "M", "full", "de", 0.1, epochs=[16, 20, 20], capped=2, rising=1)
+    assert epochs_cell(row) == "16–20 (2 capped, 1 still improving)"
+    assert epochs_cell(Row("m", "M", "full", "de", 0.1, epochs=[20], capped=1)) == "20 (1 capped)"
+    assert epochs_cell(Row("m", "M", "full", "de", 0.1, epochs=[9, 12])) == "9–12"
+
+
 def test_bad_grids(tmp_path: Path) -> None:
     path = tmp_path / "g.yaml"
     path.write_text(yaml.safe_dump({"name": "g", "methods": {"m": {"config": "x"}},
@@ -142,3 +155,15 @@ def test_resolved_configs_equal_load_config() -> None:
         resolve_config("nrccr-world", ["method.bogus=1"], "test")
     with pytest.raises(ConfigError, match=r"train\.bogus"):
         resolve_config("nrccr-world", ["train.bogus=1"], "test")
+
+
+def test_index_summary_counts_capped_runs_still_improving() -> None:
+    facts = {"methods": ["M"], "langs": ["de"], "noise": [0.3], "seeds": [3, 3], "runs": 6,
+             "capped_runs": 4, "rising_runs": 3, "worlds": ["w"], "world_config": "c"}  # fmt: skip
+    other = {**facts, "runs": 3, "capped_runs": 1, "rising_runs": 0}
+    lines = summary([{"summary": facts}, {"summary": other}])
+    runs = next(line for line in lines if line.startswith("- **Runs**"))
+    assert "9, each trained to early stopping" in runs
+    assert "(5 stopped by the epoch cap: budget-limited; 3 of them still improving at it)" in runs
+    uncapped = {**facts, "capped_runs": 0, "rising_runs": 0}
+    assert "epoch cap" not in "".join(summary([{"summary": uncapped}]))

@@ -29,6 +29,7 @@ class Row:
     missing: int = 0
     training: str = SEPARATE
     capped: int = 0  # runs stopped by the epoch cap before early stopping (budget-limited)
+    rising: int = 0  # capped runs whose best validation score was at their last epoch
 
     @property
     def native_mean(self) -> float | None:
@@ -65,12 +66,19 @@ def run_numbers(run: PlannedRun, weight: float, lang: str | None = None) -> dict
         "epochs": record.get("epochs"),
         "best_epoch": record.get("best_epoch"),
         "capped": is_capped(record),
+        "rising": is_still_improving(record),
     }
 
 
 def is_capped(record: dict[str, Any]) -> bool:
     """Whether a run ended at its epoch cap rather than by early stopping (budget-limited)."""
     return str(record.get("finish_reason") or "").startswith("reached train.epochs")
+
+
+def is_still_improving(record: dict[str, Any]) -> bool:
+    """Whether a capped run had its best validation score at its last epoch: it had not
+    converged, and more epochs would likely have raised its test score."""
+    return is_capped(record) and record.get("best_epoch") == record.get("epochs")
 
 
 def summarise(grid: GridSpec, experiment: ExperimentSpec, runs: list[PlannedRun]) -> list[Row]:
@@ -101,6 +109,7 @@ def _add(row: Row, numbers: dict[str, Any] | None) -> None:
     if numbers["epochs"] is not None:
         row.epochs.append(int(numbers["epochs"]))
     row.capped += bool(numbers.get("capped"))
+    row.rising += bool(numbers.get("rising"))
 
 
 def cell(values: list[float]) -> str:
@@ -139,18 +148,23 @@ def markdown_table(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) 
 
 
 def epochs_cell(row: Row) -> str:
-    """Epochs trained: "14" or "9–18", with how many runs the epoch cap stopped ("2 capped")."""
+    """Epochs trained: "14" or "9–18", with how many runs the epoch cap stopped and how many of
+    those were still improving at it ("3 capped, 2 still improving")."""
     if not row.epochs:
         return "–"
     low, high = min(row.epochs), max(row.epochs)
     text = f"{low}" if low == high else f"{low}–{high}"
-    return text + (f" ({row.capped} capped)" if row.capped else "")
+    if not row.capped:
+        return text
+    rising = f", {row.rising} still improving" if row.rising else ""
+    return f"{text} ({row.capped} capped{rising})"
 
 
 EPOCHS_LEGEND = (
     "epochs: trained per run (range over seeds); each run stops after `patience` epochs "
     'without a better validation score and tests its best epoch; "capped" runs reached the '
-    "epoch cap first (budget-limited: they may not have converged)."
+    'epoch cap first (budget-limited: they may not have converged), and those "still '
+    'improving" had their best validation score at their last epoch (not converged).'
 )
 
 

@@ -85,6 +85,7 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
     seeds = [s for f in facts for s in f.get("seeds", [])]
     runs = sum(f.get("runs", 0) for f in facts)
     capped = sum(f.get("capped_runs", 0) for f in facts)
+    rising = sum(f.get("rising_runs", 0) for f in facts)
     worlds = sorted({w for f in facts for w in f.get("worlds", [])})
     configs = sorted({f["world_config"] for f in facts if f.get("world_config")})
     claims = [c for data in pages for c in data.get("claims", [])]
@@ -104,7 +105,9 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
         f"{len(worlds)} world(s): {', '.join(f'`{w}`' for w in worlds)}), native and "
         "translate-test-fused human queries of its test split.",
         f"- **Runs**: {runs}, each trained to early stopping on the validation selection metric"
-        + (f" ({capped} stopped by the epoch cap: budget-limited)" if capped else "")
+        + (f" ({capped} stopped by the epoch cap: budget-limited" if capped else "")
+        + (f"; {rising} of them still improving at it" if capped and rising else "")
+        + (")" if capped else "")
         + (f"; {min(seeds)}–{max(seeds)} seeds per cell." if seeds else "."),
     ]
     if claims:

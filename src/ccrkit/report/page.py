@@ -167,6 +167,7 @@ def summary_facts(
         "seeds": [min(seeds), max(seeds)] if seeds else [],
         "runs": budget.runs,
         "capped_runs": sum(row.capped for row in rows),
+        "rising_runs": sum(row.rising for row in rows),
         "worlds": sorted({wid for _, wid in worlds.values()}),
         "world_config": grid.world.config,
     }
