@@ -167,3 +167,20 @@ def test_index_summary_counts_capped_runs_still_improving() -> None:
     assert "(5 stopped by the epoch cap: budget-limited; 3 of them still improving at it)" in runs
     uncapped = {**facts, "capped_runs": 0, "rising_runs": 0}
     assert "epoch cap" not in "".join(summary([{"summary": uncapped}]))
+
+
+def test_index_summary_counts_a_run_shared_by_two_pages_once() -> None:
+    # two pages on one runs folder (nrccr-core and nrf-cl2cm-core share the generic baseline)
+    a = {
+        "runs": 3,
+        "run_dirs": ["r/base0", "r/base1", "r/nrf0"],
+        "capped_runs": 2,
+        "capped_dirs": ["r/base0", "r/nrf0"],
+        "rising_runs": 1,
+        "rising_dirs": ["r/nrf0"],
+    }
+    b = {"runs": 3, "run_dirs": ["r/base0", "r/base1", "r/cl0"], "capped_runs": 1,
+         "capped_dirs": ["r/base0"], "rising_runs": 0, "rising_dirs": []}  # fmt: skip
+    runs = next(line for line in summary([{"summary": a}, {"summary": b}]) if "**Runs**" in line)
+    assert runs.startswith("- **Runs**: 4, each")
+    assert "(2 stopped by the epoch cap: budget-limited; 1 of them still improving at it)" in runs

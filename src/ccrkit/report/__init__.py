@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ccrkit.report.aggregate import Row, summarise
+from ccrkit.report.aggregate import Row, is_capped, is_still_improving, summarise
 from ccrkit.report.claims import ClaimResult, evaluate_claims
 from ccrkit.report.compare import Comparison, cells_needing_seeds, compare, pairs
 from ccrkit.report.estimate import Plan, plan_costs
@@ -135,7 +135,7 @@ def run_report(
     }
     comparisons = {e.name: compare(grid, e, tables[e.name]) for e in grid.experiments}
     claims = evaluate_claims(grid, tables, languages)
-    budget.train_seconds, budget.epochs = _run_costs(runs)
+    _add_run_costs(budget, runs)
     plots = {
         e.name: _plots(grid, e, tables[e.name], languages.get(e.name)) for e in grid.experiments
     }
@@ -185,14 +185,19 @@ def _experiment(grid: GridSpec, name: str) -> ExperimentSpec:
     return next(e for e in grid.experiments if e.name == name)
 
 
-def _run_costs(runs: list[PlannedRun]) -> tuple[list[float], list[int]]:
-    """Training seconds and epochs trained of every finished run."""
-    seconds, epochs = [], []
+def _add_run_costs(budget: Budget, runs: list[PlannedRun]) -> None:
+    """Training seconds and epochs of every finished run, and which runs the epoch cap stopped
+    (and of those, which were still improving), each run counted once however many tables
+    show it."""
     for run in runs:
         record = read_record(run) or {}
         value = run_seconds(record) if record else None
         if value is not None:
-            seconds.append(value)
+            budget.train_seconds.append(value)
         if record.get("epochs") is not None:
-            epochs.append(int(record["epochs"]))
-    return seconds, epochs
+            budget.epochs.append(int(record["epochs"]))
+        budget.run_dirs.append(str(run.run_dir))
+        if is_capped(record):
+            budget.capped_dirs.append(str(run.run_dir))
+        if is_still_improving(record):
+            budget.rising_dirs.append(str(run.run_dir))

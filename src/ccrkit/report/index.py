@@ -83,9 +83,9 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
     langs = list(dict.fromkeys(lang for f in facts for lang in f.get("langs", [])))
     noise = sorted({n for f in facts for n in f.get("noise", [])})
     seeds = [s for f in facts for s in f.get("seeds", [])]
-    runs = sum(f.get("runs", 0) for f in facts)
-    capped = sum(f.get("capped_runs", 0) for f in facts)
-    rising = sum(f.get("rising_runs", 0) for f in facts)
+    runs = _distinct(facts, "run_dirs", "runs")
+    capped = _distinct(facts, "capped_dirs", "capped_runs")
+    rising = _distinct(facts, "rising_dirs", "rising_runs")
     worlds = sorted({w for f in facts for w in f.get("worlds", [])})
     configs = sorted({f["world_config"] for f in facts if f.get("world_config")})
     claims = [c for data in pages for c in data.get("claims", [])]
@@ -118,6 +118,14 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
             "p < 0.05; table below)."
         )
     return lines
+
+
+def _distinct(facts: list[dict[str, Any]], names: str, count: str) -> int:
+    """How many runs the pages name under `names`, a run shared by pages counted once; pages
+    from before run names were kept give only `count`, which is then summed."""
+    if all(names in f for f in facts):
+        return len({name for f in facts for name in f[names]})
+    return sum(f.get(count, 0) for f in facts)
 
 
 def write_index(out: Path) -> Path:

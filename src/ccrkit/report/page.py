@@ -40,6 +40,9 @@ class Budget:
     train_seconds: list[float] = field(default_factory=list)
     wall_seconds: float = 0.0
     epochs: list[int] = field(default_factory=list)  # epochs each finished run trained
+    run_dirs: list[str] = field(default_factory=list)  # every run of the grid, once
+    capped_dirs: list[str] = field(default_factory=list)  # those the epoch cap stopped
+    rising_dirs: list[str] = field(default_factory=list)  # capped, best epoch = last epoch
 
     def line(self, grid: GridSpec) -> str:
         total = sum(self.train_seconds)
@@ -166,8 +169,12 @@ def summary_facts(
         "noise": sorted({row.noise for row in rows}),
         "seeds": [min(seeds), max(seeds)] if seeds else [],
         "runs": budget.runs,
-        "capped_runs": sum(row.capped for row in rows),
-        "rising_runs": sum(row.rising for row in rows),
+        "capped_runs": len(budget.capped_dirs),
+        "rising_runs": len(budget.rising_dirs),
+        # the index counts runs shared by several pages (same runs folder) once
+        "run_dirs": budget.run_dirs,
+        "capped_dirs": budget.capped_dirs,
+        "rising_dirs": budget.rising_dirs,
         "worlds": sorted({wid for _, wid in worlds.values()}),
         "world_config": grid.world.config,
     }
