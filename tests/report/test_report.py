@@ -164,6 +164,9 @@ def test_index_summary_counts_capped_runs_still_improving() -> None:
     lines = summary([{"summary": facts}, {"summary": other}])
     runs = next(line for line in lines if line.startswith("- **Runs**"))
     assert "9, each trained to early stopping" in runs
+    assert runs.endswith("; 3 seeds per cell.")  # not "3–3"
+    wider = summary([{"summary": facts}, {"summary": {**other, "seeds": [3, 5]}}])
+    assert "; 3–5 seeds per cell." in "".join(wider)
     assert "(5 stopped by the epoch cap: budget-limited; 3 of them still improving at it)" in runs
     uncapped = {**facts, "capped_runs": 0, "rising_runs": 0}
     assert "epoch cap" not in "".join(summary([{"summary": uncapped}]))

@@ -108,7 +108,7 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
         + (f" ({capped} stopped by the epoch cap: budget-limited" if capped else "")
         + (f"; {rising} of them still improving at it" if capped and rising else "")
         + (")" if capped else "")
-        + (f"; {min(seeds)}–{max(seeds)} seeds per cell." if seeds else "."),
+        + (f"; {_span(seeds)} seeds per cell." if seeds else "."),
     ]
     if claims:
         lines.append(
@@ -118,6 +118,11 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
             "p < 0.05; table below)."
         )
     return lines
+
+
+def _span(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low}–{high}"
 
 
 def _distinct(facts: list[dict[str, Any]], names: str, count: str) -> int:
