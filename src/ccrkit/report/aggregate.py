@@ -147,13 +147,18 @@ def markdown_table(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) 
     return pipe_table(head, table_rows)
 
 
+def span(values: list[int]) -> str:
+    """The range of non-empty `values`: "3" where all are equal, else "3–5"."""
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low}–{high}"
+
+
 def epochs_cell(row: Row) -> str:
     """Epochs trained: "14" or "9–18", with how many runs the epoch cap stopped and how many of
     those were still improving at it ("3 capped, 2 still improving")."""
     if not row.epochs:
         return "–"
-    low, high = min(row.epochs), max(row.epochs)
-    text = f"{low}" if low == high else f"{low}–{high}"
+    text = span(row.epochs)
     if not row.capped:
         return text
     rising = f", {row.rising} still improving" if row.rising else ""

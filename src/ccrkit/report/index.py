@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ccrkit.report.aggregate import span
 from ccrkit.report.claims import claims_table
 from ccrkit.report.provenance import code_state, stale_parts
 from ccrkit.runs import write_atomic
@@ -105,10 +106,8 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
         f"{len(worlds)} world(s): {', '.join(f'`{w}`' for w in worlds)}), native and "
         "translate-test-fused human queries of its test split.",
         f"- **Runs**: {runs}, each trained to early stopping on the validation selection metric"
-        + (f" ({capped} stopped by the epoch cap: budget-limited" if capped else "")
-        + (f"; {rising} of them still improving at it" if capped and rising else "")
-        + (")" if capped else "")
-        + (f"; {_span(seeds)} seeds per cell." if seeds else "."),
+        + _capped_note(capped, rising)
+        + (f"; {span(seeds)} seeds per cell." if seeds else "."),
     ]
     if claims:
         lines.append(
@@ -120,9 +119,13 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _span(values: list[int]) -> str:
-    low, high = min(values), max(values)
-    return f"{low}" if low == high else f"{low}–{high}"
+def _capped_note(capped: int, rising: int) -> str:
+    """The summary's note on capped runs, such as "(5 stopped by the epoch cap: budget-limited;
+    3 of them still improving at it)" after a space; empty where no run was capped."""
+    if not capped:
+        return ""
+    still = f"; {rising} of them still improving at it" if rising else ""
+    return f" ({capped} stopped by the epoch cap: budget-limited{still})"
 
 
 def _distinct(facts: list[dict[str, Any]], names: str, count: str) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ccrkit import __version__
-from ccrkit.report.aggregate import EPOCHS_LEGEND, Row, markdown_table
+from ccrkit.report.aggregate import EPOCHS_LEGEND, Row, markdown_table, span
 from ccrkit.report.claims import ClaimResult, claim_detail, claims_table
 from ccrkit.report.compare import LEGEND, Comparison, comparison_table
 from ccrkit.report.index import INDEX, write_index
@@ -47,8 +47,7 @@ class Budget:
     def line(self, grid: GridSpec) -> str:
         total = sum(self.train_seconds)
         mean = statistics.fmean(self.train_seconds) if self.train_seconds else 0.0
-        low, high = (min(self.epochs), max(self.epochs)) if self.epochs else (0, 0)
-        epochs = f"{low}" if low == high else f"{low}–{high}"
+        epochs = span(self.epochs) if self.epochs else "0"
         return (
             f"{self.runs} distinct runs of {epochs} epoch(s) each, {total / 60:.1f} min of "
             f"training in all ({mean:.0f} s per run, {grid.jobs} at a time with {grid.threads} "
