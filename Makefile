@@ -99,7 +99,7 @@ nrccr-world: install
 # The comparison report (issue 11): every grid below, then results/README.md gathering all their
 # pages (methods x languages x MT noise levels, MRV, ablations, plots, budget). Runs are cached by
 # config hash: a rerun trains only what is missing. Add a grid here to add it to the report.
-REPORT_GRIDS ?= nrccr-core nrf-cl2cm-core nrccr-world multilingual-world world-power
+REPORT_GRIDS ?= nrccr-core nrccr-converged nrf-cl2cm-core nrccr-world multilingual-world world-power
 report: install
 	$(BIN)/ccrkit report $(foreach grid,$(REPORT_GRIDS),--grid $(grid))
 
