@@ -16,12 +16,12 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ccrkit import __version__
 from ccrkit.config import to_dict
@@ -68,12 +68,18 @@ def is_disk_full(err: BaseException) -> bool:
 def write_atomic(path: str | Path, data: bytes | memoryview) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a file. A
     full disk raises `DiskFullError`, with `path` untouched and the temporary file removed."""
+    write_atomic_with(path, lambda handle: handle.write(data), f"(writing {len(data):,} bytes)")
+
+
+def write_atomic_with(path: str | Path, write: Callable[[BinaryIO], object], what: str) -> None:
+    """`write_atomic` for content that `write(handle)` streams into the open file (a large FAISS
+    index, without a serialised copy in memory); `what` describes it in a full disk's message."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -81,7 +87,7 @@ def write_atomic(path: str | Path, data: bytes | memoryview) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if is_disk_full(err) and not isinstance(err, DiskFullError):
-            raise DiskFullError(path, f"(writing {len(data):,} bytes)") from err
+            raise DiskFullError(path, what) from err
         raise
 
 

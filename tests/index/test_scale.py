@@ -322,3 +322,44 @@ def test_auto_falls_back_to_a_scan_when_no_ivf_setting_reaches_the_target(tmp_pa
                        r"750\.0 KB, the float16 scan \(flat16\) about 0\.99 or more and needs "
                        r"187\.5 KB"):  # fmt: skip
         build_index(ToyModel(dim=32), gallery, tmp_path / "j", tight, progress=False)
+
+
+def test_an_index_is_streamed_to_disk_without_a_serialised_copy_and_a_full_disk_keeps_the_old_one(
+    tmp_path, monkeypatch
+):
+    """write_faiss streams FAISS's bytes into the atomic file: the file equals FAISS's own
+    serialisation, and a write that fails part-way (ENOSPC) raises DiskFullError naming the file,
+    leaving the previous index whole and no temporary file."""
+    import errno
+    import os
+
+    from ccrkit.index import backend
+    from ccrkit.runs import DiskFullError
+
+    index = faiss.IndexFlatIP(16)
+    index.add(np.random.default_rng(0).random((3000, 16), dtype=np.float32))
+    path = tmp_path / "index.faiss"
+    backend.write_faiss(index, path)
+    assert path.read_bytes() == bytes(faiss.serialize_index(index))
+    before = path.read_bytes()
+
+    class FillsUp:  # a file on a disk that is full after 50 kB
+        def __init__(self, handle):
+            self.handle, self.written = handle, 0
+
+        def write(self, chunk: bytes) -> int:
+            self.written += len(chunk)
+            if self.written > 50_000:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return self.handle.write(chunk)
+
+    real = backend.write_atomic_with
+    monkeypatch.setattr(
+        backend, "write_atomic_with",
+        lambda target, write, what: real(target, lambda handle: write(FillsUp(handle)), what),
+    )  # fmt: skip
+    bigger = faiss.IndexFlatIP(16)
+    bigger.add(np.random.default_rng(1).random((6000, 16), dtype=np.float32))
+    with pytest.raises(DiskFullError, match=r"index\.faiss: no space left.*6,000 vectors"):
+        backend.write_faiss(bigger, path)
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["index.faiss"]
