@@ -45,3 +45,20 @@ def test_too_few_seeds_say_so() -> None:
 def test_more_seeds_when_within_two_standard_deviations() -> None:
     assert needs_more_seeds([10.0, 12.0, 14.0], [13.0, 15.0, 17.0])  # Δ 3 < 2 x 2
     assert not needs_more_seeds([10.0, 12.0, 14.0], [20.0, 22.0, 24.0])  # Δ 10 > 4
+
+
+def test_a_claim_that_holds_in_some_cells_keeps_its_diagnosis_beside_the_verdict():
+    """1 of 2 cells for the claim and none against: it holds (`require: half`), and the grid's
+    diagnosis of the other cell is shown with it, not dropped."""
+    from ccrkit.report.claims import HOLDS, ClaimCell, ClaimResult
+    from ccrkit.report.spec import ClaimSpec
+
+    spec = ClaimSpec(claim="m beats b", experiment="e", method="m", against=["b"],
+                     diagnosis="native queries do not separate them")  # fmt: skip
+    cells = [
+        ClaimCell("de, fused", welch([250.0, 249.0, 251.0], [225.0, 224.0, 226.0])),
+        ClaimCell("de, native", welch([170.0, 145.0, 195.0], [166.0, 158.0, 172.0])),
+    ]
+    result = ClaimResult(spec, cells)
+    assert result.verdict == HOLDS
+    assert result.as_dict()["diagnosis"] == "native queries do not separate them"

@@ -99,7 +99,7 @@ class ClaimResult:
         return {
             "paper": self.spec.paper, "claim": self.spec.claim, "kind": self.spec.kind,
             "verdict": self.verdict, "evidence": self.evidence(), "measured": self.measured(),
-            "diagnosis": self.spec.diagnosis if self.verdict != HOLDS else "",
+            "diagnosis": self.spec.diagnosis,
             "cells": [{"cell": c.label, "a": c.a, "b": c.b, "estimate": c.test.estimate,
                        "p": c.test.p, "note": c.test.note} for c in self.cells],
         }  # fmt: skip

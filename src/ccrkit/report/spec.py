@@ -95,7 +95,7 @@ class ClaimSpec:
     noise: list[float] = field(default_factory=list)  # empty: the experiment's
     queries: list[str] = field(default_factory=lambda: ["native", "fused"])
     require: str = "half"
-    diagnosis: str = ""  # shown beside a claim that does not hold (or is inconclusive)
+    diagnosis: str = ""  # shown beside the verdict, whatever it is (it may hold in some cells only)
 
 
 @dataclass
