@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
 
 import faiss
 import numpy as np
@@ -79,27 +78,14 @@ def one_faiss_thread() -> None:
 def write_faiss(index: faiss.Index, path: Path) -> None:
     """Streamed by FAISS into `write_atomic_with`'s file through a Python callback, so no
     serialised copy of the index is held in memory (4.8 GB for 10M x 256 float16) and a failed
-    write raises here: FAISS's own file writer reports an error of its last buffered block (a
-    disk that fills at the very end) on stderr only, leaving a truncated file that looks written."""
-
-    def stream(handle: BinaryIO) -> None:
-        failed: list[BaseException] = []
-
-        def write(chunk: bytes) -> None:
-            try:
-                handle.write(chunk)
-            except BaseException as err:  # FAISS turns it into a bare "py err": keep the cause
-                failed.append(err)
-                raise
-
-        try:
-            faiss.write_index(index, faiss.PyCallbackIOWriter(write))
-        except RuntimeError:
-            if failed:
-                raise failed[0] from None
-            raise
-
-    write_atomic_with(path, stream, f"(writing a FAISS index of {index.ntotal:,} vectors)")
+    write raises here, as the callback's own exception (an OSError of a full disk): FAISS's own
+    file writer reports an error of its last buffered block on stderr only, leaving a truncated
+    file that looks written."""
+    write_atomic_with(
+        path,
+        lambda handle: faiss.write_index(index, faiss.PyCallbackIOWriter(handle.write)),
+        f"(writing a FAISS index of {index.ntotal:,} vectors)",
+    )
 
 
 def read_faiss(
