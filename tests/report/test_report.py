@@ -13,6 +13,7 @@ from ccrkit.cli.main import main
 from ccrkit.config import ConfigError
 from ccrkit.report import load_grid, run_report
 from ccrkit.report.aggregate import Row, epochs_cell, is_still_improving, markdown_table
+from ccrkit.report.compare import cells_needing_seeds, compare
 from ccrkit.report.index import summary
 from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec
 
@@ -76,6 +77,7 @@ def test_tiny_grid_end_to_end_and_cached(tmp_path: Path, capsys) -> None:
     rows = data["experiments"]["noise"]
     assert len(rows) == 4 and all(len(r["native"]) == 2 and r["missing"] == 0 for r in rows)
     assert all(r["native_std"] is not None for r in rows)
+    assert all(len(r["english"]) == 2 for r in rows)  # the English source captions, per seed
     assert "[Tiny grid](tiny.md)" in (results / "README.md").read_text()
     # a rerun trains nothing: every run is found by its config hash
     capsys.readouterr()
@@ -98,6 +100,29 @@ def test_markdown_table_mean_std_and_delta() -> None:
     assert "| M | full | de | 0.1 | 101.0 | 120.0 | +0.0 | 1 | – |" in markdown_table(
         grid, experiment, one_seed
     )  # a single seed has no spread: no "± 0.0"
+
+
+def test_english_sumr_is_shown_and_compared_but_asks_for_no_seeds() -> None:
+    """English queries explain a fused gain; no claim rests on them, so an English comparison
+    within two standard deviations must not send the grid back for more seeds."""
+    experiment = ExperimentSpec(name="e", methods=["m"], noise=[0.1], reference="full",
+                                variants={"full": [], "off": []}, more_seeds=[3, 4])  # fmt: skip
+    grid = GridSpec(name="g", methods={"m": MethodSpec(config="x")}, experiments=[experiment])
+    rows = [Row("m", "M", "full", "de", 0.1, native=[100.0, 110.0, 105.0],
+                english=[100.0, 102.0, 104.0]),
+            Row("m", "M", "off", "de", 0.1, native=[200.0, 210.0, 205.0],
+                english=[101.0, 103.0, 105.0])]  # fmt: skip
+    table = markdown_table(grid, experiment, rows)
+    assert "| SumR English |" in table
+    assert "| M | full | de | 0.1 | 105.0 ± 5.0 | – | 102.0 ± 2.0 | +0.0 | 3 | – | – |" in table
+    comparisons = compare(grid, experiment, rows)
+    assert [(c.query, c.test.estimate) for c in comparisons] == [
+        ("native", 100.0),
+        ("english", 1.0),
+    ]
+    assert cells_needing_seeds(experiment, comparisons) == set()  # Δ English 1 < 2 sd, ignored
+    rows[1].native = [101.0, 111.0, 106.0]  # now the native cell is within two sd
+    assert cells_needing_seeds(experiment, compare(grid, experiment, rows)) != set()
 
 
 def test_epochs_cell_names_capped_runs_still_improving() -> None:

@@ -86,6 +86,9 @@ class EvalSet(Protocol):
     def visual_batches(self, batch_size: int) -> Iterator[VisualBatch]: ...
 
 
+ENGLISH_SOURCE_LABEL = "en source"
+
+
 def native_label(lang: str) -> str:
     return f"{lang} native"
 
@@ -240,8 +243,10 @@ def _evaluate(
                 fused = FusedScores([to_en, native], [weight, 1.0 - weight])
                 sources[fused_label(lang, weight)] = (fused, dataset.query_item, lang)
         if config.english and dataset.source_texts is not None:
-            english = encode_texts(method, dataset.source_texts, "en", size, device)
-            sources["en source"] = (EmbeddingScores(english, items), dataset.source_item, "en")
+            english = EmbeddingScores(
+                encode_texts(method, dataset.source_texts, "en", size, device), items
+            )
+            sources[ENGLISH_SOURCE_LABEL] = (english, dataset.source_item, "en")
         steps.update()
         steps.close()
     return {

@@ -1,6 +1,6 @@
-"""Per experiment: SumR of every run (native queries and the fused row) in each language it was
-tested in, mean ± std over seeds, as rows and as a Markdown table (a joint run gives one row per
-language, next to the separate runs' rows)."""
+"""Per experiment: SumR of every run (native queries, the fused row, and the English source
+captions) in each language it was tested in, mean ± std over seeds, as rows and as a Markdown
+table (a joint run gives one row per language, next to the separate runs' rows)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ccrkit.evaluate.protocol import fused_label, native_label
+from ccrkit.evaluate.protocol import ENGLISH_SOURCE_LABEL, fused_label, native_label
 from ccrkit.report.execute import read_record, run_seconds
 from ccrkit.report.plan import PLAIN, PlannedRun
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
@@ -24,6 +24,9 @@ class Row:
     noise: float
     native: list[float] = field(default_factory=list)
     fused: list[float] = field(default_factory=list)
+    # the same model on the English captions of the test items: the half of a fused query that
+    # its English translation scores, so a fused gain can be traced to the English side
+    english: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     epochs: list[int] = field(default_factory=list)
     missing: int = 0
@@ -41,7 +44,9 @@ class Row:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "native_mean": self.native_mean, "native_std": std(self.native),
-                "fused_mean": self.fused_mean, "fused_std": std(self.fused)}  # fmt: skip
+                "fused_mean": self.fused_mean, "fused_std": std(self.fused),
+                "english_mean": statistics.fmean(self.english) if self.english else None,
+                "english_std": std(self.english)}  # fmt: skip
 
 
 def std(values: list[float]) -> float | None:
@@ -52,16 +57,18 @@ def std(values: list[float]) -> float | None:
 
 
 def run_numbers(run: PlannedRun, weight: float, lang: str | None = None) -> dict[str, Any] | None:
-    """SumR native and fused (at `weight`) in `lang` (default: the run's own), seconds and epochs
-    of a finished run, else None."""
+    """SumR native and fused (at `weight`) in `lang` (default: the run's own), SumR of the English
+    source captions, seconds and epochs of a finished run, else None."""
     record = read_record(run)
     if not record or record.get("status") != "ok":
         return None
     metrics, lang = record.get("metrics") or {}, lang or run.key.lang
     native, fused = metrics.get(native_label(lang)), metrics.get(fused_label(lang, weight))
+    english = metrics.get(ENGLISH_SOURCE_LABEL)
     return {
         "native": native["sumr"] if native else None,
         "fused": fused["sumr"] if fused else None,
+        "english": english["sumr"] if english else None,
         "seconds": run_seconds(record),
         "epochs": record.get("epochs"),
         "best_epoch": record.get("best_epoch"),
@@ -104,6 +111,8 @@ def _add(row: Row, numbers: dict[str, Any] | None) -> None:
     row.native.append(numbers["native"])
     if numbers["fused"] is not None:
         row.fused.append(numbers["fused"])
+    if numbers.get("english") is not None:
+        row.english.append(numbers["english"])
     if numbers["seconds"] is not None:
         row.seconds.append(numbers["seconds"])
     if numbers["epochs"] is not None:
@@ -122,13 +131,16 @@ def cell(values: list[float]) -> str:
 
 
 def markdown_table(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) -> str:
-    """| method | variant | lang | MT noise | SumR native | SumR fused | (Δ) | seeds | s/run |"""
+    """| method | variant | lang | MT noise | SumR native | SumR fused | (SumR English) | (Δ) |
+    seeds | s/run |"""
     reference = _reference_means(experiment, rows)
     with_variant = any(r.variant != PLAIN for r in rows)
     with_training = any(r.training != SEPARATE for r in rows)
+    with_english = any(r.english for r in rows)
     head = ["method", *(["variant"] if with_variant else []),
             *(["training"] if with_training else []), "lang", "MT noise", "SumR native",
-            f"SumR fused w={grid.fused_weight:g}"]  # fmt: skip
+            f"SumR fused w={grid.fused_weight:g}",
+            *(["SumR English"] if with_english else [])]  # fmt: skip
     if reference:
         head.append(f"Δ native vs {experiment.reference}")
     head += ["seeds", "epochs", "s / run"]
@@ -136,7 +148,8 @@ def markdown_table(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) 
     for row in rows:
         cells = [row.label, *([row.variant] if with_variant else []),
                  *([row.training] if with_training else []), row.lang, f"{row.noise:g}",
-                 cell(row.native), cell(row.fused)]  # fmt: skip
+                 cell(row.native), cell(row.fused),
+                 *([cell(row.english)] if with_english else [])]  # fmt: skip
         if reference:
             base = reference.get((row.method, row.training, row.lang, row.noise))
             mean = row.native_mean

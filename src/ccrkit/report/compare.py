@@ -1,7 +1,7 @@
 """The comparison rows of an experiment: each method against its matched baseline, against the
 experiment's generic `baseline`, and each variant against the `reference` variant — per training
-mode, language, noise level and query kind (native, fused): both cells as mean ± std over seeds,
-the difference of means and Welch's p-value (`report.stats`).
+mode, language, noise level and query kind (native, fused, and the English source captions):
+both cells as mean ± std over seeds, the difference of means and Welch's p-value (`report.stats`).
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 from ccrkit.report.aggregate import Row, cell
 from ccrkit.report.plan import JOINED, PLAIN, Cell, variants_of
-from ccrkit.report.spec import JOINT, ExperimentSpec, GridSpec
+from ccrkit.report.spec import JOINT, QUERIES, ExperimentSpec, GridSpec
 from ccrkit.report.stats import ALPHA, Test, needs_more_seeds, welch
 from ccrkit.tables import pipe_table
 
-QUERIES = ("native", "fused")
+# English is context, not a claim: it shows where a fused gain comes from (a fused query is
+# partly its English translation), so it is compared but asks for no extra seeds.
+COMPARED_QUERIES = (*QUERIES, "english")
 MATCHED, BASELINE, REFERENCE = "matched baseline", "baseline", "reference variant"
 AGAINST_NOTE = {MATCHED: " [matched]", BASELINE: "", REFERENCE: " [reference]"}
 
@@ -33,7 +35,7 @@ class Comparison:
     pair: Pair
     a: Row
     b: Row
-    query: str  # "native" | "fused"
+    query: str  # "native" | "fused" | "english"
     test: Test
 
     def values(self) -> tuple[list[float], list[float]]:
@@ -82,7 +84,7 @@ def compare(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) -> list
             other = by_cell.get((*pair.b, row.training, row.lang, row.noise))
             if other is None:
                 continue
-            for query in QUERIES:
+            for query in COMPARED_QUERIES:
                 a, b = getattr(row, query), getattr(other, query)
                 if a or b:
                     found.append(Comparison(pair, row, other, query, welch(a, b)))
@@ -90,14 +92,14 @@ def compare(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) -> list
 
 
 def cells_needing_seeds(experiment: ExperimentSpec, comparisons: list[Comparison]) -> set[Cell]:
-    """The run cells (both sides) of every comparison within two standard deviations, when the
-    experiment has `more_seeds` to give them."""
+    """The run cells (both sides) of every comparison of target-language queries within two
+    standard deviations, when the experiment has `more_seeds` to give them."""
     if not experiment.more_seeds:
         return set()
     langs = JOINED.join(dict.fromkeys(experiment.langs))
     cells: set[Cell] = set()
     for comparison in comparisons:
-        if needs_more_seeds(*comparison.values()):
+        if comparison.query in QUERIES and needs_more_seeds(*comparison.values()):
             for row in (comparison.a, comparison.b):
                 lang = langs if row.training == JOINT else row.lang
                 cells.add((row.method, row.variant, row.training, lang, row.noise))

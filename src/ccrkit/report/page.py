@@ -191,7 +191,9 @@ def _provenance(source: str, budget: Budget, grid: GridSpec, worlds: dict, code:
         f"- Worlds by MT noise rate: {levels}.",
         "- Each cell: mean ± sample standard deviation over seeds (one seed: its value) of the test SumR "
         "(t2v + v2t R@1+5+10); native = human target-language queries alone; fused = NRCCR's "
-        f"translate-test fusion with the queries' MT into English at w = {grid.fused_weight:g}.",
+        f"translate-test fusion with the queries' MT into English at w = {grid.fused_weight:g}; "
+        "English = the same model on the English captions of the same test items (where the "
+        "fused row's English half draws from; compared, but no claim rests on it).",
     ])  # fmt: skip
 
 
