@@ -13,8 +13,9 @@ from ccrkit.cli.main import main
 from ccrkit.config import ConfigError
 from ccrkit.report import load_grid, run_report
 from ccrkit.report.aggregate import Row, epochs_cell, is_still_improving, markdown_table
-from ccrkit.report.compare import cells_needing_seeds, compare
+from ccrkit.report.compare import MATCHED, cells_needing_seeds, compare, pairs
 from ccrkit.report.index import summary
+from ccrkit.report.plan import PLAIN
 from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec
 
 TESTS = Path(__file__).parent.parent
@@ -123,6 +124,15 @@ def test_english_sumr_is_shown_and_compared_but_asks_for_no_seeds() -> None:
     assert cells_needing_seeds(experiment, comparisons) == set()  # Δ English 1 < 2 sd, ignored
     rows[1].native = [101.0, 111.0, 106.0]  # now the native cell is within two sd
     assert cells_needing_seeds(experiment, compare(grid, experiment, rows)) != set()
+
+
+def test_a_generic_baseline_that_is_the_matched_one_is_compared_once() -> None:
+    methods = {"m": MethodSpec(config="x"), "m_tt": MethodSpec(matched="m")}
+    experiment = ExperimentSpec(name="e", methods=["m_tt", "m"], noise=[0.1], baseline="m_tt")
+    grid = GridSpec(name="g", methods=methods, experiments=[experiment])
+    assert [(p.a, p.b, p.kind) for p in pairs(grid, experiment)] == [
+        (("m", PLAIN), ("m_tt", PLAIN), MATCHED)
+    ]
 
 
 def test_epochs_cell_names_capped_runs_still_improving() -> None:

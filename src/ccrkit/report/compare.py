@@ -53,7 +53,8 @@ class Comparison:
 
 
 def pairs(grid: GridSpec, experiment: ExperimentSpec) -> list[Pair]:
-    """Method vs its matched baseline, method vs the generic baseline, variant vs reference."""
+    """Method vs its matched baseline, method vs the generic baseline (unless that is the
+    matched one: the same comparison once), variant vs reference."""
     found: list[Pair] = []
     variants = list(variants_of(experiment))
     for method in experiment.methods:
@@ -61,7 +62,7 @@ def pairs(grid: GridSpec, experiment: ExperimentSpec) -> list[Pair]:
         if matched in experiment.methods:
             found += [Pair((method, v), (matched, v), MATCHED) for v in variants]
         generic = experiment.baseline
-        if generic and method != generic and grid.methods[method].matched is None:
+        if generic and generic not in (method, matched) and grid.methods[method].matched is None:
             found += [Pair((method, v), (generic, v), BASELINE) for v in variants]
         reference = experiment.reference
         if reference is not None:
