@@ -36,17 +36,22 @@ class Row:
 
     @property
     def native_mean(self) -> float | None:
-        return statistics.fmean(self.native) if self.native else None
+        return mean(self.native)
 
     @property
     def fused_mean(self) -> float | None:
-        return statistics.fmean(self.fused) if self.fused else None
+        return mean(self.fused)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "native_mean": self.native_mean, "native_std": std(self.native),
                 "fused_mean": self.fused_mean, "fused_std": std(self.fused),
-                "english_mean": statistics.fmean(self.english) if self.english else None,
+                "english_mean": mean(self.english),
                 "english_std": std(self.english)}  # fmt: skip
+
+
+def mean(values: list[float]) -> float | None:
+    """The mean; None for no values."""
+    return statistics.fmean(values) if values else None
 
 
 def std(values: list[float]) -> float | None:

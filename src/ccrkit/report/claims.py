@@ -17,7 +17,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccrkit.report.aggregate import Row
+from ccrkit.report.aggregate import Row, mean
 from ccrkit.report.languages import LanguageRow
 from ccrkit.report.plan import PLAIN, variants_of
 from ccrkit.report.spec import ClaimSpec, ExperimentSpec, GridSpec, Side, side_experiment
@@ -159,7 +159,7 @@ def _sumr_cells(
                     a = getattr(by_cell.get((*mine, lang, noise)), query, [])
                     b = getattr(by_cell.get((*theirs, lang, noise)), query, [])
                     label = f"{prefix}{lang}, noise {noise:g}, {query}"
-                    cells.append(ClaimCell(label, welch(a, b), _mean(a), _mean(b)))
+                    cells.append(ClaimCell(label, welch(a, b), mean(a), mean(b)))
     return cells
 
 
@@ -184,17 +184,13 @@ def _mrv_cells(
                 mrv_a, mrv_b = _values(a, key), _values(b, key)
                 label = f"vs {against}, noise {noise:g}, {direction}"
                 cells.append(
-                    ClaimCell(label, welch(mrv_b, mrv_a), _mean(mrv_a), _mean(mrv_b), recall)
+                    ClaimCell(label, welch(mrv_b, mrv_a), mean(mrv_a), mean(mrv_b), recall)
                 )
     return cells
 
 
 def _values(row: LanguageRow | None, key: str) -> list[float]:
     return list(row.values.get(key, [])) if row is not None else []
-
-
-def _mean(values: list[float]) -> float | None:
-    return statistics.fmean(values) if values else None
 
 
 def claims_table(results: list[dict[str, Any]]) -> str:
