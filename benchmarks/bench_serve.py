@@ -18,9 +18,10 @@ report and writes it with the raw figures to `runs/bench-serve/`.
   latency a user sees at the issue's throughput target). The clients run in this process on
   uvloop, so that they take as little as possible of the cores they share with the server.
 - The scan path this CPU gets for an exact flat index (`ccrkit.index.scan`: batched bf16 where
-  the CPU runs it natively, batched float32 elsewhere), and the per-call cost of each way to scan
-  it, in CPU time on one thread (robust to other load on the machine, unlike latencies):
-  FAISS's per-query scan, FAISS's BLAS path, and the batched scan in float32 and bf16.
+  the CPU runs it natively, batched int8 where torch has FBGEMM's int8 product, batched float32
+  elsewhere), and the per-call cost of each way to scan it, in CPU time on one thread (robust to
+  other load on the machine, unlike latencies): FAISS's per-query scan, FAISS's BLAS path, and
+  the batched scan in float32, int8 and bf16.
   `--scan-costs` measures only that.
 """
 
@@ -134,6 +135,9 @@ def bench_scan_paths(index: faiss.Index, dim: int, k: int = 10) -> dict[str, dic
 
     paths["FAISS BLAS path"] = faiss_blas
     paths["batched float32, packed"] = BatchedFlatScan(index, "fp32").search
+    int8 = BatchedFlatScan(index, "int8")
+    if int8.precision == "int8":  # this torch has the int8 product
+        paths["batched int8 (FBGEMM), exact re-score"] = int8.search
     paths["batched float32, mapped (no copy)"] = BatchedFlatScan(index, "fp32", mmap=True).search
     if bf16_is_fast():  # emulated bf16 would only measure the emulation
         paths["batched bf16, packed"] = BatchedFlatScan(index, "bf16").search

@@ -22,7 +22,7 @@ from ccrkit.index.model import (
     check_embeddings,
     load_retrieval_model,
 )
-from ccrkit.index.scan import BatchedFlatScan, describe_scan
+from ccrkit.index.scan import BatchedFlatScan
 from ccrkit.index.store import ItemRecord, ItemStore
 from ccrkit.index.types import INDEX_TYPES, IndexType
 from ccrkit.index.vectors import VectorStore, shortlist_search
@@ -75,7 +75,7 @@ class SearchIndex:
         self._search = (
             self._scan.search if self._scan else shortlist_search(self.faiss, self.store, m.rerank)
         )
-        self.scan_path = describe_scan(self.faiss, mmap)
+        self.scan_path = self._scan.description if self._scan else "FAISS's own search"
         if m.rerank and self.store is not None and self._scan is None:
             self.scan_path += f", top {m.rerank} re-scored exactly from the mapped store"
 
