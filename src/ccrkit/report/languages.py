@@ -10,7 +10,6 @@ mean ± sample std over seeds. The per-item rank spreads of all seeds are kept f
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from ccrkit.evaluate.crosslang import (
 )
 from ccrkit.evaluate.protocol import native_label, slug
 from ccrkit.report.aggregate import cell, std
+from ccrkit.report.aggregate import mean as mean_or_none
 from ccrkit.report.execute import read_record
 from ccrkit.report.plan import PLAIN, PlannedRun
 from ccrkit.report.spec import JOINT, SEPARATE, ExperimentSpec, GridSpec
@@ -53,8 +53,7 @@ class LanguageRow:
         return len(self.values.get("t2v_mrv_std", []))
 
     def mean(self, key: str) -> float | None:
-        found = self.values.get(key)
-        return statistics.fmean(found) if found else None
+        return mean_or_none(self.values.get(key) or [])
 
     def as_dict(self) -> dict[str, Any]:
         spread = {
