@@ -13,6 +13,7 @@ from ccrkit.cli.main import main
 from ccrkit.config import ConfigError
 from ccrkit.report import load_grid, run_report
 from ccrkit.report.aggregate import Row, epochs_cell, is_still_improving, markdown_table
+from ccrkit.report.claims import claims_table
 from ccrkit.report.compare import MATCHED, cells_needing_seeds, compare, pairs
 from ccrkit.report.index import summary
 from ccrkit.report.plan import PLAIN
@@ -222,3 +223,25 @@ def test_index_summary_counts_a_run_shared_by_two_pages_once() -> None:
     runs = next(line for line in summary([{"summary": a}, {"summary": b}]) if "**Runs**" in line)
     assert runs.startswith("- **Runs**: 4, each")
     assert "(2 stopped by the epoch cap: budget-limited; 1 of them still improving at it)" in runs
+
+
+def test_no_train_writes_a_partial_page_and_trains_nothing(tmp_path: Path, capsys) -> None:
+    path = write_grid(tmp_path)
+    assert main(["report", "--grid", str(path), "--no-train"]) == 0
+    assert "partial page (--no-train): 10 of 10 run(s) of" in capsys.readouterr().out
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    results = tmp_path / "results"
+    assert (
+        "**partial page** (`--no-train`): 10 of the 10 runs are not trained yet"
+        in (results / "tiny.md").read_text()
+    )
+    data = json.loads((results / "tiny.json").read_text())
+    assert data["summary"]["untrained_runs"] == 10 and data["budget"]["runs"] == 10
+    assert all(row["missing"] == 2 for row in data["experiments"]["noise"])
+
+
+def test_a_claim_of_a_partial_page_says_so_in_the_claims_table() -> None:
+    claim = {"paper": "P", "claim": "C", "measured": "m", "verdict": "holds", "evidence": "e",
+             "diagnosis": None}  # fmt: skip
+    assert "**holds** (partial page)" in claims_table([{**claim, "partial": True}])
+    assert "(partial page)" not in claims_table([claim])

@@ -40,6 +40,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "stay cached",
     )
     parser.add_argument(
+        "--no-train",
+        action="store_true",
+        help="write the page from the runs finished so far and train nothing (a partial page: "
+        "it says how many runs it lacks; cells short of seeds say so)",
+    )
+    parser.add_argument(
         "--check",
         action="store_true",
         help="say whether the results pages in the grids' out folder (or --index DIR) were made "
@@ -57,6 +63,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ccrkit.report import estimate_grid, load_grid, run_report
+    from ccrkit.report.execute import is_done
     from ccrkit.report.index import write_index
 
     if args.index is not None and not args.check:
@@ -91,15 +98,19 @@ def run(args: argparse.Namespace) -> int:
         for name, _, planned, _ in plans:
             _list_runs(name, planned)
         return 0
-    for name, _, planned, _ in plans:  # every grid's worlds checked before anything trains
+    for name, _, planned, _ in plans if not args.no_train else []:  # worlds checked first
         command = f"ccrkit report --grid {name}"
         blockers = [why for w in planned.worlds.values() if (why := w.blocker(args.force, command))]
         if blockers:
             raise FileExistsError(blockers[0])
     status = 0
     for name, grid, _, _ in plans:
-        outcome = run_report(grid, name, force=args.force)
+        outcome = run_report(grid, name, force=args.force, train=not args.no_train)
         print(f"results: {outcome.page} (and {grid.out}/README.md)")
+        if args.no_train:
+            untrained = sum(not is_done(run) for run in outcome.runs)
+            print(f"partial page (--no-train): {untrained} of {len(outcome.runs)} run(s) of "
+                  f"{name} not trained yet; nothing was trained")  # fmt: skip
         if outcome.failures:
             print(f"{len(outcome.failures)} run(s) of {name} failed; see the page")
             status = 1

@@ -105,26 +105,31 @@ def estimate_grid(grid: GridSpec) -> tuple[GridPlan, Plan]:
 
 def run_report(
     grid: GridSpec, source: str, dry_run: bool = False, progress: bool = True,
-    force: bool = False,
+    force: bool = False, train: bool = True,
 ) -> ReportOutcome:  # fmt: skip
     """Generate the worlds, train what is missing (resuming interrupted runs; `force`: redo them
     and regenerate unfinished worlds), add `more_seeds` where a comparison is too close, then
-    write the page, the JSON, the plots and the index. `dry_run`: plan only, write nothing."""
+    write the page, the JSON, the plots and the index. `dry_run`: plan only, write nothing.
+    `train=False`: write a partial page from the runs finished so far (a grid of days shows its
+    evidence as it grows); it generates and trains nothing and says how many runs it lacks."""
     plan = plan_grid(grid)
     runs = plan.unique()
     if dry_run:
         return ReportOutcome(None, runs)
     matched = check_grid(grid)
-    generate_worlds(grid, plan.worlds, force, f"ccrkit report --grid {source}", progress)
-    todo = sum(not is_done(run) for run in runs)
-    started = time.perf_counter()
-    failures = execute(runs, grid.jobs, grid.threads, progress, force)
-    extra = _more_seeds(grid, plan)
-    if extra:
-        todo += sum(not is_done(run) for run in extra)
-        failures |= execute(extra, grid.jobs, grid.threads, progress, force)
-        runs = plan.unique()
-    budget = Budget(len(runs), todo, wall_seconds=time.perf_counter() - started)
+    started, todo, failures = time.perf_counter(), 0, {}
+    if train:
+        generate_worlds(grid, plan.worlds, force, f"ccrkit report --grid {source}", progress)
+        todo = sum(not is_done(run) for run in runs)
+        failures = execute(runs, grid.jobs, grid.threads, progress, force)
+        extra = _more_seeds(grid, plan)
+        if extra:
+            todo += sum(not is_done(run) for run in extra)
+            failures |= execute(extra, grid.jobs, grid.threads, progress, force)
+            runs = plan.unique()
+    untrained = 0 if train else sum(not is_done(run) for run in runs)
+    budget = Budget(len(runs), todo, wall_seconds=time.perf_counter() - started,
+                    untrained=untrained)  # fmt: skip
     tables = {
         name: summarise(grid, _experiment(grid, name), rows) for name, rows in plan.runs.items()
     }

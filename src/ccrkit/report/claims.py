@@ -199,7 +199,8 @@ def claims_table(results: list[dict[str, Any]]) -> str:
     head = ["paper", "claim", "measured", "verdict", f"p-values (Welch, α = {ALPHA:g})",
             "diagnosis"]  # fmt: skip
     rows = [
-        [r["paper"], r["claim"], r["measured"], f"**{r['verdict']}**", r["evidence"],
+        [r["paper"], r["claim"], r["measured"],
+         f"**{r['verdict']}**" + (" (partial page)" if r.get("partial") else ""), r["evidence"],
          r["diagnosis"] or "–"]
         for r in results
     ]  # fmt: skip

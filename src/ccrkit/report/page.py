@@ -43,12 +43,20 @@ class Budget:
     run_dirs: list[str] = field(default_factory=list)  # every run of the grid, once
     capped_dirs: list[str] = field(default_factory=list)  # those the epoch cap stopped
     rising_dirs: list[str] = field(default_factory=list)  # capped, best epoch = last epoch
+    untrained: int = 0  # runs not finished when `--no-train` wrote the page (a partial page)
 
     def line(self, grid: GridSpec) -> str:
         total = sum(self.train_seconds)
         mean = statistics.fmean(self.train_seconds) if self.train_seconds else 0.0
         epochs = span(self.epochs) if self.epochs else "0"
-        return (
+        partial = (
+            f"**partial page** (`--no-train`): {self.untrained} of the {self.runs} runs are not "
+            "trained yet, so cells short of seeds say so and claims count only the cells they "
+            "have; "
+            if self.untrained
+            else ""
+        )
+        return partial + (
             f"{self.runs} distinct runs of {epochs} epoch(s) each, {total / 60:.1f} min of "
             f"training in all ({mean:.0f} s per run, {grid.jobs} at a time with {grid.threads} "
             f"torch thread(s) each); this invocation trained {self.trained_now} of them in "
@@ -110,7 +118,9 @@ def write_page(
         lines += [
             "## The papers' claims",
             "",
-            claims_table([c.as_dict() for c in results.claims]),
+            claims_table(
+                [{**c.as_dict(), "partial": bool(budget.untrained)} for c in results.claims]
+            ),
             "",
         ]
         for claim in results.claims:
@@ -139,7 +149,9 @@ def write_page(
     data["comparisons"] = {
         name: [c.as_dict() for c in found] for name, found in results.comparisons.items()
     }
-    data["claims"] = [claim.as_dict() for claim in results.claims]
+    data["claims"] = [
+        {**claim.as_dict(), "partial": bool(budget.untrained)} for claim in results.claims
+    ]
     data["matched_baselines"] = {
         key: {"method": m.method, "switched_off": m.switched, "shared": m.shared}
         for key, m in results.matched.items()
@@ -168,6 +180,7 @@ def summary_facts(
         "noise": sorted({row.noise for row in rows}),
         "seeds": [min(seeds), max(seeds)] if seeds else [],
         "runs": budget.runs,
+        "untrained_runs": budget.untrained,
         "capped_runs": len(budget.capped_dirs),
         "rising_runs": len(budget.rising_dirs),
         # the index counts runs shared by several pages (same runs folder) once
