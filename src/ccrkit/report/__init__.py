@@ -17,7 +17,7 @@ from ccrkit.report.execute import execute, is_done, read_record, run_seconds
 from ccrkit.report.grid import load_grid
 from ccrkit.report.languages import LanguageRow, summarise_languages
 from ccrkit.report.matched import check_grid
-from ccrkit.report.page import Budget, Results, write_page
+from ccrkit.report.page import Budget, Results, page_code, write_page
 from ccrkit.report.plan import PlannedRun, describe, plan_experiment, unique_runs
 from ccrkit.report.plot import plot_languages, plot_noise
 from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec, WorldSpec
@@ -141,11 +141,12 @@ def run_report(
     comparisons = {e.name: compare(grid, e, tables[e.name]) for e in grid.experiments}
     claims = evaluate_claims(grid, tables, languages)
     _add_run_costs(budget, runs)
+    code = page_code(grid, source)
     plots = {
         e.name: _plots(grid, e, tables[e.name], languages.get(e.name)) for e in grid.experiments
     }
     results = Results(tables, failures, languages, comparisons, claims, matched)
-    page = write_page(grid, source, results, plots, plan.identities, budget)
+    page = write_page(grid, source, results, plots, plan.identities, budget, code)
     return ReportOutcome(page, runs, tables, failures, languages, comparisons, claims)
 
 

@@ -27,7 +27,7 @@ from ccrkit.report.provenance import code_state, config_names
 from ccrkit.report.spec import ExperimentSpec, GridSpec
 from ccrkit.runs import write_atomic, write_json_atomic
 
-__all__ = ["INDEX", "Budget", "Results", "hardware", "write_index", "write_page"]
+__all__ = ["INDEX", "Budget", "Results", "hardware", "page_code", "write_index", "write_page"]
 
 
 @dataclass
@@ -100,12 +100,17 @@ class Results:
     matched: dict[str, Matched] = field(default_factory=dict)
 
 
+def page_code(grid: GridSpec, source: str) -> dict[str, Any]:
+    """The code state a page records (commit, code hash, configs). Taken before the page's plots
+    are written: a plot that changes must not make the checkout look modified ('-dirty')."""
+    return code_state(config_names(grid_config_files(grid, source)))
+
+
 def write_page(
     grid: GridSpec, source: str, results: Results, plots: dict[str, list[Path]],
-    worlds: dict[float, tuple[Path, str]], budget: Budget,
+    worlds: dict[float, tuple[Path, str]], budget: Budget, code: dict[str, Any],
 ) -> Path:  # fmt: skip
     out = Path(grid.out)
-    code = code_state(config_names(grid_config_files(grid, source)))
     lines = [
         f"# {grid.title or grid.name}",
         "",
