@@ -90,7 +90,14 @@ def estimate_grid(grid: GridSpec) -> tuple[GridPlan, Plan]:
     `more_seeds` for both sides of every comparison)."""
     plan = plan_grid(grid)
     known = {run.digest for run in plan.unique()}
-    extra = []
+    extra = [r for r in unique_runs(_add_finished_more_seeds(grid, plan)) if r.digest not in known]
+    return plan, plan_costs(grid, plan.unique(), plan.worlds, extra)
+
+
+def _add_finished_more_seeds(grid: GridSpec, plan: GridPlan) -> list[PlannedRun]:
+    """Add the finished runs of `more_seeds` (both sides of every comparison) to the plan;
+    return the unfinished ones."""
+    unfinished = []
     for experiment in grid.experiments:
         if not experiment.more_seeds:
             continue
@@ -98,9 +105,8 @@ def estimate_grid(grid: GridSpec) -> tuple[GridPlan, Plan]:
         more = plan_experiment(grid, experiment, plan.identities, seeds=experiment.more_seeds)
         more = [r for r in more if (r.key.method, r.key.variant) in sides]
         plan.add(experiment.name, [r for r in more if is_done(r)])
-        extra += [r for r in more if not is_done(r)]
-    extra = [r for r in unique_runs(extra) if r.digest not in known]
-    return plan, plan_costs(grid, plan.unique(), plan.worlds, extra)
+        unfinished += [r for r in more if not is_done(r)]
+    return unfinished
 
 
 def run_report(
@@ -127,6 +133,9 @@ def run_report(
             todo += sum(not is_done(run) for run in extra)
             failures |= execute(extra, grid.jobs, grid.threads, progress, force)
             runs = plan.unique()
+    else:  # a partial page shows every finished run, extra seeds included
+        _add_finished_more_seeds(grid, plan)
+        runs = plan.unique()
     untrained = 0 if train else sum(not is_done(run) for run in runs)
     budget = Budget(len(runs), todo, wall_seconds=time.perf_counter() - started,
                     untrained=untrained)  # fmt: skip
