@@ -11,13 +11,14 @@ import yaml
 
 from ccrkit.cli.main import main
 from ccrkit.config import ConfigError
-from ccrkit.report import load_grid, run_report
+from ccrkit.report import estimate_grid, load_grid, plan_grid, run_report
 from ccrkit.report.aggregate import Row, epochs_cell, is_still_improving, markdown_table
 from ccrkit.report.claims import claims_table
 from ccrkit.report.compare import MATCHED, cells_needing_seeds, compare, pairs
 from ccrkit.report.index import summary
-from ccrkit.report.plan import PLAIN
+from ccrkit.report.plan import PLAIN, plan_experiment
 from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec
+from ccrkit.runs import RUN_RECORD
 
 TESTS = Path(__file__).parent.parent
 TINY = [
@@ -245,3 +246,25 @@ def test_a_claim_of_a_partial_page_says_so_in_the_claims_table() -> None:
              "diagnosis": None}  # fmt: skip
     assert "**holds** (partial page)" in claims_table([{**claim, "partial": True}])
     assert "(partial page)" not in claims_table([claim])
+
+
+def test_a_finished_extra_seed_is_found_in_the_folder_of_its_config(tmp_path: Path) -> None:
+    """The ablation's "full" variant is the noise experiment's NRCCR (same config hash): its
+    extra seed, finished under the noise experiment's name, joins the plan and is not
+    counted as still to train."""
+    path = write_grid(tmp_path)
+    spec = yaml.safe_load(path.read_text())
+    for experiment in spec["experiments"]:
+        experiment["more_seeds"] = [2]
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    grid = load_grid(path)
+    plan = plan_grid(grid)
+    noise = next(e for e in grid.experiments if e.name == "noise")
+    extra = plan_experiment(grid, noise, plan.identities, seeds=[2])
+    finished = next(r for r in extra if r.key.method == "nrccr" and r.key.noise == 0.3)
+    finished.run_dir.mkdir(parents=True)
+    (finished.run_dir / RUN_RECORD).write_text(json.dumps({"status": "ok", "metrics": {"x": 1}}))
+    planned, cost = estimate_grid(grid)
+    full = [r for r in planned.runs["ablation"] if r.key.variant == "full"]
+    assert finished.run_dir in {r.run_dir for r in full} and len(full) == 3
+    assert cost.more_seeds == 1  # no_bt's seed 2 (the tiny noise experiment compares nothing)

@@ -30,6 +30,7 @@ from ccrkit.config import (
 )
 from ccrkit.methods.registry import resolve_method
 from ccrkit.report.spec import SEPARATE, ExperimentSpec, GridSpec
+from ccrkit.runs import RUN_RECORD
 from ccrkit.train.config import RunConfig, resolve_run
 
 # The run-config fields hashed before defaults were left out of the hash (issue 21): they enter
@@ -241,6 +242,7 @@ def plan_experiment(
     axes = (experiment.methods, variants_of(experiment).items(), groups,
             grid.noise_levels(experiment), experiment.seeds if seeds is None else seeds)  # fmt: skip
     built: dict[tuple[str, str], RunConfig] = {}
+    existing = existing_folders(Path(grid.runs_dir))
     for method, (variant, extra), (training, lang), noise, seed in itertools.product(*axes):
         key = RunKey(method, variant, lang, float(noise), int(seed), training)
         if cells is not None and key.cell not in cells:
@@ -253,8 +255,23 @@ def plan_experiment(
         digest = config_digest(config, world_id)
         label = "" if variant == PLAIN else "-" + re.sub(r"[^A-Za-z0-9.]+", "_", variant)
         name = f"{method}{label}-{lang}-noise{noise:g}-seed{seed}-{digest[:10]}"
-        runs.append(PlannedRun(key, config, digest, Path(grid.runs_dir) / name))
+        run_dir = Path(grid.runs_dir) / name
+        if not run_dir.exists():  # the same config, trained under another experiment's name
+            run_dir = existing.get(digest[:10], run_dir)
+        runs.append(PlannedRun(key, config, digest, run_dir))
     return runs
+
+
+def existing_folders(runs_dir: Path) -> dict[str, Path]:
+    """The run folders already in `runs_dir` by the config hash their name ends with, so that a
+    run another experiment named otherwise (the ablation's "full" variant is the noise
+    experiment's NRCCR) is found instead of trained again."""
+    found: dict[str, Path] = {}
+    if runs_dir.is_dir():
+        for folder in sorted(runs_dir.iterdir()):
+            if (folder / RUN_RECORD).is_file():
+                found.setdefault(folder.name.rsplit("-", 1)[-1], folder)
+    return found
 
 
 def unique_runs(runs: list[PlannedRun]) -> list[PlannedRun]:
