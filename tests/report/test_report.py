@@ -268,3 +268,12 @@ def test_a_finished_extra_seed_is_found_in_the_folder_of_its_config(tmp_path: Pa
     full = [r for r in planned.runs["ablation"] if r.key.variant == "full"]
     assert finished.run_dir in {r.run_dir for r in full} and len(full) == 3
     assert cost.more_seeds == 1  # no_bt's seed 2 (the tiny noise experiment compares nothing)
+
+
+def test_index_summary_says_what_partial_pages_lack() -> None:
+    facts = {"methods": ["M"], "langs": ["de"], "noise": [0.3], "seeds": [3, 3], "runs": 6,
+             "untrained_runs": 4, "worlds": ["w"], "world_config": "c"}  # fmt: skip
+    claim = {"verdict": "inconclusive", "partial": True}
+    lines = "\n".join(summary([{"summary": facts, "claims": [claim, {"verdict": "holds"}]}]))
+    assert "- **Runs**: 6 (4 of them not trained yet: partial pages), each trained" in lines
+    assert "2 tested — 1 hold, 0 do not hold, 1 inconclusive, 1 of all on a partial page" in lines

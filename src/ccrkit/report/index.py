@@ -91,6 +91,8 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
     configs = sorted({f["world_config"] for f in facts if f.get("world_config")})
     claims = [c for data in pages for c in data.get("claims", [])]
     verdicts = Counter(c["verdict"] for c in claims)
+    partial = sum(bool(c.get("partial")) for c in claims)
+    untrained = sum(f.get("untrained_runs", 0) for f in facts)
     lines = [
         "## Summary",
         "",
@@ -105,7 +107,9 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
         f"- **Data**: the synthetic world ({', '.join(configs) or 'world config'}; "
         f"{len(worlds)} world(s): {', '.join(f'`{w}`' for w in worlds)}), native and "
         "translate-test-fused human queries of its test split.",
-        f"- **Runs**: {runs}, each trained to early stopping on the validation selection metric"
+        f"- **Runs**: {runs}"
+        + (f" ({untrained} of them not trained yet: partial pages)" if untrained else "")
+        + ", each trained to early stopping on the validation selection metric"
         + _capped_note(capped, rising)
         + (f"; {span(seeds)} seeds per cell." if seeds else "."),
     ]
@@ -113,8 +117,9 @@ def summary(pages: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"- **Claims**: {len(claims)} tested — {verdicts.get('holds', 0)} hold, "
             f"{verdicts.get('does not hold', 0)} do not hold, "
-            f"{verdicts.get('inconclusive', 0)} inconclusive (Welch's t-test over seeds, "
-            "p < 0.05; table below)."
+            f"{verdicts.get('inconclusive', 0)} inconclusive"
+            + (f", {partial} of all on a partial page" if partial else "")
+            + " (Welch's t-test over seeds, p < 0.05; table below)."
         )
     return lines
 
