@@ -63,6 +63,10 @@ def plot_noise(rows: list[Row], path: Path, title: str, fused_weight: float) -> 
     langs = list(dict.fromkeys(r.lang for r in rows))
     series = list(dict.fromkeys((r.label, r.variant, r.training) for r in rows))
     fig, panels = _panels(plt, len(langs), 4.6, 3.6)
+    # every planned level on the axis, whatever has finished: a partial page's one point is not
+    # stretched over a thousandth of the axis
+    levels = sorted({r.noise for r in rows})
+    pad = max(0.05, 0.08 * (levels[-1] - levels[0])) if levels else 0.05
     for (ax,), lang in zip(panels, langs, strict=True):
         for index, key in enumerate(series):
             chosen = sorted(
@@ -76,6 +80,11 @@ def plot_noise(rows: list[Row], path: Path, title: str, fused_weight: float) -> 
             _line(ax, chosen, "native", f"{name}, native", colour, "-", dodge)
             _line(ax, chosen, "fused", f"{name}, fused w={fused_weight:g}", colour, "--", dodge)
         ax.set(title=f"en → {lang}", xlabel="MT noise rate", ylabel="SumR (test)")
+        ax.set_xticks(levels)
+        ax.set_xlim(levels[0] - pad, levels[-1] + pad)
+        if not any(r.native for r in rows if r.lang == lang):
+            ax.text(0.5, 0.5, "no finished runs yet", transform=ax.transAxes, ha="center",
+                    va="center", color="grey")  # fmt: skip
         ax.grid(alpha=0.3)
     return _save(plt, fig, path, title, legend_from=panels[0][0])
 
