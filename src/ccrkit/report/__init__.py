@@ -192,7 +192,9 @@ def _plots(
         chosen = [row for row in languages or [] if row.noise == noise]
         suffix = "" if len(levels) == 1 else f"-noise{noise:g}"
         path = out / f"{grid.name}-{experiment.name}-languages{suffix}.png"
-        paths.append(plot_languages(chosen, path, f"{title} (MT noise {noise:g})"))
+        level = f"MT noise {noise:g}"
+        label = title if level in title else f"{title} ({level})"  # not twice in the title
+        paths.append(plot_languages(chosen, path, label))
     return paths
 
 

@@ -83,8 +83,7 @@ def plot_noise(rows: list[Row], path: Path, title: str, fused_weight: float) -> 
         ax.set_xticks(levels)
         ax.set_xlim(levels[0] - pad, levels[-1] + pad)
         if not any(r.native for r in rows if r.lang == lang):
-            ax.text(0.5, 0.5, "no finished runs yet", transform=ax.transAxes, ha="center",
-                    va="center", color="grey")  # fmt: skip
+            _no_runs_yet(ax)
         ax.grid(alpha=0.3)
     return _save(plt, fig, path, title, legend_from=panels[0][0])
 
@@ -133,8 +132,16 @@ def plot_languages(rows: list[LanguageRow], path: Path, title: str) -> Path:
                     color=f"C{index}")  # fmt: skip
         name = label if variant == PLAIN else f"{label} ({variant})"
         top.set(title=name, xticks=range(len(langs)), xticklabels=langs, ylabel="mR (test, %)")
+        if not any(row.mr.get(lang) for row in chosen.values() for lang in langs):
+            _no_runs_yet(top)
         _spread_boxes(bottom, chosen, modes)
     return _save(plt, fig, path, title, legend_from=panels[0][0])
+
+
+def _no_runs_yet(ax) -> None:
+    """A panel whose runs have not finished (a partial page) says so instead of standing empty."""
+    ax.text(0.5, 0.5, "no finished runs yet", transform=ax.transAxes, ha="center", va="center",
+            color="grey")  # fmt: skip
 
 
 def _errors(groups: list[list[float]]) -> list[float] | None:
