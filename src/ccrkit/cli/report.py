@@ -63,7 +63,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ccrkit.report import estimate_grid, load_grid, run_report
-    from ccrkit.report.execute import is_done
     from ccrkit.report.index import write_index
 
     if args.index is not None and not args.check:
@@ -108,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
         outcome = run_report(grid, name, force=args.force, train=not args.no_train)
         print(f"results: {outcome.page} (and {grid.out}/README.md)")
         if args.no_train:
-            untrained = sum(not is_done(run) for run in outcome.runs)
-            print(f"partial page (--no-train): {untrained} of {len(outcome.runs)} run(s) of "
+            print(f"partial page (--no-train): {outcome.untrained} of {len(outcome.runs)} run(s) of "
                   f"{name} not trained yet; nothing was trained")  # fmt: skip
         if outcome.failures:
             print(f"{len(outcome.failures)} run(s) of {name} failed; see the page")

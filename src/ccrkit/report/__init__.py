@@ -46,6 +46,7 @@ class ReportOutcome:
     languages: dict[str, list[LanguageRow]] = field(default_factory=dict)
     comparisons: dict[str, list[Comparison]] = field(default_factory=dict)
     claims: list[ClaimResult] = field(default_factory=list)
+    untrained: int = 0  # runs of the page not trained yet (`train=False`: a partial page)
 
 
 @dataclass
@@ -156,7 +157,9 @@ def run_report(
     }
     results = Results(tables, failures, languages, comparisons, claims, matched)
     page = write_page(grid, source, results, plots, plan.identities, budget, code)
-    return ReportOutcome(page, runs, tables, failures, languages, comparisons, claims)
+    return ReportOutcome(
+        page, runs, tables, failures, languages, comparisons, claims, budget.untrained
+    )
 
 
 def _more_seeds(grid: GridSpec, plan: GridPlan) -> list[PlannedRun]:

@@ -119,15 +119,9 @@ def write_page(
     ]
     if grid.notes:
         lines += [grid.notes.strip(), ""]
-    if results.claims:
-        lines += [
-            "## The papers' claims",
-            "",
-            claims_table(
-                [{**c.as_dict(), "partial": bool(budget.untrained)} for c in results.claims]
-            ),
-            "",
-        ]
+    claims = [{**c.as_dict(), "partial": bool(budget.untrained)} for c in results.claims]
+    if claims:
+        lines += ["## The papers' claims", "", claims_table(claims), ""]
         for claim in results.claims:
             lines += [f"**{claim.spec.claim}** ({claim.spec.paper}; experiment "
                       f"`{claim.spec.experiment}`): {claim.verdict}.", "", claim_detail(claim), ""]  # fmt: skip
@@ -154,9 +148,7 @@ def write_page(
     data["comparisons"] = {
         name: [c.as_dict() for c in found] for name, found in results.comparisons.items()
     }
-    data["claims"] = [
-        {**claim.as_dict(), "partial": bool(budget.untrained)} for claim in results.claims
-    ]
+    data["claims"] = claims
     data["matched_baselines"] = {
         key: {"method": m.method, "switched_off": m.switched, "shared": m.shared}
         for key, m in results.matched.items()
