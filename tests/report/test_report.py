@@ -1,7 +1,9 @@
-"""`ccrkit report` on a tiny grid over two miniature worlds: runs, cache, tables, plot, index."""
+"""`ccrkit report` on a tiny grid over two miniature worlds: runs, cache, tables, plot, index;
+a variant that differs only at test time (NRCCR's `bn_stats`), scored from the trained weights."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -11,14 +13,16 @@ import yaml
 
 from ccrkit.cli.main import main
 from ccrkit.config import ConfigError
+from ccrkit.methods.checkpoint import CHECKPOINTS_DIR, read_checkpoint
 from ccrkit.report import estimate_grid, load_grid, plan_grid, run_report
 from ccrkit.report.aggregate import Row, epochs_cell, is_still_improving, markdown_table
 from ccrkit.report.claims import claims_table
 from ccrkit.report.compare import MATCHED, cells_needing_seeds, compare, pairs
 from ccrkit.report.index import summary
-from ccrkit.report.plan import PLAIN, plan_experiment
+from ccrkit.report.plan import PLAIN, plan_experiment, rescored_from
 from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec
 from ccrkit.runs import RUN_RECORD
+from ccrkit.train.retest import retest_from_config
 
 TESTS = Path(__file__).parent.parent
 TINY = [
@@ -277,3 +281,66 @@ def test_index_summary_says_what_partial_pages_lack() -> None:
     lines = "\n".join(summary([{"summary": facts, "claims": [claim, {"verdict": "holds"}]}]))
     assert "- **Runs**: 6 (4 of them not trained yet: partial pages), each trained" in lines
     assert "2 tested — 1 hold, 0 do not hold, 1 inconclusive, 1 of all on a partial page" in lines
+
+
+def write_batchnorm_grid(tmp_path: Path) -> Path:
+    grid = {
+        "name": "bn", "out": str(tmp_path / "results"), "runs_dir": str(tmp_path / "runs"),
+        "threads": 1, "overrides": TINY,
+        "world": {"roots": [{"noise": 0.3, "root": str(build_world(tmp_path / "world"))}]},
+        "methods": {"nrccr": {"config": "nrccr-world", "overrides": NRCCR_TINY}},
+        "experiments": [
+            {"name": "batchnorm", "methods": ["nrccr"], "noise": [0.3], "seeds": [0],
+             "reference": "shared",
+             "variants": {"shared": [], "mt": ["method.bn_stats=mt"]}},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "bn.yaml"
+    path.write_text(yaml.safe_dump(grid), encoding="utf-8")
+    return path
+
+
+def test_a_test_time_variant_is_scored_from_the_trained_weights(tmp_path: Path, capsys) -> None:
+    path = write_batchnorm_grid(tmp_path)
+    assert main(["report", "--grid", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "2 runs, 2 to train (1 new, 1 rescore)" in out
+    assert "1 run(s) differ from a trained run only at test time" in out
+    assert "nrccr: 1 run(s)" in out  # only the shared variant is costed as training
+
+    grid = load_grid(path)
+    outcome = run_report(grid, str(path), progress=False)
+    assert outcome.failures == {}
+    runs = {run.key.variant: run for run in outcome.runs}
+    shared, mt = runs["shared"], runs["mt"]
+    assert rescored_from(outcome.runs) == {mt.digest: shared}
+    trained = json.loads((shared.run_dir / RUN_RECORD).read_text())
+    rescored = json.loads((mt.run_dir / RUN_RECORD).read_text())
+    assert rescored["retest_of"] == str(shared.run_dir)
+    assert rescored["config"]["method"]["bn_stats"] == "mt"
+    for key in ("epochs", "best_epoch", "history", "finish_reason"):
+        assert rescored[key] == trained[key]
+    # the very weights of the trained run: its last checkpoint, copied, and a best checkpoint
+    # that differs only by the re-estimated BatchNorm statistics
+    _, last_tensors = read_checkpoint(mt.run_dir / CHECKPOINTS_DIR / "last.json")
+    _, trained_last = read_checkpoint(shared.run_dir / CHECKPOINTS_DIR / "last.json")
+    assert all(last_tensors[k].equal(v) for k, v in trained_last.items())
+    best, best_tensors = read_checkpoint(mt.run_dir / CHECKPOINTS_DIR / "best.json")
+    _, trained_best = read_checkpoint(shared.run_dir / CHECKPOINTS_DIR / "best.json")
+    differ = {k for k, v in trained_best.items() if not best_tensors[k].equal(v)}
+    assert differ == {"model.text_head.1.running_mean", "model.text_head.1.running_var",
+                      "model.text_head.1.num_batches_tracked"}  # fmt: skip
+    assert best["before_test"]["bn_stats"] == "mt"
+    assert "before_test" not in trained
+    assert rescored["metrics"] and rescored["metrics"] != trained["metrics"]
+
+    capsys.readouterr()
+    assert main(["report", "--grid", str(path), "--dry-run"]) == 0
+    assert "2 runs, 0 to train" in capsys.readouterr().out
+
+    # a config that training reads otherwise is refused, naming the key
+    other = dataclasses.replace(shared.config, method={**shared.config.method, "margin": 0.5})
+    with pytest.raises(ValueError, match=r"method\.margin is 0\.2 there and 0\.5 here"):
+        retest_from_config(other, tmp_path / "elsewhere", shared.run_dir)
+    with pytest.raises(ValueError, match="cannot read the trained run's record"):
+        retest_from_config(shared.config, tmp_path / "elsewhere", tmp_path / "missing")

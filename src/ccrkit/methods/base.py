@@ -30,6 +30,7 @@ A method is an `nn.Module` that owns its encoders, projections and loss terms:
   (`MATCHED_OFF`) — which the report compares it with (`ccrkit.report.matched`);
 - `before_test(batches)`: called once on the selected checkpoint before the test (NRCCR's
   BatchNorm re-estimation); returns what it changed, recorded in run.json, or {} (nothing).
+  The method keys it alone reads are listed in `TEST_TIME_KEYS`.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class Method(nn.Module):
     # method keys -> the values that switch the method's own components off, leaving the
     # translate-train terms on its towers (the report's matched baseline); None: it has none
     MATCHED_OFF: ClassVar[dict[str, Any] | None] = None
+    # method keys read only by `before_test` and the test, never in training: runs that differ
+    # only in them share their trained weights (the report scores them from one training)
+    TEST_TIME_KEYS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any, text: TextEncoder, visual: VisualEncoder) -> None:
         super().__init__()

@@ -6,8 +6,10 @@ wall-clock seconds, validation and test included, over their epochs: measured on
 otherwise from the grid config (`seconds_per_epoch` by method key, from `benchmarks/bench_train.py`
 figures; `expected_epochs`, else `max_epochs` as an upper bound). A joint run over n languages
 is counted (1 + n) / 2 times a one-language run (one source and n MT text passes against two).
-An interrupted run that will resume owes only its remaining epochs. The wall-clock estimate
-divides the total by the grid's `jobs` (runs trained at once) and adds the worlds to generate.
+An interrupted run that will resume owes only its remaining epochs; a run that differs from a
+trained one only at test time is scored from its weights and owes no training. The wall-clock
+estimate divides the total by the grid's `jobs` (runs trained at once) and adds the worlds to
+generate.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ccrkit.report.execute import read_record, resumable_epoch, run_seconds, run_state
-from ccrkit.report.plan import PlannedRun
+from ccrkit.report.plan import PlannedRun, rescored_from
 from ccrkit.report.spec import GridSpec
 from ccrkit.report.worlds import DIFFERENT, READY, UNFINISHED, World
 
 ASSUMED_SECONDS_PER_EPOCH = 60.0  # where neither a measurement nor the grid gives one
+RESCORE = "rescore"  # the state of a run scored from another's weights (`plan.rescored_from`)
 
 
 @dataclass
@@ -56,7 +59,9 @@ class Plan:
 
     def lines(self, name: str) -> list[str]:
         g = self.grid
-        states = ", ".join(f"{count} {state}" for state, count in self.states.items() if count)
+        order = ("cached", "resume", "redo", "new", RESCORE)
+        counts = sorted(self.states.items(), key=lambda item: order.index(item[0]))
+        states = ", ".join(f"{count} {state}" for state, count in counts if count)
         todo = len(self.runs) - self.states.get("cached", 0)
         lines = [f"grid {name}: {len(self.runs)} runs, {todo} to train ({states or 'none'})"]
         for world in self.worlds_to_generate:
@@ -68,6 +73,11 @@ class Plan:
                     if world.state in (UNFINISHED, DIFFERENT)
                     else ""
                 )
+            )
+        if self.states.get(RESCORE):
+            lines.append(
+                f"  {self.states[RESCORE]} run(s) differ from a trained run only at test time: "
+                "scored from its weights, without training (minutes each)"
             )
         for key, count in self.counts.items():
             cost = self.costs[key]
@@ -99,11 +109,14 @@ def plan_costs(
     plan = Plan(grid, runs)
     plan.worlds_to_generate = [w for w in worlds.values() if w.generated and w.state != READY]
     measured = _measured(grid, runs)
+    rescored = rescored_from([*runs, *extra])
     plan.states = defaultdict(int)
     for run in runs:
         state = run_state(run)
+        if state != "cached" and run.digest in rescored:
+            state = RESCORE
         plan.states[state] += 1
-        if state == "cached":
+        if state in ("cached", RESCORE):
             continue
         key = run.key.method
         cost = plan.costs.setdefault(key, _cost(grid, key, measured.get(key)))
@@ -111,6 +124,8 @@ def plan_costs(
         plan.seconds[key] = plan.seconds.get(key, 0.0) + _run_seconds(run, cost)
     plan.states = dict(plan.states)
     for run in extra:
+        if run.digest in rescored:
+            continue
         key = run.key.method
         cost = plan.costs.get(key) or _cost(grid, key, measured.get(key))
         plan.more_seeds += 1
@@ -131,8 +146,8 @@ def _measured(grid: GridSpec, runs: list[PlannedRun]) -> dict[str, list[tuple[fl
     found: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for run in runs:
         record = read_record(run)
-        if not record or record.get("status") != "ok":
-            continue
+        if not record or record.get("status") != "ok" or record.get("retest_of"):
+            continue  # a rescored run's seconds are its test's alone
         seconds, epochs = run_seconds(record), record.get("epochs")
         if seconds and epochs:
             langs = len(run.key.langs)

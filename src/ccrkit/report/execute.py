@@ -1,4 +1,5 @@
-"""Train the runs a grid still lacks (alone or `jobs` at a time) and read every run's record."""
+"""Train the runs a grid still lacks (alone or `jobs` at a time), score its test-time variants
+from the weights they share, and read every run's record."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from tqdm import tqdm
 
 from ccrkit.allocator import keep_freed_memory
 from ccrkit.methods.checkpoint import CHECKPOINTS_DIR
-from ccrkit.report.plan import PlannedRun
+from ccrkit.report.plan import PlannedRun, rescored_from
 from ccrkit.runs import RUN_RECORD
+from ccrkit.train.retest import retest_from_config
 from ccrkit.train.run import train_from_config
 
 
@@ -68,26 +70,56 @@ def train_one(run: PlannedRun, threads: int, force: bool = False) -> tuple[str, 
     return run.name, time.perf_counter() - started, None
 
 
+def rescore_one(
+    run: PlannedRun, trained: PlannedRun, threads: int
+) -> tuple[str, float, str | None]:
+    """Score `run` from the weights of `trained`, the run it differs from only in test-time keys
+    (`ccrkit.train.retest`); returns (name, seconds, error) as `train_one` does."""
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    if not is_done(trained):
+        return run.name, 0.0, f"not scored: {trained.name}, whose weights it shares, did not finish"
+    try:
+        retest_from_config(run.config, run.run_dir, trained.run_dir)
+    except Exception as err:
+        return run.name, time.perf_counter() - started, f"{type(err).__name__}: {err}"
+    return run.name, time.perf_counter() - started, None
+
+
 def execute(
     runs: list[PlannedRun], jobs: int = 1, threads: int = 2, progress: bool = True,
     force: bool = False,
 ) -> dict[str, str]:  # fmt: skip
-    """Train every run that is not done yet; returns {run name: error} of the failed ones."""
+    """Train every run that is not done yet, and score each run that differs from a trained one
+    only at test time from its weights: first those whose weights exist (minutes each), the others
+    after the training. Returns {run name: error} of the failed ones."""
     todo = [run for run in runs if not is_done(run)]
-    failures: dict[str, str] = {}
     if not todo:
-        return failures
+        return {}
+    sources = rescored_from(runs)
+    rescorings = [(rescore_one, run, sources[run.digest], threads) for run in todo
+                  if run.digest in sources]  # fmt: skip
+    ready = [task for task in rescorings if is_done(task[2])]
+    later = [task for task in rescorings if not is_done(task[2])]
+    trainings = [(train_one, run, threads, force) for run in todo if run.digest not in sources]
     bar = tqdm(total=len(todo), desc="report runs", disable=not progress)
-    if jobs == 1:
-        results = (train_one(run, threads, force) for run in todo)
-        failures = _collect(results, bar)
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, context, start_worker) as pool:
-            futures = [pool.submit(train_one, run, threads, force) for run in todo]
-            failures = _collect((f.result() for f in as_completed(futures)), bar)
+    failures = _run_all(ready, jobs, bar)
+    failures |= _run_all(trainings, jobs, bar)
+    failures |= _run_all(later, jobs, bar)
     bar.close()
     return failures
+
+
+def _run_all(tasks: list[tuple[Any, ...]], jobs: int, bar: tqdm) -> dict[str, str]:
+    """Run `(function, *arguments)` tasks alone or `jobs` at a time in worker processes."""
+    if not tasks:
+        return {}
+    if jobs == 1:
+        return _collect((function(*arguments) for function, *arguments in tasks), bar)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, context, start_worker) as pool:
+        futures = [pool.submit(function, *arguments) for function, *arguments in tasks]
+        return _collect((f.result() for f in as_completed(futures)), bar)
 
 
 def start_worker() -> None:

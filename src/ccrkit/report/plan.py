@@ -83,6 +83,8 @@ class PlannedRun:
     config: RunConfig
     digest: str
     run_dir: Path
+    # the digest of what training reads (`training_digest`): runs sharing it share their weights
+    trained: str = ""
 
     @property
     def name(self) -> str:
@@ -135,6 +137,24 @@ def language_groups(experiment: ExperimentSpec, training: str) -> list[str]:
 def config_digest(config: RunConfig, world_id: str) -> str:
     """The name of a run: its config (what names a result: `hash_view`) and its world."""
     return stable_hash({"config": hash_view(config, HASHED_AT_DEFAULT), "world": world_id})
+
+
+def training_digest(config: RunConfig, world_id: str, test_time_keys: tuple[str, ...]) -> str:
+    """The digest of the run its weights come from: its config without the method's
+    `TEST_TIME_KEYS` (equal to `config_digest` when it sets none of them)."""
+    method = {key: value for key, value in config.method.items() if key not in test_time_keys}
+    return config_digest(dataclasses.replace(config, method=method), world_id)
+
+
+def rescored_from(runs: list[PlannedRun]) -> dict[str, PlannedRun]:
+    """{digest: the run it is scored from} for the runs that differ from another run of `runs`
+    only in test-time keys (`ccrkit.train.retest`): that other run sets none of them."""
+    trained = {run.digest: run for run in runs if run.digest == run.trained}
+    return {
+        run.digest: trained[run.trained]
+        for run in runs
+        if run.digest != run.trained and run.trained in trained
+    }
 
 
 @functools.cache
@@ -242,6 +262,7 @@ def plan_experiment(
     axes = (experiment.methods, variants_of(experiment).items(), groups,
             grid.noise_levels(experiment), experiment.seeds if seeds is None else seeds)  # fmt: skip
     built: dict[tuple[str, str], RunConfig] = {}
+    test_time: dict[str, tuple[str, ...]] = {}
     existing = existing_folders(Path(grid.runs_dir))
     for method, (variant, extra), (training, lang), noise, seed in itertools.product(*axes):
         key = RunKey(method, variant, lang, float(noise), int(seed), training)
@@ -253,12 +274,15 @@ def plan_experiment(
             built[method, variant] = method_config(grid, method, list(extra), source)
         config = with_run(built[method, variant], key, root)
         digest = config_digest(config, world_id)
+        if method not in test_time:
+            test_time[method] = resolve_method(config.method).entry.TEST_TIME_KEYS
         label = "" if variant == PLAIN else "-" + re.sub(r"[^A-Za-z0-9.]+", "_", variant)
         name = f"{method}{label}-{lang}-noise{noise:g}-seed{seed}-{digest[:10]}"
         run_dir = Path(grid.runs_dir) / name
         if not run_dir.exists():  # the same config, trained under another experiment's name
             run_dir = existing.get(digest[:10], run_dir)
-        runs.append(PlannedRun(key, config, digest, run_dir))
+        trained = training_digest(config, world_id, test_time[method])
+        runs.append(PlannedRun(key, config, digest, run_dir, trained))
     return runs
 
 

@@ -75,10 +75,27 @@ def train_from_config(
 ) -> RunOutcome:
     """`ccrkit train`: open the configured data, then `run_training`."""
     run = resolve_run(config)
+    data = open_run_data(run)
+    return run_training(
+        run, run_dir, data.train, data.collate, data.val, data.test, resume=resume, force=force
+    )
+
+
+@dataclass
+class RunData:
+    """A run config's data, opened and checked: what `run_training` takes."""
+
+    train: TrainingData
+    collate: Callable[[Callable[[list[str]], Any]], Callable]
+    val: dict[str, EvalSet] | None
+    test: dict[str, EvalSet] | None
+
+
+def open_run_data(run: ResolvedRun) -> RunData:
+    """Check every file the run reads (`data check`'s validation), then open its splits."""
     data = run.config.data
     spec = data_layer.load_data_spec(data.name)
     check_method_inputs(run, spec)
-    # `data check`'s own validation of every file this run reads, before any is loaded.
     roles = {data.train_split: ("source", *data.roles)}
     roles.update(
         {split: data_layer.EVAL_ROLES for split in (data.val_split, data.test_split) if split}
@@ -105,10 +122,7 @@ def train_from_config(
         if data.sort_batch_by is None
         else functools.partial(data_layer.TrainCollate, sort_by=data.sort_batch_by)
     )
-    return run_training(
-        run, run_dir, train_set, collate, evaluation(data.val_split),
-        evaluation(data.test_split), resume=resume, force=force,
-    )  # fmt: skip
+    return RunData(train_set, collate, evaluation(data.val_split), evaluation(data.test_split))
 
 
 def check_method_inputs(run: ResolvedRun, spec: DataSpec) -> None:

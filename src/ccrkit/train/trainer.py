@@ -299,7 +299,7 @@ class Trainer:
         for name, stepper in self.auxiliary.items():
             stepper.optimizer.load_state_dict(state["auxiliary"][name])
         self.schedule.load_state_dict(state["schedule"])
-        if _flatten(record.get("config") or {}).get("train.epochs") != self.cfg.epochs:
+        if flatten_config(record.get("config") or {}).get("train.epochs") != self.cfg.epochs:
             self.schedule.stretch_to(
                 math.ceil(len(self.loader) / self.cfg.grad_accum) * self.cfg.epochs
             )
@@ -348,7 +348,7 @@ def check_resumable(record: dict[str, Any], config: RunConfig, run_dir: str | Pa
 
 def _check_same_config(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
     """Resuming with a different config would not continue the same run; say which key differs."""
-    flat_saved, flat_current = _flatten(saved), _flatten(current)
+    flat_saved, flat_current = flatten_config(saved), flatten_config(current)
     for key in sorted(set(flat_saved) | set(flat_current)):
         if key in RESUMABLE_CHANGES:
             continue
@@ -359,12 +359,13 @@ def _check_same_config(saved: dict[str, Any], current: dict[str, Any], path: Pat
             )
 
 
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_config(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A config as dotted keys of its sections (`train.epochs`); values below stay whole."""
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and value and name.count(".") < 1:
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(flatten_config(value, f"{name}."))
         else:
             flat[name] = value
     return flat

@@ -71,6 +71,7 @@ class Nrccr(Method):
         "cross_teacher": False, "similarity_view": False, "feature_view": False,
         "back_translation": False, "adversarial": False,
     }  # fmt: skip
+    TEST_TIME_KEYS: ClassVar[tuple[str, ...]] = ("bn_stats",)
 
     def __init__(self, config: NrccrConfig, text: TextEncoder, visual: VisualEncoder) -> None:
         super().__init__(config, text, visual)
