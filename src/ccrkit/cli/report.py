@@ -116,16 +116,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list_runs(name: str, planned) -> None:
-    from ccrkit.report.estimate import RESCORE
-    from ccrkit.report.execute import resumable_epoch, run_state
+    from ccrkit.report.estimate import planned_state
+    from ccrkit.report.execute import resumable_epoch
     from ccrkit.report.plan import rescored_from
 
     runs = planned.unique()
     rescored = rescored_from(runs)
     for run in runs:
-        state = run_state(run)
-        if state != "cached" and run.digest in rescored:
-            state = RESCORE
+        state = planned_state(run, rescored)
         extra = f" (from epoch {resumable_epoch(run)})" if state == "resume" else ""
         print(f"{state:7} {run.run_dir}{extra}")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ccrkit.report.execute import read_record, resumable_epoch, run_seconds, run_state
@@ -112,9 +113,7 @@ def plan_costs(
     rescored = rescored_from([*runs, *extra])
     plan.states = defaultdict(int)
     for run in runs:
-        state = run_state(run)
-        if state != "cached" and run.digest in rescored:
-            state = RESCORE
+        state = planned_state(run, rescored)
         plan.states[state] += 1
         if state in ("cached", RESCORE):
             continue
@@ -131,6 +130,13 @@ def plan_costs(
         plan.more_seeds += 1
         plan.more_seconds += _run_seconds(run, cost)
     return plan
+
+
+def planned_state(run: PlannedRun, rescored: Mapping[str, PlannedRun]) -> str:
+    """`run_state`, or RESCORE for a run still to be scored from another's weights (`rescored`:
+    `plan.rescored_from`)."""
+    state = run_state(run)
+    return RESCORE if state != "cached" and run.digest in rescored else state
 
 
 def _run_seconds(run: PlannedRun, cost: MethodCost) -> float:
