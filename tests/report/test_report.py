@@ -333,6 +333,10 @@ def test_a_test_time_variant_is_scored_from_the_trained_weights(tmp_path: Path, 
     assert best["before_test"]["bn_stats"] == "mt"
     assert "before_test" not in trained
     assert rescored["metrics"] and rescored["metrics"] != trained["metrics"]
+    data = json.loads((tmp_path / "results" / "bn.json").read_text())
+    (native,) = [c for c in data["comparisons"]["batchnorm"] if c["query"] == "native"]
+    assert native["a_variant"] == "mt" and native["test"] == "paired"  # the same weights
+    assert native["note"] == "n < 3 seeds (1 paired)"
 
     capsys.readouterr()
     assert main(["report", "--grid", str(path), "--dry-run"]) == 0

@@ -1,11 +1,15 @@
-"""Welch's t-test and contrast of `report.stats` (issue 19), against scipy on fixed numbers."""
+"""Welch's t-test and contrast of `report.stats` (issue 19), and the paired test of a test-time
+variant against its reference, against scipy on fixed numbers."""
 
 from __future__ import annotations
 
 import pytest
 from scipy import stats
 
-from ccrkit.report.stats import needs_more_seeds, welch, welch_contrast
+from ccrkit.report.aggregate import Row
+from ccrkit.report.compare import compare
+from ccrkit.report.spec import ExperimentSpec, GridSpec, MethodSpec
+from ccrkit.report.stats import needs_more_seeds, paired, welch, welch_contrast
 
 A = [44.8, 41.2, 48.9, 46.0]
 B = [38.3, 40.1, 36.9]
@@ -35,6 +39,47 @@ def test_contrast_of_two_groups_is_welch_and_of_four_a_difference_of_gains() -> 
     se2 = sum(parts)
     df = se2**2 / sum(p * p / 2 for p in parts)
     assert test.p == pytest.approx(2 * stats.t.sf(test.estimate / se2**0.5, df), rel=1e-12)
+
+
+# NRCCR's native SumR over 5 seeds with the BatchNorm statistics re-estimated (mt) and as trained
+MT = [196.98, 156.26, 181.18, 195.6, 169.66]
+SHARED = [193.76, 143.3, 174.18, 190.1, 160.88]
+
+
+def test_paired_equals_scipy_and_sees_what_welch_does_not() -> None:
+    test = paired(MT, SHARED)
+    assert test.p == pytest.approx(stats.ttest_rel(MT, SHARED).pvalue, rel=1e-12)
+    assert test.p == pytest.approx(0.0103, abs=5e-5)  # every seed gains: +3.2 ... +13.0
+    assert test.estimate == pytest.approx(37.46 / 5)  # the mean of the 5 differences
+    assert test.p_cell() == "0.010 (paired)"
+    assert welch(MT, SHARED).p == pytest.approx(0.555, abs=5e-4)  # the spread between seeds
+    assert paired(MT[:2], SHARED[:2]).note == "n < 3 seeds (2 paired)"
+    assert paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.0]).note == "no seed spread"
+    with pytest.raises(ValueError, match="paired values: 2 against 3"):
+        paired([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+def test_a_variant_scored_from_its_references_weights_is_compared_seed_by_seed() -> None:
+    grid = GridSpec(name="g", methods={"m": MethodSpec(config="x")},
+                    experiments=[])  # fmt: skip
+    experiment = ExperimentSpec(name="e", methods=["m"], noise=[0.3], reference="shared",
+                                variants={"shared": [], "mt": [], "retrained": []})  # fmt: skip
+
+    def row(variant: str, values: list[float], scored_from: str | None) -> Row:
+        result = Row("m", "M", variant, "de", 0.3, native=list(values))
+        for seed, value in enumerate(values):
+            result.by_seed[seed] = {
+                "native": value, "fused": None, "english": None,
+                "run_dir": f"runs/{variant}{seed}",
+                "retest_of": f"runs/{scored_from}{seed}" if scored_from else None,
+            }  # fmt: skip
+        return result
+
+    rows = [row("shared", SHARED, None), row("mt", MT, "shared"), row("retrained", MT, None)]
+    tests = {c.a.variant: c.test for c in compare(grid, experiment, rows)}
+    assert tests["mt"].paired and tests["mt"].p == pytest.approx(paired(MT, SHARED).p)
+    assert not tests["retrained"].paired  # trained on its own: Welch
+    assert tests["retrained"].p == pytest.approx(welch(MT, SHARED).p)
 
 
 def test_too_few_seeds_say_so() -> None:

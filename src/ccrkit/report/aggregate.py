@@ -33,6 +33,9 @@ class Row:
     training: str = SEPARATE
     capped: int = 0  # runs stopped by the epoch cap before early stopping (budget-limited)
     rising: int = 0  # capped runs whose best validation score was at their last epoch
+    # seed -> that run's numbers, its folder and the folder it was scored from (`retest_of`,
+    # or None): which cells hold the same trained weights, seed by seed (`compare`)
+    by_seed: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def native_mean(self) -> float | None:
@@ -43,7 +46,8 @@ class Row:
         return mean(self.fused)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "native_mean": self.native_mean, "native_std": std(self.native),
+        fields = {key: value for key, value in asdict(self).items() if key != "by_seed"}
+        return {**fields, "native_mean": self.native_mean, "native_std": std(self.native),
                 "fused_mean": self.fused_mean, "fused_std": std(self.fused),
                 "english_mean": mean(self.english),
                 "english_std": std(self.english)}  # fmt: skip
@@ -79,6 +83,7 @@ def run_numbers(run: PlannedRun, weight: float, lang: str | None = None) -> dict
         "best_epoch": record.get("best_epoch"),
         "capped": is_capped(record),
         "rising": is_still_improving(record),
+        "retest_of": record.get("retest_of"),
     }
 
 
@@ -105,7 +110,10 @@ def summarise(grid: GridSpec, experiment: ExperimentSpec, runs: list[PlannedRun]
                 (k.method, k.variant, k.training, lang, k.noise),
                 Row(k.method, label, k.variant, lang, k.noise, training=k.training),
             )
-            _add(row, run_numbers(run, grid.fused_weight, lang))
+            numbers = run_numbers(run, grid.fused_weight, lang)
+            _add(row, numbers)
+            if numbers is not None and numbers["native"] is not None:
+                row.by_seed[k.seed] = {**numbers, "run_dir": str(run.run_dir)}
     return list(rows.values())
 
 

@@ -1,7 +1,8 @@
 """The comparison rows of an experiment: each method against its matched baseline, against the
 experiment's generic `baseline`, and each variant against the `reference` variant — per training
 mode, language, noise level and query kind (native, fused, and the English source captions):
-both cells as mean ± std over seeds, the difference of means and Welch's p-value (`report.stats`).
+both cells as mean ± std over seeds, the difference of means and Welch's p-value (`report.stats`),
+or the paired test's where one cell was scored from the other's trained weights.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from ccrkit.report.aggregate import Row, cell
 from ccrkit.report.plan import JOINED, PLAIN, Cell, variants_of
 from ccrkit.report.spec import JOINT, QUERIES, ExperimentSpec, GridSpec
-from ccrkit.report.stats import ALPHA, Test, needs_more_seeds, welch
+from ccrkit.report.stats import ALPHA, Test, needs_more_seeds, paired, welch
 from ccrkit.tables import pipe_table
 
 # English is context, not a claim: it shows where a fused gain comes from (a fused query is
@@ -43,7 +44,7 @@ class Comparison:
 
     def as_dict(self) -> dict:
         a, b = self.values()
-        return {
+        return {"test": "paired" if self.test.paired else "welch",
             "a": self.a.label, "a_variant": self.a.variant, "b": self.b.label,
             "b_variant": self.b.variant, "kind": self.pair.kind, "training": self.a.training,
             "lang": self.a.lang, "noise": self.a.noise, "query": self.query, "a_values": a,
@@ -88,8 +89,24 @@ def compare(grid: GridSpec, experiment: ExperimentSpec, rows: list[Row]) -> list
             for query in COMPARED_QUERIES:
                 a, b = getattr(row, query), getattr(other, query)
                 if a or b:
-                    found.append(Comparison(pair, row, other, query, welch(a, b)))
+                    test = paired_test(row, other, query) or welch(a, b)
+                    found.append(Comparison(pair, row, other, query, test))
     return found
+
+
+def paired_test(a: Row, b: Row, query: str) -> Test | None:
+    """The paired t-test when every run of one cell was scored from the weights of the other
+    cell's run of the same seed (a test-time variant, `ccrkit.train.retest`), else None."""
+    for scored, trained in ((a, b), (b, a)):
+        seeds = sorted(scored.by_seed)
+        if seeds and all(
+            seed in trained.by_seed
+            and scored.by_seed[seed]["retest_of"] == trained.by_seed[seed]["run_dir"]
+            for seed in seeds
+        ):
+            both = [s for s in seeds if None not in (a.by_seed[s][query], b.by_seed[s][query])]
+            return paired([a.by_seed[s][query] for s in both], [b.by_seed[s][query] for s in both])
+    return None
 
 
 def cells_needing_seeds(experiment: ExperimentSpec, comparisons: list[Comparison]) -> set[Cell]:
@@ -110,7 +127,7 @@ def cells_needing_seeds(experiment: ExperimentSpec, comparisons: list[Comparison
 def comparison_table(comparisons: list[Comparison], with_training: bool) -> str:
     """| method | against | (training) | lang | MT noise | queries | SumR | SumR against | Δ | p |"""
     head = ["method", "against", *(["training"] if with_training else []), "lang", "MT noise",
-            "queries", "SumR", "SumR (against)", "Δ", "p (Welch)"]  # fmt: skip
+            "queries", "SumR", "SumR (against)", "Δ", "p"]  # fmt: skip
     rows = []
     for c in comparisons:
         a, b = c.values()
@@ -141,7 +158,9 @@ def _delta(test: Test) -> str:
 
 LEGEND = (
     "[matched]: the method's matched translate-train baseline (see Matched baselines). "
-    f"Δ = mean(method) − mean(against), in SumR; **bold**: Welch's t-test p < {ALPHA:g} "
-    "(two-sided, unequal variances, over seeds). A cell with fewer than 3 seeds on a side gets "
-    "no p-value."
+    "Δ = mean(method) − mean(against), in SumR; p: Welch's t-test (two-sided, unequal "
+    f"variances, over seeds), **bold** where p < {ALPHA:g}; (paired): the paired t-test over "
+    "seeds, where one side was scored from the other side's trained weights (a test-time "
+    "variant), so each seed's difference is the variant's effect alone. A cell with fewer than "
+    "3 seeds on a side gets no p-value."
 )

@@ -1,5 +1,6 @@
 """Is a difference between two cells of a grid more than seed noise? Welch's t-test (scipy) and
-its generalisation to a linear contrast of several cells, on the per-seed values of each cell.
+its generalisation to a linear contrast of several cells, on the per-seed values of each cell;
+the paired t-test where the two cells hold the same trained weights, seed by seed.
 
 A cell needs `MIN_SEEDS` values for a p-value: with fewer, the answer says so instead of a number
 (`Test.note`). `needs_more_seeds` is the rule behind an experiment's `more_seeds`: a difference
@@ -28,6 +29,7 @@ class Test:
     p: float | None
     seeds: tuple[int, ...]
     note: str = ""
+    paired: bool = False  # a paired t-test over seeds (`paired`), else Welch's
 
     @property
     def significant(self) -> bool:
@@ -37,7 +39,8 @@ class Test:
         """The p-value as a table cell: "0.012", "< 0.001", or why there is none."""
         if self.p is None:
             return self.note or "–"
-        return "< 0.001" if self.p < 0.001 else f"{self.p:.3f}"
+        value = "< 0.001" if self.p < 0.001 else f"{self.p:.3f}"
+        return f"{value} (paired)" if self.paired else value
 
 
 def welch(a: Sequence[float], b: Sequence[float]) -> Test:
@@ -75,6 +78,25 @@ def welch_contrast(groups: Sequence[Sequence[float]], weights: Sequence[float]) 
     df = se2**2 / sum(part**2 / (n - 1) for part, n in zip(parts, sizes, strict=True) if part)
     t = estimate / math.sqrt(se2)
     return Test(estimate, float(2 * stats.t.sf(abs(t), df)), sizes)
+
+
+def paired(a: Sequence[float], b: Sequence[float]) -> Test:
+    """The paired t-test of mean(a − b), two-sided, over values paired by position (the same
+    seed): scipy's `ttest_rel(a, b)`. For two variants scored from the same trained weights
+    (`ccrkit.train.retest`), where each seed's difference is the variant's effect alone and
+    Welch's test would count the spread between seeds as noise."""
+    if len(a) != len(b):
+        raise ValueError(f"paired values: {len(a)} against {len(b)}")
+    sizes = (len(a), len(b))
+    differences = [x - y for x, y in zip(a, b, strict=True)]
+    estimate = statistics.fmean(differences) if differences else None
+    if len(differences) < MIN_SEEDS:
+        note = f"n < {MIN_SEEDS} seeds ({len(differences)} paired)"
+        return Test(estimate, None, sizes, note, paired=True)
+    assert estimate is not None
+    if statistics.stdev(differences) == 0:  # every seed moved by the same amount
+        return Test(estimate, None if estimate else 1.0, sizes, "no seed spread", paired=True)
+    return Test(estimate, float(stats.ttest_rel(a, b).pvalue), sizes, paired=True)
 
 
 def needs_more_seeds(a: Sequence[float], b: Sequence[float]) -> bool:
