@@ -432,6 +432,19 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 NOT_NAMING = {"names_result": False}
 
 
+def not_naming_paths(cfg: Any, prefix: str = "") -> set[str]:
+    """The dotted paths of `cfg`'s fields marked `NOT_NAMING`, in nested dataclasses too
+    (`{'train.progress', 'data.num_workers', ...}` for a run config)."""
+    paths = set()
+    for spec in dataclasses.fields(cfg):
+        value = getattr(cfg, spec.name)
+        if not spec.metadata.get("names_result", True):
+            paths.add(prefix + spec.name)
+        elif dataclasses.is_dataclass(value):
+            paths |= not_naming_paths(value, f"{prefix}{spec.name}.")
+    return paths
+
+
 def hash_view(cfg: Any, kept: Collection[str] = frozenset(), prefix: str = "") -> Any:
     """What of `cfg` names its result, as plain data for `stable_hash`.
 

@@ -10,9 +10,10 @@ import json
 
 import pytest
 
-from ccrkit.config import NOT_NAMING, hash_view, stable_hash
+from ccrkit.config import NOT_NAMING, hash_view, load_config, not_naming_paths, stable_hash
 from ccrkit.report import load_grid, plan_grid
 from ccrkit.report.plan import config_digest
+from ccrkit.train.config import RunConfig
 
 
 def names_before_issue_21(config, world_id: str) -> str:
@@ -80,3 +81,9 @@ def test_hash_view_leaves_out_defaults_and_marked_fields() -> None:
     assert hash_view(Outer(section={"name": "y", "k": 1})) == {"section": {"name": "y", "k": 1}}
     assert hash_view(Outer(), kept={"inner", "inner.a", "lr"}) == {"inner": {"a": 1}, "lr": 0.1}
     assert stable_hash({"b": 1, "a": [1.5]}) == hashlib.sha256(b'{"a": [1.5], "b": 1}').hexdigest()
+
+
+def test_not_naming_paths_are_the_marked_fields_of_nested_sections() -> None:
+    """What a rescored run may change beside its test-time keys (`ccrkit.train.retest`)."""
+    run = load_config(RunConfig, "nrccr-world")
+    assert not_naming_paths(run) == {"train.progress", "train.tensorboard", "data.num_workers"}

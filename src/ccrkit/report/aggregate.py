@@ -110,17 +110,15 @@ def summarise(grid: GridSpec, experiment: ExperimentSpec, runs: list[PlannedRun]
                 (k.method, k.variant, k.training, lang, k.noise),
                 Row(k.method, label, k.variant, lang, k.noise, training=k.training),
             )
-            numbers = run_numbers(run, grid.fused_weight, lang)
-            _add(row, numbers)
-            if numbers is not None and numbers["native"] is not None:
-                row.by_seed[k.seed] = {**numbers, "run_dir": str(run.run_dir)}
+            _add(row, run_numbers(run, grid.fused_weight, lang), run)
     return list(rows.values())
 
 
-def _add(row: Row, numbers: dict[str, Any] | None) -> None:
+def _add(row: Row, numbers: dict[str, Any] | None, run: PlannedRun) -> None:
     if numbers is None or numbers["native"] is None:
         row.missing += 1
         return
+    row.by_seed[run.key.seed] = {**numbers, "run_dir": str(run.run_dir)}
     row.native.append(numbers["native"])
     if numbers["fused"] is not None:
         row.fused.append(numbers["fused"])

@@ -17,7 +17,7 @@ from typing import Any
 
 from torch.utils.data import DataLoader
 
-from ccrkit.config import to_dict
+from ccrkit.config import not_naming_paths, to_dict
 from ccrkit.methods.checkpoint import ASSETS_DIR, CHECKPOINTS_DIR
 from ccrkit.methods.registry import resolve_model
 from ccrkit.runs import RUN_RECORD, claim_run_dir, run_record
@@ -33,8 +33,8 @@ from ccrkit.train.run import (
 )
 from ccrkit.train.trainer import flatten_config
 
-# config keys that change what a run shows while it trains, not what it learns
-DISPLAY_KEYS = ("train.progress", "train.tensorboard", "train.log_every", "data.num_workers")
+# logged, never learned from; not `NOT_NAMING` only because cached run names hash it
+LOGGING_KEYS = ("train.log_every",)
 # what a rescored run repeats from the run it was scored from (`run_training`'s summary)
 TRAINING_SUMMARY = ("resumed", "epochs", "best_epoch", "best_score", "finish_reason", "history")
 
@@ -91,7 +91,7 @@ def check_test_time_only(
     The method and encoder sections are compared with their defaults filled in; a key of the
     other sections that the trained run's record lacks (added to the code since) is not."""
     free = {f"method.{key}" for key in run.model.method.entry.TEST_TIME_KEYS}
-    free |= set(DISPLAY_KEYS)
+    free |= not_naming_paths(run.config) | set(LOGGING_KEYS)  # how a run is shown or how fast
     saved = resolve_model(trained, str(trained_dir / RUN_RECORD))
     old = flatten_config({**trained, **saved.sections()})
     new = flatten_config({**wanted, **run.model.sections()})
